@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { durationSchema } from './config/duration.js';
+
+/**
+ * The environment contract (docs: architecture.md). Every setting has a default that makes local development
+ * work with no configuration, except the secrets: outside production they fall back to well-known development
+ * values, in production (NODE_ENV=production) a missing secret stops the process.
+ */
+
+const DEV_SECRETS = {
+  STRAVA_CLIENT_ID: '1000',
+  STRAVA_CLIENT_SECRET: 'emulator-client-secret',
+  STRAVA_WEBHOOK_VERIFY_TOKEN: 'dev-verify-token',
+  // 32 bytes of "dev" material: clearly not a production key.
+  TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 'strava-sync-dev-key').toString('base64'),
+  ADMIN_API_KEY: 'dev-admin-key',
+  OAUTH_STATE_SECRET: 'dev-oauth-state-secret',
+} as const;
+
+const SECRET_NAMES = Object.keys(DEV_SECRETS) as (keyof typeof DEV_SECRETS)[];
+
+const encryptionKey = z.string().transform((text, ctx) => {
+  const bytes = Buffer.from(text.trim(), 'base64');
+  if (bytes.length !== 32 || bytes.toString('base64') !== text.trim()) {
+    ctx.addIssue({ code: 'custom', message: `must be 32 bytes encoded as base64 (got ${bytes.length} bytes); generate one with: openssl rand -base64 32` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const oldKeys = z.string().transform((text, ctx) => {
+  const keys: Buffer[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const bytes = Buffer.from(part, 'base64');
+    if (bytes.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'every entry must be a base64 32-byte key, separated by commas' });
+      return z.NEVER;
+    }
+    keys.push(bytes);
+  }
+  return keys;
+});
+
+const url = (protocols: string[]) =>
+  z.string().refine((text) => {
+    try {
+      return protocols.includes(new URL(text).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const port = z.coerce.number().int().min(0).max(65535);
+const share = z.coerce.number().gt(0).max(1);
+const positiveInt = z.coerce.number().int().positive();
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/strava_sync'),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, like localhost:7233').default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('strava-sync'),
+  STRAVA_CLIENT_ID: z.string().regex(/^\d+$/, 'must be the numeric client id of your Strava application'),
+  STRAVA_CLIENT_SECRET: z.string().min(1),
+  STRAVA_API_URL: url(['http:', 'https:']).default('https://www.strava.com/api/v3'),
+  STRAVA_OAUTH_URL: url(['http:', 'https:']).default('https://www.strava.com/oauth'),
+  STRAVA_WEBHOOK_VERIFY_TOKEN: z.string().min(1),
+  STRAVA_WEBHOOK_PATH_TOKEN: z.string().regex(/^[A-Za-z0-9_-]{16,}$/, 'must be at least 16 URL-safe characters').optional(),
+  STRAVA_REQUEST_TIMEOUT: durationSchema.default(30_000),
+  PUBLIC_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+  ALLOWED_RETURN_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((o) => o.trim()).filter(Boolean)),
+  TOKEN_ENCRYPTION_KEY: encryptionKey,
+  TOKEN_DECRYPTION_KEYS: oldKeys.default([]),
+  TOKEN_REFRESH_MARGIN: durationSchema.default(5 * 60_000),
+  ADMIN_API_KEY: z.string().min(8, 'must be at least 8 characters'),
+  OAUTH_STATE_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  PORT: port.default(3000),
+  WORKER_METRICS_PORT: port.default(9464),
+  BACKFILL_INTERVAL: durationSchema.default(3 * 3_600_000),
+  BACKFILL_OVERLAP: durationSchema.default(7 * 86_400_000),
+  FOCUS_STALE_AFTER: durationSchema.default(3_600_000),
+  SYNC_NOW_WAIT: durationSchema.default(20_000),
+  RATE_BACKGROUND_SHARE: share.default(0.6),
+  RATE_INTERACTIVE_SHARE: share.default(0.85),
+  STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),
+  STRAVA_READ_LIMIT_DAILY: positiveInt.default(1000),
+  CONTINUE_AS_NEW_AFTER_EVENTS: positiveInt.default(2000),
+});
+
+type RawConfig = z.output<typeof configSchema>;
+export type Config = RawConfig & {
+  /** Short fingerprint of TOKEN_ENCRYPTION_KEY, stored beside ciphertexts so keys can rotate. */
+  tokenKeyId: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+}
+
+/** Validates an environment; throws ConfigError listing one line per problem, each naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.keys(configSchema.shape)) {
+    const value = env[name];
+    input[name] = value === '' ? undefined : value;
+  }
+  const production = input.NODE_ENV === 'production';
+  if (!production) {
+    for (const name of SECRET_NAMES) input[name] ??= DEV_SECRETS[name];
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'config');
+      const message = issue.code === 'invalid_type' && input[name] === undefined ? 'is required' : issue.message;
+      return `${name}: ${message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return { ...parsed.data, tokenKeyId: keyId(parsed.data.TOKEN_ENCRYPTION_KEY) };
+}
+
+/** For process entry points: a bad configuration prints one line per problem and exits with code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) console.error(`config error: ${problem}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Plain data types shared by the workflow, its activities and the API. Workflow code imports these as types
+ * only, so nothing here may be needed at run time inside the workflow bundle.
+ */
+
+export const SYNC_STATES = ['importing', 'idle', 'syncing', 'rate_limited', 'needs_reauth', 'paused', 'revoked'] as const;
+export type SyncState = (typeof SYNC_STATES)[number];
+
+export type Priority = 'realtime' | 'interactive' | 'background';
+
+/**
+ * A Strava webhook event as it travels to the workflow. It carries ids and flags only: an activity title is
+ * personal data and must not land in workflow history, so `updatedFields` lists the changed keys instead.
+ */
+export interface StravaEventSignal {
+  objectType: 'activity' | 'athlete';
+  objectId: number;
+  aspectType: 'create' | 'update' | 'delete';
+  ownerId: number;
+  eventTime: number;
+  updatedFields: string[];
+  /** `updates.private` as a boolean when the event is a privacy flip. */
+  private?: boolean;
+  /** `updates.authorized === "false"`: the athlete revoked access. */
+  deauthorized?: boolean;
+}
+
+export interface SyncResult {
+  added: number;
+  updated: number;
+  deleted: number;
+  requests: number;
+  durationMs: number;
+}

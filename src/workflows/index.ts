@@ -1,0 +1,1 @@
+export { athleteSync } from './athlete-sync.js';
