@@ -1,0 +1,72 @@
+import type { Sql } from '../connection.js';
+import type { SyncState } from '../../domain/sync-types.js';
+
+export interface AthleteRow {
+  id: number;
+  scopes: string[];
+  state: SyncState;
+  connectedAt: Date;
+  revokedAt: Date | null;
+  lastSyncAt: Date | null;
+  lastBackfillAt: Date | null;
+  updatedAt: Date;
+}
+
+type Db = Sql | Parameters<Parameters<Sql['begin']>[0]>[0];
+
+const columns = (sql: Db) =>
+  sql`id, scopes, state, connected_at as "connectedAt", revoked_at as "revokedAt", last_sync_at as "lastSyncAt",
+      last_backfill_at as "lastBackfillAt", updated_at as "updatedAt"`;
+
+/** Records a (re)connected athlete: a reconnect clears a previous revocation. */
+export async function upsertConnectedAthlete(sql: Db, athleteId: number, scopes: string[]): Promise<AthleteRow> {
+  const [row] = await sql<AthleteRow[]>`
+    insert into athletes (id, scopes, state, connected_at)
+    values (${athleteId}, ${sql.array(scopes)}, 'importing', now())
+    on conflict (id) do update set
+      scopes = excluded.scopes,
+      connected_at = case when athletes.state = 'revoked' then now() else athletes.connected_at end,
+      state = case when athletes.state in ('revoked', 'needs_reauth') then 'importing' else athletes.state end,
+      revoked_at = null,
+      updated_at = now()
+    returning ${columns(sql)}`;
+  return row!;
+}
+
+export async function getAthlete(sql: Db, athleteId: number): Promise<AthleteRow | undefined> {
+  const [row] = await sql<AthleteRow[]>`select ${columns(sql)} from athletes where id = ${athleteId}`;
+  return row;
+}
+
+export async function listAthletes(sql: Db, filter: { state?: SyncState } = {}): Promise<AthleteRow[]> {
+  return sql<AthleteRow[]>`
+    select ${columns(sql)} from athletes
+    ${filter.state ? sql`where state = ${filter.state}` : sql``}
+    order by id`;
+}
+
+export async function setAthleteState(sql: Db, athleteId: number, state: SyncState): Promise<void> {
+  await sql`update athletes set state = ${state}, updated_at = now() where id = ${athleteId}`;
+}
+
+export async function recordSync(sql: Db, athleteId: number, at: Date, kind: 'sync' | 'backfill'): Promise<void> {
+  await sql`
+    update athletes set
+      last_sync_at = greatest(last_sync_at, ${at}),
+      last_backfill_at = ${kind === 'backfill' ? sql`greatest(last_backfill_at, ${at})` : sql`last_backfill_at`},
+      updated_at = now()
+    where id = ${athleteId}`;
+}
+
+/**
+ * Deauthorization purge (Strava API agreement): tokens and synced activities go, the athlete row stays as a
+ * tombstone with state revoked so operators can see what happened.
+ */
+export async function purgeAthlete(sql: Sql, athleteId: number): Promise<{ activitiesDeleted: number }> {
+  return sql.begin(async (tx) => {
+    await tx`delete from tokens where athlete_id = ${athleteId}`;
+    const deleted = await tx`delete from activities where athlete_id = ${athleteId}`;
+    await tx`update athletes set state = 'revoked', revoked_at = now(), updated_at = now() where id = ${athleteId}`;
+    return { activitiesDeleted: deleted.count };
+  });
+}
