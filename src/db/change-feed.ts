@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Sql } from './connection.js';
+import type { Db, Sql } from './connection.js';
 
 /** PostgreSQL NOTIFY channel on which every write to an athlete's data is announced (the API's SSE feed). */
 export const CHANGE_CHANNEL = 'athlete_changes';
@@ -13,8 +13,6 @@ export const athleteChangeSchema = z.object({
   at: z.string(),
 });
 export type AthleteChange = z.infer<typeof athleteChangeSchema>;
-
-type Db = Sql | Parameters<Parameters<Sql['begin']>[0]>[0];
 
 /** Publishes a change; inside a transaction it is delivered only if the transaction commits. */
 export async function publishChange(sql: Db, change: Omit<AthleteChange, 'at'>): Promise<void> {

@@ -1,6 +1,8 @@
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
+/** A pool or an open transaction: repositories accept either, so callers choose the transaction boundary. */
+export type Db = postgres.Sql | postgres.TransactionSql;
 
 export interface SqlOptions {
   max?: number;

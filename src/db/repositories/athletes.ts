@@ -1,4 +1,4 @@
-import type { Sql } from '../connection.js';
+import type { Db, Sql } from '../connection.js';
 import type { SyncState } from '../../domain/sync-types.js';
 
 export interface AthleteRow {
@@ -11,8 +11,6 @@ export interface AthleteRow {
   lastBackfillAt: Date | null;
   updatedAt: Date;
 }
-
-type Db = Sql | Parameters<Parameters<Sql['begin']>[0]>[0];
 
 const columns = (sql: Db) =>
   sql`id, scopes, state, connected_at as "connectedAt", revoked_at as "revokedAt", last_sync_at as "lastSyncAt",
