@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { formatDuration, parseDuration } from '../../src/config/duration.js';
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+
+function problemsFor(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('accepts an empty environment with development defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      TEMPORAL_ADDRESS: 'localhost:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'strava-sync',
+      STRAVA_API_URL: 'https://www.strava.com/api/v3',
+      STRAVA_OAUTH_URL: 'https://www.strava.com/oauth',
+      PORT: 3000,
+      BACKFILL_INTERVAL: 3 * 3_600_000,
+      FOCUS_STALE_AFTER: 3_600_000,
+    });
+    expect(config.TOKEN_ENCRYPTION_KEY).toHaveLength(32);
+    expect(config.tokenKeyId).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  it('parses durations in s, m, h and d', () => {
+    const config = loadConfig({ BACKFILL_INTERVAL: '90s', FOCUS_STALE_AFTER: '15m', BACKFILL_OVERLAP: '1d' });
+    expect(config.BACKFILL_INTERVAL).toBe(90_000);
+    expect(config.FOCUS_STALE_AFTER).toBe(900_000);
+    expect(config.BACKFILL_OVERLAP).toBe(86_400_000);
+    expect(parseDuration('3h')).toBe(10_800_000);
+    expect(formatDuration(10_800_000)).toBe('3h');
+  });
+
+  it.each([
+    ['DATABASE_URL', 'mysql://localhost/x', 'postgres://'],
+    ['TEMPORAL_ADDRESS', 'localhost', 'host:port'],
+    ['STRAVA_CLIENT_ID', 'abc', 'numeric'],
+    ['STRAVA_API_URL', 'not a url', 'URL'],
+    ['STRAVA_OAUTH_URL', 'ftp://x', 'URL'],
+    ['PUBLIC_URL', 'localhost:3000', 'URL'],
+    ['TOKEN_ENCRYPTION_KEY', Buffer.alloc(16).toString('base64'), '32 bytes'],
+    ['TOKEN_ENCRYPTION_KEY', 'not base64!!', '32 bytes'],
+    ['TOKEN_DECRYPTION_KEYS', 'abc', '32-byte'],
+    ['ADMIN_API_KEY', 'short', '8 characters'],
+    ['PORT', '70000', ''],
+    ['PORT', 'http', ''],
+    ['BACKFILL_INTERVAL', '3 hours', 'duration'],
+    ['FOCUS_STALE_AFTER', '-5m', 'duration'],
+    ['RATE_BACKGROUND_SHARE', '1.5', ''],
+    ['LOG_LEVEL', 'loud', ''],
+    ['STRAVA_WEBHOOK_PATH_TOKEN', 'short', '16'],
+  ])('rejects a malformed %s (%s) with a message naming it', (name, value, hint) => {
+    const problems = problemsFor({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+    expect(problems[0]).toContain(hint);
+    // The message must not echo a secret value back.
+    if (name === 'TOKEN_ENCRYPTION_KEY') expect(problems[0]).not.toContain(value);
+  });
+
+  it('reports every problem at once, one line per variable', () => {
+    const problems = problemsFor({ PORT: 'x', BACKFILL_INTERVAL: 'soon', TEMPORAL_ADDRESS: 'nope' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['BACKFILL_INTERVAL', 'PORT', 'TEMPORAL_ADDRESS']);
+  });
+
+  it('requires the secrets in production', () => {
+    const problems = problemsFor({ NODE_ENV: 'production' });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'STRAVA_CLIENT_ID: is required',
+        'STRAVA_CLIENT_SECRET: is required',
+        'TOKEN_ENCRYPTION_KEY: is required',
+        'ADMIN_API_KEY: is required',
+      ]),
+    );
+    const ok = loadConfig({
+      NODE_ENV: 'production',
+      STRAVA_CLIENT_ID: '42',
+      STRAVA_CLIENT_SECRET: 'secret',
+      STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify',
+      TOKEN_ENCRYPTION_KEY: KEY,
+      ADMIN_API_KEY: 'a-long-admin-key',
+      OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
+    });
+    expect(ok.STRAVA_CLIENT_ID).toBe('42');
+  });
+});
