@@ -1,3 +1,125 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfigOrExit } from '../config.js';
+import { createSql } from '../db/connection.js';
+import { ensureDatabase, migrate } from '../db/migrate.js';
+import { startDevServer } from '../dev/temporal-dev-server.js';
+import { Supervisor } from '../dev/supervisor.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = join(ROOT, 'bin', 'strava-sync.js');
+const EMULATOR_PORT = 4500;
+const TEMPORAL_PORT = 7233;
+const TEMPORAL_UI_PORT = 8233;
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      if (response.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * `strava-sync dev` / `npm start`: the whole stack on embedded defaults. Starts the Temporal dev server (UI on
+ * 8233, data under .data/), the Strava emulator unless STRAVA_API_URL points elsewhere, migrates, then runs the
+ * worker and the API as child processes. Ctrl-C stops every process it started.
+ */
 export async function run(_args: string[]): Promise<void> {
-  throw new Error('the dev command is not implemented yet');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const useEmulator = !env.STRAVA_API_URL;
+  const emulatorUrl = `http://127.0.0.1:${EMULATOR_PORT}`;
+  if (useEmulator) {
+    env.STRAVA_API_URL = `${emulatorUrl}/api/v3`;
+    env.STRAVA_OAUTH_URL = `${emulatorUrl}/oauth`;
+  }
+  const ownTemporal = !env.TEMPORAL_ADDRESS;
+  if (ownTemporal) env.TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
+  const config = loadConfigOrExit(env);
+
+  let shuttingDown = false;
+  const supervisor = new Supervisor((name, code) => {
+    if (shuttingDown) return;
+    console.error(`dev: ${name} exited unexpectedly (code ${code}); stopping the stack`);
+    void shutdown(1);
+  });
+  async function shutdown(exitCode: number): Promise<void> {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    console.log('dev: stopping…');
+    await supervisor.stopAll();
+    console.log('dev: stopped');
+    process.exit(exitCode);
+  }
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  try {
+    if (ownTemporal) {
+      const dataDir = join(ROOT, '.data');
+      await mkdir(dataDir, { recursive: true });
+      console.log('dev: starting the Temporal dev server…');
+      const temporal = await startDevServer({
+        port: TEMPORAL_PORT,
+        uiPort: TEMPORAL_UI_PORT,
+        headless: false,
+        dbFilename: join(dataDir, 'temporal.sqlite'),
+      });
+      supervisor.adopt('temporal', temporal.process, new Promise((resolve) => temporal.process.once('exit', resolve)));
+    }
+    if (useEmulator) {
+      supervisor.spawn('emulator', process.execPath, [CLI, 'emulator', '--port', String(EMULATOR_PORT), '--seed', '1'], env);
+      await waitForHttp(`${emulatorUrl}/_emulator/health`, 30_000);
+    }
+
+    await ensureDatabase(config.DATABASE_URL, (url) => createSql(url, { max: 1 }));
+    const sql = createSql(config.DATABASE_URL, { max: 1, applicationName: 'strava-sync-dev' });
+    const migrated = await migrate(sql).finally(() => sql.end());
+    if (migrated.applied.length) console.log(`dev: applied migrations ${migrated.applied.join(', ')}`);
+
+    supervisor.spawn('worker', process.execPath, [CLI, 'worker'], env);
+    supervisor.spawn('api', process.execPath, [CLI, 'api'], env);
+    const apiUrl = `http://localhost:${config.PORT}`;
+    await waitForHttp(`${apiUrl}/readyz`, 60_000);
+
+    if (useEmulator) await ensureDevSubscription(apiUrl, config.ADMIN_API_KEY);
+
+    console.log(
+      [
+        '',
+        'strava-sync is running:',
+        `  API              ${apiUrl}  (ready: ${apiUrl}/readyz, metrics: ${apiUrl}/metrics)`,
+        `  Management page  ${apiUrl}/admin  (admin key: ${config.NODE_ENV === 'production' ? '<ADMIN_API_KEY>' : config.ADMIN_API_KEY})`,
+        `  Connect athlete  ${apiUrl}/auth/strava`,
+        ownTemporal ? `  Temporal UI      http://localhost:${TEMPORAL_UI_PORT}` : `  Temporal         ${config.TEMPORAL_ADDRESS}`,
+        useEmulator ? `  Strava emulator  ${emulatorUrl}  (control API: ${emulatorUrl}/_emulator)` : `  Strava API       ${config.STRAVA_API_URL}`,
+        '',
+        'Press Ctrl-C to stop everything.',
+      ].join('\n'),
+    );
+  } catch (error) {
+    console.error(`dev: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown(1);
+  }
+}
+
+/** Points the emulator's webhook subscription at this API so emulator events flow like Strava's. */
+async function ensureDevSubscription(apiUrl: string, adminKey: string): Promise<void> {
+  try {
+    const response = await fetch(`${apiUrl}/admin/subscription?replace=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) console.warn(`dev: could not create the webhook subscription (HTTP ${response.status})`);
+  } catch (error) {
+    console.warn(`dev: could not create the webhook subscription: ${String(error)}`);
+  }
 }

@@ -30,7 +30,8 @@ describe('migrations', () => {
     try {
       const results = await Promise.all([migrate(fresh.sql), migrate(other)]);
       const applied = results.flatMap((r) => r.applied);
-      const [{ count }] = await fresh.sql<{ count: number }[]>`select count(*)::int as count from schema_migrations`;
+      const [row] = await fresh.sql<{ count: number }[]>`select count(*)::int as count from schema_migrations`;
+      const count = row?.count;
       expect(new Set(applied).size).toBe(applied.length);
       expect(applied.length).toBe(count);
       expect(results.some((r) => r.applied.length === 0)).toBe(true);
