@@ -13,12 +13,13 @@ const EMULATOR_PORT = 4500;
 const TEMPORAL_PORT = 7233;
 const TEMPORAL_UI_PORT = 8233;
 
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+/** Polls until url answers 2xx (or, with anyStatus, answers at all). */
+async function waitForHttp(url: string, timeoutMs: number, anyStatus = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return;
+      if (response.ok || anyStatus) return;
     } catch {
       // not up yet
     }
@@ -76,7 +77,7 @@ export async function run(_args: string[]): Promise<void> {
     }
     if (useEmulator) {
       supervisor.spawn('emulator', process.execPath, [CLI, 'emulator', '--port', String(EMULATOR_PORT), '--seed', '1'], env);
-      await waitForHttp(`${emulatorUrl}/_emulator/health`, 30_000);
+      await waitForHttp(`${emulatorUrl}/_emulator/`, 30_000, true);
     }
 
     await ensureDatabase(config.DATABASE_URL, (url) => createSql(url, { max: 1 }));
