@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config.js';
 import { createSql } from '../db/connection.js';
 import { ensureDatabase, migrate } from '../db/migrate.js';
@@ -9,9 +10,13 @@ import { Supervisor } from '../dev/supervisor.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'bin', 'strava-sync.js');
-const EMULATOR_PORT = 4500;
-const TEMPORAL_PORT = 7233;
-const TEMPORAL_UI_PORT = 8233;
+
+function portOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--${name} must be a port number, got "${value}"`);
+  return port;
+}
 
 /** Polls until url answers 2xx (or, with anyStatus, answers at all). */
 async function waitForHttp(url: string, timeoutMs: number, anyStatus = false): Promise<void> {
@@ -33,7 +38,20 @@ async function waitForHttp(url: string, timeoutMs: number, anyStatus = false): P
  * 8233, data under .data/), the Strava emulator unless STRAVA_API_URL points elsewhere, migrates, then runs the
  * worker and the API as child processes. Ctrl-C stops every process it started.
  */
-export async function run(_args: string[]): Promise<void> {
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'temporal-port': { type: 'string' },
+      'ui-port': { type: 'string' },
+      'emulator-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+  });
+  const TEMPORAL_PORT = portOption(values['temporal-port'], 'temporal-port', 7233);
+  const TEMPORAL_UI_PORT = portOption(values['ui-port'], 'ui-port', 8233);
+  const EMULATOR_PORT = portOption(values['emulator-port'], 'emulator-port', 4500);
+  const dataDir = values['data-dir'] ?? join(ROOT, '.data');
   const env: NodeJS.ProcessEnv = { ...process.env };
   const useEmulator = !env.STRAVA_API_URL;
   const emulatorUrl = `http://127.0.0.1:${EMULATOR_PORT}`;
@@ -64,7 +82,6 @@ export async function run(_args: string[]): Promise<void> {
 
   try {
     if (ownTemporal) {
-      const dataDir = join(ROOT, '.data');
       await mkdir(dataDir, { recursive: true });
       console.log('dev: starting the Temporal dev server…');
       const temporal = await startDevServer({
