@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { temporalCliPath, temporalTestServerPath } from '../../src/dev/temporal-binaries.js';
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, ['bin/strava-sync.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 30_000,
+  });
+}
+
+describe('strava-sync CLI', () => {
+  it('stops with exit code 1 and one line per bad setting, naming each', () => {
+    const result = cli(['migrate'], { STRAVA_CLIENT_ID: 'abc', BACKFILL_INTERVAL: 'often', DATABASE_URL: 'mysql://x' });
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines.map((line) => line.replace(/^config error: /, '').split(':')[0]).sort()).toEqual([
+      'BACKFILL_INTERVAL',
+      'DATABASE_URL',
+      'STRAVA_CLIENT_ID',
+    ]);
+  });
+
+  it('names a missing production secret', () => {
+    const result = cli(['migrate'], { NODE_ENV: 'production', TOKEN_ENCRYPTION_KEY: '', STRAVA_CLIENT_SECRET: '' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('TOKEN_ENCRYPTION_KEY: is required');
+  });
+
+  it('rejects an unknown command with usage', () => {
+    const result = cli(['frobnicate']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('unknown command "frobnicate"');
+    expect(result.stderr).toContain('migrate');
+  });
+});
+
+describe('Temporal binary resolver', () => {
+  it('prefers TEMPORAL_CLI / TEMPORAL_TEST_SERVER, then PATH, then the project venv', () => {
+    expect(temporalCliPath({ TEMPORAL_CLI: '/bin/sh' })).toBe('/bin/sh');
+    expect(temporalTestServerPath({ TEMPORAL_TEST_SERVER: '/bin/sh' })).toBe('/bin/sh');
+    expect(temporalCliPath({})).toMatch(/temporal$/);
+    expect(temporalTestServerPath({})).toMatch(/temporal-test-server$/);
+  });
+
+  it('explains how to install when a configured binary does not exist', () => {
+    expect(() => temporalCliPath({ TEMPORAL_CLI: '/nonexistent/temporal' })).toThrow(/TEMPORAL_CLI=.* is not an executable/);
+  });
+
+  it('the venv binaries run', () => {
+    const version = spawnSync(temporalCliPath({}), ['--version'], { encoding: 'utf8' });
+    expect(version.stdout).toContain('temporal version 1.9.1');
+  });
+});
