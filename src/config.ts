@@ -63,6 +63,8 @@ export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port, like localhost:7233').default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('strava-sync'),
+  /** Temporal Web UI base URL (e.g. http://localhost:8233); the management page links each athlete's workflow. */
+  TEMPORAL_UI_URL: url(['http:', 'https:']).optional(),
   STRAVA_CLIENT_ID: z.string().regex(/^\d+$/, 'must be the numeric client id of your Strava application'),
   STRAVA_CLIENT_SECRET: z.string().min(1),
   STRAVA_API_URL: url(['http:', 'https:']).default('https://www.strava.com/api/v3'),
