@@ -1,0 +1,143 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import type { Sql } from '../../db/connection.js';
+import { recordEvent, type RecordResult } from '../../db/repositories/webhook-inbox.js';
+import { errorBody } from '../http/errors.js';
+import { handshakeQuerySchema, toEventSignal, toInboxInput, webhookEventSchema, type WebhookAck } from './event-schema.js';
+import type { EventForwarder } from './forward.js';
+import { webhookAckSeconds, webhookEventsIgnored, webhookEventsReceived } from './metrics.js';
+import { WEBHOOK_BASE_PATH, webhookCallbackPath } from './paths.js';
+
+/** Strava's event bodies are a few hundred bytes; anything near this is not from Strava. */
+export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
+
+export interface WebhookRouterDeps {
+  config: Pick<Config, 'STRAVA_WEBHOOK_VERIFY_TOKEN' | 'STRAVA_WEBHOOK_PATH_TOKEN'>;
+  sql: Sql;
+  forwarder: EventForwarder;
+  /** Called after a row is committed as pending: the relay forwards it (relay.nudge). */
+  onRecorded?: () => void;
+  logger?: Pick<Logger, 'warn' | 'error'>;
+  /**
+   * How long the receiver waits for PostgreSQL before treating it as down and signalling the workflow directly.
+   * Strava gives up after 2 s, so both this and the forwarder's deadline must fit well inside that.
+   */
+  recordTimeoutMs?: number;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+class RecordTimeout extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RecordTimeout(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * GET/POST /webhooks/strava (or /webhooks/strava/<STRAVA_WEBHOOK_PATH_TOKEN>). Every other path under
+ * /webhooks/strava answers 404, before its body is read.
+ */
+export function createWebhookRouter(deps: WebhookRouterDeps): Router {
+  const { sql, forwarder, logger } = deps;
+  const recordTimeoutMs = deps.recordTimeoutMs ?? 1_000;
+  const path = webhookCallbackPath(deps.config);
+  const expectedVerifyToken = digest(deps.config.STRAVA_WEBHOOK_VERIFY_TOKEN);
+  const router = express.Router();
+
+  // Strava sends application/json, but a missing or odd content type should not turn a real event into a 400.
+  const parseBody = express.json({ limit: WEBHOOK_BODY_LIMIT_BYTES, type: () => true, strict: true });
+
+  router.get(path, (req, res) => {
+    const query = handshakeQuerySchema.safeParse(req.query);
+    if (!query.success) {
+      res.status(400).json(errorBody('invalid_handshake', 'expected hub.mode=subscribe, hub.challenge and hub.verify_token query parameters'));
+      return;
+    }
+    if (!timingSafeEqual(digest(query.data['hub.verify_token']), expectedVerifyToken)) {
+      res.status(403).json(errorBody('forbidden', 'hub.verify_token does not match STRAVA_WEBHOOK_VERIFY_TOKEN'));
+      return;
+    }
+    res.status(200).json({ 'hub.challenge': query.data['hub.challenge'] });
+  });
+
+  router.post(path, parseBody, async (req: Request, res: Response) => {
+    const stopTimer = webhookAckSeconds.startTimer();
+    const ack = (status: number, body: WebhookAck | ReturnType<typeof errorBody>, result: string) => {
+      webhookEventsReceived.inc({ result });
+      res.status(status).json(body);
+      stopTimer();
+    };
+
+    const parsed = webhookEventSchema.safeParse(req.body);
+    if (!parsed.success) {
+      const details = parsed.error.issues
+        .slice(0, 5)
+        .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`)
+        .join('; ');
+      ack(400, errorBody('invalid_event', `not a Strava webhook event: ${details}`), 'rejected');
+      return;
+    }
+    const event = parsed.data;
+
+    let recorded: RecordResult;
+    try {
+      recorded = await withTimeout(recordEvent(sql, toInboxInput(event)), recordTimeoutMs);
+    } catch (dbError) {
+      // PostgreSQL did not take the event. Temporal accepting the signal is durable too; if it does not,
+      // a 503 makes Strava retry (it tries three times in all, a minute or two apart).
+      try {
+        await forwarder.deliverToRunning(toEventSignal(event));
+        logger?.warn({ err: String(dbError), ownerId: event.owner_id }, 'webhook: database unavailable; signalled the running workflow directly');
+        ack(200, { status: 'forwarded' }, 'forwarded_without_inbox');
+      } catch (temporalError) {
+        logger?.error(
+          { dbError: String(dbError), temporalError: String(temporalError), ownerId: event.owner_id },
+          'webhook: neither PostgreSQL nor Temporal accepted the event; answering 503',
+        );
+        res.set('Retry-After', '60');
+        ack(503, errorBody('unavailable', 'the event could not be recorded; retry later'), 'unavailable');
+      }
+      return;
+    }
+
+    if (recorded.kind === 'duplicate') {
+      ack(200, { status: 'duplicate' }, 'duplicate');
+      return;
+    }
+    if (recorded.outcome === 'ignored') {
+      webhookEventsIgnored.inc({ reason: recorded.ignoreReason });
+      ack(200, { status: 'ignored' }, 'ignored');
+      return;
+    }
+    ack(200, { status: 'recorded' }, 'recorded');
+    deps.onRecorded?.();
+  });
+
+  router.all(`${WEBHOOK_BASE_PATH}{/*rest}`, (req, res) => {
+    res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));
+  });
+
+  const bodyErrors: ErrorRequestHandler = (error: { type?: string }, _req, res, next) => {
+    if (error?.type === 'entity.too.large') {
+      webhookEventsReceived.inc({ result: 'rejected' });
+      res.status(413).json(errorBody('payload_too_large', `webhook bodies are limited to ${WEBHOOK_BODY_LIMIT_BYTES} bytes`));
+      return;
+    }
+    if (error?.type === 'entity.parse.failed') {
+      webhookEventsReceived.inc({ result: 'rejected' });
+      res.status(400).json(errorBody('invalid_json', 'webhook body is not a JSON object'));
+      return;
+    }
+    next(error);
+  };
+  router.use(bodyErrors);
+  return router;
+}

@@ -1,0 +1,113 @@
+import type { Db } from '../connection.js';
+
+/** Why an event was recorded but will never be forwarded. */
+export type IgnoreReason = 'athlete_not_connected' | 'subscription_mismatch';
+export type InboxOutcome = 'pending' | 'forwarded' | 'ignored';
+
+/** What the receiver stores: Strava's event identity plus the (title-redacted) updates object. */
+export interface InboxEventInput {
+  objectType: string;
+  objectId: number;
+  aspectType: string;
+  ownerId: number;
+  subscriptionId: number;
+  eventTime: number;
+  updates: Record<string, string | boolean | number | null>;
+}
+
+export interface InboxRow extends InboxEventInput {
+  id: number;
+  receivedAt: Date;
+  forwardedAt: Date | null;
+  outcome: InboxOutcome;
+  ignoreReason: IgnoreReason | null;
+  forwardAttempts: number;
+}
+
+export type RecordResult =
+  | { kind: 'recorded'; id: number; outcome: 'pending' }
+  | { kind: 'recorded'; id: number; outcome: 'ignored'; ignoreReason: IgnoreReason }
+  | { kind: 'duplicate' };
+
+const columns = (sql: Db) => sql`
+  id, object_type as "objectType", object_id as "objectId", aspect_type as "aspectType", owner_id as "ownerId",
+  subscription_id as "subscriptionId", event_time as "eventTime", updates, received_at as "receivedAt",
+  forwarded_at as "forwardedAt", outcome, ignore_reason as "ignoreReason", forward_attempts as "forwardAttempts"`;
+
+/**
+ * Records one webhook event in a single autocommitted statement, deciding in the same statement whether it will
+ * be forwarded: events for athletes who are not connected (no row, or revoked) or for a subscription other than
+ * the stored one are kept as `ignored`. When no subscription is stored the subscription check is skipped.
+ * A duplicate (same Strava event identity) inserts nothing.
+ */
+export async function recordEvent(sql: Db, event: InboxEventInput): Promise<RecordResult> {
+  const [row] = await sql<{ id: number | null; outcome: InboxOutcome | null; ignoreReason: IgnoreReason | null }[]>`
+    with verdict as (
+      select case
+        when exists (select 1 from webhook_subscription)
+             and not exists (select 1 from webhook_subscription where subscription_id = ${event.subscriptionId})
+          then 'subscription_mismatch'
+        when not exists (select 1 from athletes where id = ${event.ownerId} and state <> 'revoked')
+          then 'athlete_not_connected'
+      end as reason
+    ), inserted as (
+      insert into webhook_events
+        (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, updates, outcome, ignore_reason)
+      select ${event.objectType}, ${event.objectId}, ${event.aspectType}, ${event.ownerId}, ${event.subscriptionId},
+             ${event.eventTime}, ${sql.json(event.updates)},
+             case when reason is null then 'pending' else 'ignored' end, reason
+      from verdict
+      on conflict (object_type, object_id, aspect_type, event_time, owner_id) do nothing
+      returning id, outcome, ignore_reason
+    )
+    select i.id, i.outcome, i.ignore_reason as "ignoreReason" from (select 1) as one left join inserted i on true`;
+  if (!row || row.id === null) return { kind: 'duplicate' };
+  if (row.outcome === 'ignored') return { kind: 'recorded', id: row.id, outcome: 'ignored', ignoreReason: row.ignoreReason! };
+  return { kind: 'recorded', id: row.id, outcome: 'pending' };
+}
+
+/**
+ * Locks up to `limit` pending rows, oldest first, skipping rows another relay (or instance) holds. Call inside a
+ * transaction: the locks last until it ends, which is what keeps two relays from forwarding the same row.
+ */
+export async function claimPending(tx: Db, limit: number): Promise<InboxRow[]> {
+  return tx<InboxRow[]>`
+    select ${columns(tx)} from webhook_events
+    where outcome = 'pending'
+    order by id
+    limit ${limit}
+    for update skip locked`;
+}
+
+export async function markForwarded(tx: Db, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx`
+    update webhook_events set outcome = 'forwarded', forwarded_at = now(), forward_attempts = forward_attempts + 1
+    where id = any(${tx.array(ids)}::bigint[]) and outcome = 'pending'`;
+}
+
+export async function noteForwardFailure(tx: Db, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx`update webhook_events set forward_attempts = forward_attempts + 1 where id = any(${tx.array(ids)}::bigint[])`;
+}
+
+export async function countPending(sql: Db): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`select count(*)::int as count from webhook_events where outcome = 'pending'`;
+  return row!.count;
+}
+
+export async function countByOutcome(sql: Db): Promise<Record<InboxOutcome, number>> {
+  const rows = await sql<{ outcome: InboxOutcome; count: number }[]>`
+    select outcome, count(*)::int as count from webhook_events group by outcome`;
+  const counts: Record<InboxOutcome, number> = { pending: 0, forwarded: 0, ignored: 0 };
+  for (const row of rows) counts[row.outcome] = row.count;
+  return counts;
+}
+
+export async function listEvents(sql: Db, filter: { ownerId?: number; limit?: number } = {}): Promise<InboxRow[]> {
+  return sql<InboxRow[]>`
+    select ${columns(sql)} from webhook_events
+    ${filter.ownerId !== undefined ? sql`where owner_id = ${filter.ownerId}` : sql``}
+    order by id
+    limit ${filter.limit ?? 1000}`;
+}

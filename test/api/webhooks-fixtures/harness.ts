@@ -1,0 +1,155 @@
+import { randomInt } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createServer, Socket, type Server as NetServer } from 'node:net';
+import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import express, { type Express } from 'express';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from '../../../src/config.js';
+import type { StravaEventSignal } from '../../../src/domain/sync-types.js';
+import { athleteWorkflowId } from '../../../src/workflows/messages.js';
+import type { WebhookEventInput } from '../../../src/api/webhooks/event-schema.js';
+import { receivedEventsQuery } from './recording-workflow.js';
+
+const RECORDING_WORKFLOW = fileURLToPath(new URL('./recording-workflow.ts', import.meta.url));
+
+let bundle: Promise<{ code: string }> | undefined;
+/** The recording workflow, bundled once per test file. */
+export function recordingBundle(): Promise<{ code: string }> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: RECORDING_WORKFLOW, logger: quietLogger });
+  return bundle;
+}
+const noop = () => {};
+const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error };
+
+export async function startRecordingWorker(connection: NativeConnection, taskQueue: string): Promise<{ stop(): Promise<void> }> {
+  const worker = await Worker.create({ connection, taskQueue, workflowBundle: await recordingBundle() });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+export async function receivedEvents(client: Client, athleteId: number): Promise<StravaEventSignal[]> {
+  try {
+    return await client.workflow.getHandle(athleteWorkflowId(athleteId)).query(receivedEventsQuery);
+  } catch {
+    return [];
+  }
+}
+
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Athlete ids unique to this run, so workflows `athlete-<id>` on the shared dev server never collide. */
+export function uniqueAthleteIds(count: number): number[] {
+  const base = randomInt(1_000_000, 2 ** 40) * 1000;
+  return Array.from({ length: count }, (_, i) => base + i);
+}
+
+export function testConfig(overrides: Record<string, string>): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+}
+
+export function event(overrides: Partial<WebhookEventInput> & { owner_id: number }): WebhookEventInput {
+  return {
+    object_type: 'activity',
+    object_id: randomInt(1, 2 ** 40),
+    aspect_type: 'create',
+    updates: {},
+    subscription_id: 131300,
+    event_time: Math.floor(Date.now() / 1000),
+    ...overrides,
+  };
+}
+
+export async function listen(app: Express | express.Router, port = 0): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const host = express();
+  host.use(app);
+  return new Promise((resolve) => {
+    const server = host.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${bound}`,
+        server,
+        close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+      });
+    });
+  });
+}
+
+export async function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...init,
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  return { status: response.status, body: parsed };
+}
+
+/**
+ * A TCP proxy in front of PostgreSQL: closing it (and every open connection through it) makes the database
+ * unreachable for whoever connects through it, which is how the fault tests take "PostgreSQL down" without
+ * stopping the shared server.
+ */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let server: NetServer | undefined;
+  let port = 0;
+  const open = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = new Socket();
+        sockets.add(client);
+        sockets.add(upstream);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        upstream.connect(target.port, target.host, () => {
+          client.pipe(upstream);
+          upstream.pipe(client);
+        });
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        port = (server!.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  await open();
+  return {
+    get port() {
+      return port;
+    },
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server = undefined;
+    },
+    start: open,
+  };
+}
