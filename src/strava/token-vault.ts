@@ -1,0 +1,137 @@
+import type { Db, Sql } from '../db/connection.js';
+import { setAthleteState } from '../db/repositories/athletes.js';
+import {
+  athleteIdsWithOtherKey,
+  deleteTokens,
+  readTokens,
+  replaceCiphertexts,
+  saveRefreshedTokens,
+  upsertTokens,
+  type EncryptedTokenRow,
+} from '../db/repositories/tokens.js';
+import type { StravaClient, TokenSet } from './client.js';
+import { isInvalidRefreshTokenError, NeedsReauthError, StravaError } from './errors.js';
+import { createTokenCipher } from './token-crypto.js';
+
+/**
+ * The only holder of athletes' OAuth tokens: encrypted at rest (token-crypto.ts), refreshed on demand.
+ *
+ * Refresh protocol (Strava may rotate the refresh token on every refresh and invalidates the old one at once):
+ * lock the athlete's token row (SELECT ... FOR UPDATE), re-check expiry (another process may just have
+ * refreshed), call Strava, write the new pair, COMMIT, and only then return the access token. Concurrent callers,
+ * in this process or any other, queue on the row lock and find the fresh token: one refresh per expiry.
+ */
+
+export interface TokenVaultOptions {
+  sql: Sql;
+  client: Pick<StravaClient, 'refreshToken'>;
+  key: Buffer;
+  keyId: string;
+  oldKeys?: Buffer[];
+  /** Refresh when the access token expires within this margin. */
+  refreshMarginMs: number;
+  /** Epoch ms; tokens' expires_at is Strava's clock, so tests pass the emulator's clock. */
+  now?: () => number;
+}
+
+export interface TokenVault {
+  store(athleteId: number, tokens: TokenSet, tx?: Db): Promise<void>;
+  /** A valid access token (refreshed if needed). Throws NeedsReauthError when the athlete must reconnect. */
+  getAccessToken(athleteId: number): Promise<string>;
+  remove(athleteId: number, tx?: Db): Promise<boolean>;
+  /** Re-encrypts every row not under the current key; returns how many rows changed. */
+  reencryptAll(): Promise<number>;
+}
+
+/** If a refresh fails transiently, a token valid for at least this long is still handed out. */
+const STILL_VALID_MS = 60_000;
+
+type RefreshOutcome = { kind: 'token'; token: string } | { kind: 'reauth' } | { kind: 'missing' };
+
+export function createTokenVault(options: TokenVaultOptions): TokenVault {
+  const { sql, client, refreshMarginMs } = options;
+  const now = options.now ?? Date.now;
+  const cipher = createTokenCipher({ key: options.key, keyId: options.keyId, oldKeys: options.oldKeys ?? [] });
+  // Callers in this process share one refresh instead of queueing a connection each on the row lock.
+  const inflight = new Map<number, Promise<string>>();
+
+  const encryptPair = (athleteId: number, tokens: TokenSet) => ({
+    athleteId,
+    accessTokenEnc: cipher.encrypt(tokens.accessToken, athleteId, 'access'),
+    refreshTokenEnc: cipher.encrypt(tokens.refreshToken, athleteId, 'refresh'),
+    expiresAt: tokens.expiresAt,
+    keyId: cipher.keyId,
+  });
+  const accessOf = (row: EncryptedTokenRow) => cipher.decrypt(row.accessTokenEnc, row.keyId, row.athleteId, 'access');
+  const fresh = (row: EncryptedTokenRow) => row.expiresAt.getTime() - now() > refreshMarginMs;
+
+  async function refreshUnderLock(athleteId: number): Promise<string> {
+    const outcome = await sql.begin(async (tx): Promise<RefreshOutcome> => {
+      const row = await readTokens(tx, athleteId, { forUpdate: true });
+      if (!row) return { kind: 'missing' };
+      if (fresh(row)) return { kind: 'token', token: accessOf(row) };
+      const refreshToken = cipher.decrypt(row.refreshTokenEnc, row.keyId, athleteId, 'refresh');
+      let tokens: TokenSet;
+      try {
+        tokens = await client.refreshToken(refreshToken);
+      } catch (error) {
+        if (isInvalidRefreshTokenError(error)) {
+          // Committed with this transaction; the error is raised after commit (below).
+          await setAthleteState(tx, athleteId, 'needs_reauth');
+          return { kind: 'reauth' };
+        }
+        if (error instanceof StravaError && error.retryable && row.expiresAt.getTime() - now() > STILL_VALID_MS) {
+          return { kind: 'token', token: accessOf(row) };
+        }
+        throw error;
+      }
+      await saveRefreshedTokens(tx, encryptPair(athleteId, tokens));
+      return { kind: 'token', token: tokens.accessToken };
+    });
+    // Only reached after COMMIT: the newest refresh token is durable before its access token is used.
+    if (outcome.kind === 'token') return outcome.token;
+    throw new NeedsReauthError(athleteId, outcome.kind === 'reauth' ? 'refresh_token_invalid' : 'no_tokens');
+  }
+
+  return {
+    async store(athleteId, tokens, tx) {
+      await upsertTokens(tx ?? sql, encryptPair(athleteId, tokens));
+    },
+
+    async getAccessToken(athleteId) {
+      const row = await readTokens(sql, athleteId);
+      if (!row) throw new NeedsReauthError(athleteId, 'no_tokens');
+      if (fresh(row)) return accessOf(row);
+      let pending = inflight.get(athleteId);
+      if (!pending) {
+        pending = refreshUnderLock(athleteId).finally(() => inflight.delete(athleteId));
+        inflight.set(athleteId, pending);
+      }
+      return pending;
+    },
+
+    remove(athleteId, tx) {
+      return deleteTokens(tx ?? sql, athleteId);
+    },
+
+    async reencryptAll() {
+      let changed = 0;
+      for (const athleteId of await athleteIdsWithOtherKey(sql, cipher.keyId)) {
+        // One short transaction per row, under its lock, so it never races a refresh.
+        const done = await sql.begin(async (tx) => {
+          const row = await readTokens(tx, athleteId, { forUpdate: true });
+          if (!row || row.keyId === cipher.keyId) return false;
+          await replaceCiphertexts(tx, {
+            athleteId,
+            accessTokenEnc: cipher.encrypt(accessOf(row), athleteId, 'access'),
+            refreshTokenEnc: cipher.encrypt(cipher.decrypt(row.refreshTokenEnc, row.keyId, athleteId, 'refresh'), athleteId, 'refresh'),
+            keyId: cipher.keyId,
+          });
+          return true;
+        });
+        if (done) changed++;
+      }
+      return changed;
+    },
+  };
+}
