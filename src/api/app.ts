@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { rateLimit } from 'express-rate-limit';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Sql } from '../db/connection.js';
+import { adminRouter } from './admin/router.js';
+import { renderAdminPage } from './admin/page.js';
+import { AthleteWorkflows } from './athletes/athlete-workflows.js';
+import { ChangeStreams } from './athletes/change-stream.js';
+import { athletesRouter } from './athletes/router.js';
+import { requireAdminKey } from './auth/admin-key.js';
+import { oauthRouter } from './auth/oauth-router.js';
+import { errorBody, errorHandler, notFoundHandler } from './http/errors.js';
+import { registerGovernorMetrics } from './http/governor-metrics.js';
+import { checkReadiness } from './http/health.js';
+import { createHttpMetrics } from './http/metrics.js';
+import { requestLog } from './http/request-log.js';
+import { buildOpenApiDocument } from './openapi/document.js';
+import type { ApiStrava } from './strava-deps.js';
+import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay } from './webhooks/index.js';
+
+export interface RateLimitSetting {
+  windowMs: number;
+  limit: number;
+}
+
+export interface AppOptions {
+  /** Lifetime of an OAuth state (how long the athlete may take on Strava's consent page). */
+  oauthStateTtlMs: number;
+  /** Comment line sent on every SSE stream this often. */
+  sseHeartbeatMs: number;
+  /** POST /admin/sync: sync requests in flight towards Temporal at once. */
+  adminSyncConcurrency: number;
+  /**
+   * Per client IP. Webhooks: Strava sends at most a few events per second per athlete burst; a flood is
+   * thousands. OAuth: a person clicks connect a handful of times.
+   */
+  rateLimits: { webhooks: RateLimitSetting; oauth: RateLimitSetting };
+  /** Express "trust proxy": set it when a load balancer sits in front, so rate limits see client IPs. */
+  trustProxy: boolean | number | string;
+}
+
+export const DEFAULT_APP_OPTIONS: AppOptions = {
+  oauthStateTtlMs: 10 * 60_000,
+  sseHeartbeatMs: 15_000,
+  adminSyncConcurrency: 8,
+  rateLimits: {
+    webhooks: { windowMs: 10_000, limit: 5_000 },
+    oauth: { windowMs: 60_000, limit: 60 },
+  },
+  trustProxy: 'loopback',
+};
+
+export interface AppDeps {
+  config: Config;
+  sql: Sql;
+  /** The process's one Temporal Client. */
+  temporal: Client;
+  strava: ApiStrava;
+  logger: Logger;
+  /** Epoch ms; tests move it to expire OAuth states. */
+  now?: () => number;
+  options?: Partial<Omit<AppOptions, 'rateLimits'>> & { rateLimits?: Partial<AppOptions['rateLimits']> };
+  version?: string;
+}
+
+export type ApiApp = Express & {
+  /** The webhook inbox relay: the server starts it with the listener and stops it on shutdown. */
+  relay: InboxRelay;
+  /** Open SSE streams (closed by the server on shutdown). */
+  streams: ChangeStreams;
+};
+
+function limiter(name: string, setting: RateLimitSetting): RequestHandler {
+  return rateLimit({
+    windowMs: setting.windowMs,
+    limit: setting.limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, res) => {
+      res.status(429).json(errorBody('rate_limited', `too many ${name} requests from this address; slow down`));
+    },
+  });
+}
+
+/** The HTTP API: every route, the middleware around them, metrics and the OpenAPI document. */
+export function createApp(deps: AppDeps): ApiApp {
+  const { config, sql, temporal, strava, logger } = deps;
+  const options: AppOptions = {
+    ...DEFAULT_APP_OPTIONS,
+    ...deps.options,
+    rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
+  };
+  const now = deps.now ?? Date.now;
+  const workflows = new AthleteWorkflows(temporal, config);
+  const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
+  const webhooks = createWebhookIngestion({ config, sql, temporal, logger });
+  const metrics = createHttpMetrics();
+  registerWebhookMetrics(metrics.registry);
+  registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
+  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0' });
+  const adminKey = requireAdminKey(config.ADMIN_API_KEY);
+
+  const app = express() as ApiApp;
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy);
+  app.use(metrics.middleware);
+  app.use(requestLog(logger, config.STRAVA_WEBHOOK_PATH_TOKEN ? [config.STRAVA_WEBHOOK_PATH_TOKEN] : []));
+  app.use(helmet());
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await checkReadiness(sql, temporal);
+    res.status(readiness.status === 'ready' ? 200 : 503).json(readiness);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  // Public routes: rate limited per client address; the webhook router parses its own (16 KB) bodies.
+  app.use('/webhooks', limiter('webhook', options.rateLimits.webhooks));
+  app.use(webhooks.router);
+  app.use('/auth', limiter('OAuth', options.rateLimits.oauth));
+  app.use(oauthRouter({ config, sql, strava, workflows, logger, now, stateTtlMs: options.oauthStateTtlMs }));
+
+  app.use('/athletes', adminKey, express.json({ limit: '16kb' }), athletesRouter({ config, sql, workflows, streams, logger }));
+
+  // The management page itself is public (it holds no data); everything it loads needs the key.
+  app.get('/admin', (_req, res) => {
+    const nonce = randomBytes(16).toString('base64');
+    res
+      .set('Content-Security-Policy', `default-src 'self'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`)
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(renderAdminPage(nonce));
+  });
+  app.use('/admin', adminKey, express.json({ limit: '256kb' }), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+
+  return Object.assign(app, { relay: webhooks.relay, streams });
+}

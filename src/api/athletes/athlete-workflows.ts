@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Config } from '../../config.js';
+import type { SyncResult } from '../../domain/sync-types.js';
+import { athleteStartOptions, signalAthlete } from '../../temporal/athlete-workflow.js';
+import type { AthleteStatus } from '../../workflows/athlete-state.js';
+import type { athleteSync } from '../../workflows/athlete-sync.js';
+import {
+  appFocusSignal,
+  athleteWorkflowId,
+  disconnectSignal,
+  reconnectedSignal,
+  statusQuery,
+  syncNowUpdate,
+} from '../../workflows/messages.js';
+
+/** How long a status query may take before the API answers from the database instead (no worker polling). */
+const QUERY_DEADLINE_MS = 3_000;
+
+export type WorkflowStatusLookup =
+  | { kind: 'running'; status: AthleteStatus; runId: string }
+  | { kind: 'closed'; workflowStatus: string }
+  | { kind: 'absent' }
+  | { kind: 'unavailable'; reason: string };
+
+export type SyncNowOutcome =
+  | { kind: 'done'; result: SyncResult }
+  | { kind: 'pending'; syncId: string }
+  | { kind: 'failed'; message: string };
+
+/** A sync-now request that outlived SYNC_NOW_WAIT: enough to find its Update again later. */
+interface SyncRef {
+  u: string;
+  r?: string;
+}
+const encodeSyncId = (ref: SyncRef): string => Buffer.from(JSON.stringify(ref)).toString('base64url');
+export function decodeSyncId(text: string): SyncRef | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (value && typeof value === 'object' && typeof (value as SyncRef).u === 'string') {
+      const ref = value as SyncRef;
+      return { u: ref.u, ...(typeof ref.r === 'string' ? { r: ref.r } : {}) };
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+const delay = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+
+/** Everything the API asks of athlete workflows, over one Temporal Client per process. */
+export class AthleteWorkflows {
+  constructor(
+    private readonly client: Client,
+    private readonly config: Config,
+  ) {}
+
+  /** The live status from the workflow's `status` query, or why it is not available. */
+  async status(athleteId: number): Promise<WorkflowStatusLookup> {
+    const handle = this.client.workflow.getHandle(athleteWorkflowId(athleteId));
+    try {
+      return await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, async () => {
+        const description = await handle.describe();
+        if (description.status.name !== 'RUNNING') return { kind: 'closed', workflowStatus: description.status.name };
+        const status = await handle.query(statusQuery);
+        return { kind: 'running', status, runId: description.runId };
+      });
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return { kind: 'absent' };
+      return { kind: 'unavailable', reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async start(athleteId: number): Promise<void> {
+    await this.client.workflow.start<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId));
+  }
+
+  async focus(athleteId: number): Promise<void> {
+    await signalAthlete(this.client, this.config, athleteId, appFocusSignal);
+  }
+
+  async reconnected(athleteId: number): Promise<void> {
+    await signalAthlete(this.client, this.config, athleteId, reconnectedSignal);
+  }
+
+  async disconnect(athleteId: number): Promise<void> {
+    await signalAthlete(this.client, this.config, athleteId, disconnectSignal);
+  }
+
+  /**
+   * Update-with-start `syncNow`, waiting at most waitMs for the result. A slower sync keeps running in the
+   * workflow; the caller gets a syncId to fetch the outcome later (the Update's result stays in history).
+   */
+  async syncNow(athleteId: number, waitMs: number): Promise<SyncNowOutcome> {
+    const updateId = `sync-now-${randomUUID()}`;
+    const started = Date.now();
+    const abort = new AbortController();
+    // Until the update is accepted there is no run id: an early timeout refers to the latest run.
+    let ref: SyncRef = { u: updateId };
+    const outcome = this.client
+      .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => {
+        const handle = await this.client.workflow.startUpdateWithStart(syncNowUpdate, {
+          updateId,
+          waitForStage: 'ACCEPTED',
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
+        });
+        ref = { u: updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) };
+        return { kind: 'done', result: await handle.result() };
+      })
+      .catch(updateFailure);
+    const winner = await Promise.race([outcome, delay(Math.max(0, waitMs - (Date.now() - started)))]);
+    if (winner !== 'timeout') return winner;
+    // Stop waiting here; the Update itself goes on in the workflow (an accepted Update is not cancelled).
+    abort.abort();
+    outcome.catch(() => {});
+    return { kind: 'pending', syncId: encodeSyncId(ref) };
+  }
+
+  /**
+   * Update-with-start `syncNow` without waiting for the sync itself: returns once the workflow has accepted
+   * the request (the admin batch sync), with the syncId to look the outcome up later.
+   */
+  async requestSync(athleteId: number, deadlineMs: number): Promise<string> {
+    const handle = await this.client.withDeadline(Date.now() + deadlineMs, () =>
+      this.client.workflow.startUpdateWithStart(syncNowUpdate, {
+        updateId: `sync-now-${randomUUID()}`,
+        waitForStage: 'ACCEPTED',
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
+      }),
+    );
+    return encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
+  }
+
+  /** The outcome of an earlier sync-now, waiting at most waitMs. */
+  async syncOutcome(athleteId: number, syncId: string, waitMs: number): Promise<SyncNowOutcome | undefined> {
+    const ref = decodeSyncId(syncId);
+    if (!ref) return undefined;
+    const handle = this.client.workflow
+      .getHandle(athleteWorkflowId(athleteId))
+      .getUpdateHandle<SyncResult>(ref.u, ref.r ? { workflowRunId: ref.r } : undefined);
+    const abort = new AbortController();
+    const result = this.client
+      .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => ({ kind: 'done', result: await handle.result() }))
+      .catch(updateFailure)
+      .catch((error: unknown) => {
+        // An update id the server does not know (wrong id, or the run is gone).
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+    const winner = await Promise.race([result, delay(waitMs)]);
+    if (winner !== 'timeout') return winner;
+    abort.abort();
+    result.catch(() => {});
+    return { kind: 'pending', syncId };
+  }
+}
+
+/** The workflow rejected or failed the update: a result for the caller, not a server error. */
+function updateFailure(error: unknown): SyncNowOutcome {
+  if (error instanceof WorkflowUpdateFailedError) {
+    const cause = error.cause instanceof Error ? error.cause.message : error.message;
+    return { kind: 'failed', message: cause };
+  }
+  throw error;
+}
+
+function isNotFound(error: unknown): boolean {
+  if (error instanceof WorkflowNotFoundError) return true;
+  const code = (error as { code?: number; cause?: { code?: number } })?.code ?? (error as { cause?: { code?: number } })?.cause?.code;
+  return code === 5; // gRPC NOT_FOUND
+}

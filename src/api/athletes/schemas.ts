@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { SYNC_STATES } from '../../domain/sync-types.js';
+
+/** Zod schemas of the athlete routes: used to parse requests and, unchanged, to generate /openapi.json. */
+
+export const athleteIdParamsSchema = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/, 'athlete id must be a positive integer')
+    .transform(Number)
+    .refine(Number.isSafeInteger, 'athlete id is too large')
+    .meta({ description: 'Strava athlete id', example: '134815' }),
+});
+
+export const syncStateSchema = z.enum(SYNC_STATES).meta({ id: 'SyncState' });
+
+export const syncResultSchema = z
+  .object({
+    added: z.number().int(),
+    updated: z.number().int(),
+    deleted: z.number().int(),
+    requests: z.number().int(),
+    durationMs: z.number(),
+  })
+  .meta({ id: 'SyncResult' });
+
+export const athleteStatusSchema = z
+  .object({
+    athleteId: z.number().int(),
+    state: syncStateSchema,
+    scopes: z.array(z.string()),
+    connectedAt: z.iso.datetime(),
+    revokedAt: z.iso.datetime().nullable(),
+    lastSyncAt: z.iso.datetime().nullable(),
+    lastBackfillAt: z.iso.datetime().nullable(),
+    workflow: z.object({
+      id: z.string().meta({ description: 'Temporal workflow id (athlete-<id>)' }),
+      status: z
+        .enum(['running', 'closed', 'absent', 'unavailable'])
+        .meta({ description: 'running: state and counters come from the live status query; otherwise from the database' }),
+      closedStatus: z.string().optional().meta({ description: 'Temporal status of a closed workflow (COMPLETED, TERMINATED, ...)' }),
+      live: z
+        .object({ state: syncStateSchema, lastSyncAt: z.string().nullable() })
+        .catchall(z.unknown())
+        .optional()
+        .meta({ description: 'The workflow status query answer' }),
+    }),
+    source: z.enum(['workflow', 'database']),
+  })
+  .meta({ id: 'AthleteStatus' });
+export type AthleteStatusBody = z.infer<typeof athleteStatusSchema>;
+
+/** `after`/`before`: an ISO 8601 instant or epoch seconds (the way Strava's own list endpoint takes them). */
+const instant = z
+  .string()
+  .transform((text, ctx) => {
+    const date = /^\d{1,12}$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);
+    if (Number.isNaN(date.getTime()) || !/^\d{1,12}$|^\d{4}-\d{2}-\d{2}/.test(text)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time or epoch seconds' });
+      return z.NEVER;
+    }
+    return date;
+  })
+  .meta({ description: 'ISO 8601 date-time or epoch seconds' });
+
+export const activityPageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).meta({ description: 'Page size, 1 to 200 (default 50)' }),
+  cursor: z.string().max(200).optional().meta({ description: 'nextCursor of the previous page' }),
+  after: instant.optional().meta({ description: 'Only activities that started after this instant' }),
+  before: instant.optional().meta({ description: 'Only activities that started before this instant' }),
+  include: z.enum(['raw']).optional().meta({ description: 'raw: add the full Strava JSON of each activity' }),
+});
+
+export const activitySchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    sportType: z.string(),
+    startDate: z.iso.datetime(),
+    startDateLocal: z.string().nullable(),
+    timezone: z.string().nullable(),
+    distance: z.number(),
+    movingTime: z.number().int(),
+    elapsedTime: z.number().int(),
+    totalElevationGain: z.number(),
+    private: z.boolean(),
+    visibility: z.string().nullable(),
+    detailLevel: z.number().int().meta({ description: '2 = summary from a list page, 3 = detailed activity' }),
+    syncedAt: z.iso.datetime(),
+    raw: z.record(z.string(), z.unknown()).optional().meta({ description: 'Strava JSON (include=raw)' }),
+  })
+  .meta({ id: 'Activity' });
+
+export const activityPageSchema = z
+  .object({
+    activities: z.array(activitySchema).meta({ description: 'Newest first' }),
+    nextCursor: z.string().nullable().meta({ description: 'Pass as cursor for the next page; null on the last page' }),
+  })
+  .meta({ id: 'ActivityPage' });
+
+export const acceptedSchema = z
+  .object({ athleteId: z.number().int(), status: z.string(), message: z.string().optional() })
+  .meta({ id: 'Accepted' });
+
+export const syncPendingSchema = z
+  .object({
+    athleteId: z.number().int(),
+    status: z.literal('pending'),
+    syncId: z.string(),
+    outcomeUrl: z.string().meta({ description: 'GET it (with the admin key) for the result' }),
+  })
+  .meta({ id: 'SyncPending' });
+
+export const syncDoneSchema = z
+  .object({ athleteId: z.number().int(), status: z.literal('done'), result: syncResultSchema })
+  .meta({ id: 'SyncDone' });
+
+export const syncIdParamsSchema = athleteIdParamsSchema.extend({ syncId: z.string().min(1).max(300) });

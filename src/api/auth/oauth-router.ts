@@ -1,0 +1,123 @@
+import { Router, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import type { Sql } from '../../db/connection.js';
+import { getAthlete, upsertConnectedAthlete } from '../../db/repositories/athletes.js';
+import { consumeOAuthState } from '../../db/repositories/oauth-states.js';
+import { athleteWorkflowId } from '../../workflows/messages.js';
+import type { AthleteWorkflows } from '../athletes/athlete-workflows.js';
+import { errorBody, HttpError, parseInput } from '../http/errors.js';
+import type { ApiStrava } from '../strava-deps.js';
+import { createOAuthState, verifyOAuthState } from './oauth-state.js';
+import { resolveReturnTo, withParams } from './return-to.js';
+import { ACTIVITY_SCOPES, callbackQuerySchema, connectQuerySchema, REQUESTED_SCOPE } from './schemas.js';
+
+export interface OAuthRouterDeps {
+  config: Config;
+  sql: Sql;
+  strava: ApiStrava;
+  workflows: AthleteWorkflows;
+  logger: Logger;
+  now: () => number;
+  stateTtlMs: number;
+}
+
+export const CALLBACK_PATH = '/auth/strava/callback';
+
+const STATE_REJECTIONS = {
+  malformed: 'the OAuth state is malformed; start again from /auth/strava',
+  bad_signature: 'the OAuth state was not issued by this server (signature mismatch); start again from /auth/strava',
+  expired: 'the OAuth state has expired; start again from /auth/strava',
+} as const;
+
+/** `/auth/strava` and its callback: the OAuth connect flow. */
+export function oauthRouter(deps: OAuthRouterDeps): Router {
+  const { config, sql, strava, workflows, logger, now } = deps;
+  const router = Router();
+  const redirectUri = new URL(CALLBACK_PATH, config.PUBLIC_URL).toString();
+
+  router.get('/auth/strava', (req, res) => {
+    const query = parseInput(connectQuerySchema, req.query, 'query');
+    let returnTo: string | null = null;
+    if (query.return_to !== undefined) {
+      returnTo = resolveReturnTo(query.return_to, config.PUBLIC_URL, config.ALLOWED_RETURN_ORIGINS) ?? null;
+      if (!returnTo) {
+        throw new HttpError(400, 'invalid_return_to', 'return_to must be on the same origin as PUBLIC_URL or on one of ALLOWED_RETURN_ORIGINS');
+      }
+    }
+    const state = createOAuthState(config.OAUTH_STATE_SECRET, returnTo, deps.stateTtlMs, now());
+    res.redirect(302, strava.client.authorizeUrl({ redirectUri, scope: REQUESTED_SCOPE, state, approvalPrompt: 'auto' }));
+  });
+
+  router.get(CALLBACK_PATH, async (req, res) => {
+    const query = parseInput(callbackQuerySchema, req.query, 'query');
+    const check = verifyOAuthState(config.OAUTH_STATE_SECRET, query.state, now());
+    if (!check.ok) throw new HttpError(400, `invalid_state`, STATE_REJECTIONS[check.reason]);
+    // One use per state, whatever the outcome: a replayed callback (and its code) is refused.
+    if (!(await consumeOAuthState(sql, check.payload.nonce, new Date(check.payload.expiresAt)))) {
+      throw new HttpError(400, 'invalid_state', 'the OAuth state was already used; start again from /auth/strava');
+    }
+    const returnTo = check.payload.returnTo;
+
+    if (query.error) {
+      const denied = query.error === 'access_denied';
+      return fail(res, returnTo, denied ? 403 : 400, denied ? 'access_denied' : 'authorization_failed',
+        denied ? 'the athlete declined to connect their Strava account; nothing was stored' : `Strava reported an authorization error: ${query.error}`);
+    }
+    if (!query.code) throw new HttpError(400, 'invalid_request', 'invalid query: code is required when error is absent');
+
+    // Checked before the code exchange, so a grant that cannot be used never turns into stored tokens.
+    const scopes = (query.scope ?? '').split(/[,\s]+/).filter(Boolean);
+    if (!scopes.some((scope) => (ACTIVITY_SCOPES as readonly string[]).includes(scope))) {
+      return fail(res, returnTo, 403, 'insufficient_scope',
+        'Strava access was granted without permission to read activities (activity:read or activity:read_all), so ' +
+        'there is nothing to sync and the athlete was not connected. Connect again and keep "View data about your ' +
+        'activities" ticked on the Strava consent page.');
+    }
+
+    let exchanged: Awaited<ReturnType<ApiStrava['client']['exchangeCode']>>;
+    try {
+      exchanged = await strava.client.exchangeCode(query.code);
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      logger.warn({ err: error }, 'authorization code exchange failed');
+      if (status === 400 || status === 401) {
+        return fail(res, returnTo, 400, 'invalid_code', 'Strava refused the authorization code (expired or already used); start again from /auth/strava');
+      }
+      throw new HttpError(502, 'strava_unavailable', 'Strava did not complete the code exchange; try connecting again shortly');
+    }
+    const athleteId = exchanged.athlete.id;
+
+    const previous = await getAthlete(sql, athleteId);
+    await sql.begin(async (tx) => {
+      await upsertConnectedAthlete(tx, athleteId, scopes);
+      await strava.vault.store(athleteId, exchanged.tokens, tx);
+    });
+    const reconnected = previous?.state === 'needs_reauth';
+    try {
+      if (reconnected) await workflows.reconnected(athleteId);
+      else await workflows.start(athleteId);
+    } catch (error) {
+      logger.error({ err: error, athleteId }, 'could not start the athlete workflow after connect');
+      return fail(res, returnTo, 503, 'temporal_unavailable',
+        'the Strava account is connected but its sync could not be started (workflow service unavailable); connect again shortly to retry');
+    }
+    logger.info({ athleteId, scopes, reconnected }, 'athlete connected');
+    if (returnTo) {
+      res.redirect(303, withParams(returnTo, { strava: 'connected', athlete_id: String(athleteId) }));
+      return;
+    }
+    res.status(200).json({ athleteId, status: 'connected', scopes, workflowId: athleteWorkflowId(athleteId), reconnected });
+  });
+
+  return router;
+}
+
+/** A failed connect: back to the client app with the error code when it gave a return_to, JSON otherwise. */
+function fail(res: Response, returnTo: string | null, status: number, code: string, message: string): void {
+  if (returnTo) {
+    res.redirect(303, withParams(returnTo, { strava: 'error', error: code, error_description: message }));
+    return;
+  }
+  res.status(status).json(errorBody(code, message));
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import type { Sql } from '../../db/connection.js';
+
+export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+export const readinessSchema = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.object({ postgres: z.string(), temporal: z.string() }).meta({ description: '"ok" or why the dependency is not ready' }),
+  })
+  .meta({ id: 'Readiness' });
+export type Readiness = z.infer<typeof readinessSchema>;
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function check(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await withTimeout(fn(), CHECK_TIMEOUT_MS);
+    return 'ok';
+  } catch (error) {
+    // Only the kind of failure: connection errors can carry the database URL (with its password).
+    return error instanceof Error && error.message.startsWith('no answer') ? 'timeout' : 'unreachable';
+  }
+}
+
+/** Both dependencies the API cannot work without, checked in parallel with a short deadline each. */
+export async function checkReadiness(sql: Sql, temporal: Client): Promise<Readiness> {
+  const [postgres, temporalCheck] = await Promise.all([
+    check(() => sql`select 1`),
+    check(() => temporal.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => temporal.workflowService.getSystemInfo({}))),
+  ]);
+  return { status: postgres === 'ok' && temporalCheck === 'ok' ? 'ready' : 'not_ready', checks: { postgres, temporal: temporalCheck } };
+}

@@ -1,0 +1,223 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import {
+  adminAthletesQuerySchema,
+  adminAthletesSchema,
+  adminOverviewSchema,
+  adminSyncBodySchema,
+  adminSyncResultSchema,
+} from '../admin/schemas.js';
+import {
+  acceptedSchema,
+  activityPageQuerySchema,
+  activityPageSchema,
+  athleteIdParamsSchema,
+  athleteStatusSchema,
+  syncDoneSchema,
+  syncIdParamsSchema,
+  syncPendingSchema,
+} from '../athletes/schemas.js';
+import { callbackQuerySchema, connectedSchema, connectQuerySchema } from '../auth/schemas.js';
+import { errorBodySchema } from '../http/errors.js';
+import { healthSchema, readinessSchema } from '../http/health.js';
+import { handshakeQuerySchema, handshakeResponseSchema, webhookAckSchema, webhookEventSchema } from '../webhooks/event-schema.js';
+import { WEBHOOK_BASE_PATH } from '../webhooks/paths.js';
+
+/** Extra paths other modules document themselves (e.g. the subscription admin routes). */
+export type OpenApiContribution = (registry: OpenAPIRegistry, shared: { errorResponse: (description: string) => object; adminSecurity: object[] }) => void;
+
+/**
+ * The OpenAPI 3.1 document, generated from the very zod schemas the routes parse with (no second copy).
+ * Built once per app: the schemas do not change at run time.
+ */
+export function buildOpenApiDocument(options: { publicUrl: string; version: string; contributions?: OpenApiContribution[] }): object {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent('securitySchemes', 'adminKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'ADMIN_API_KEY',
+  });
+  const adminSecurity = [{ [bearer.name]: [] }];
+  const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
+  const errorResponse = (description: string) => json(errorBodySchema, description);
+  const authErrors = { 401: errorResponse('Missing or wrong admin key') };
+  const idErrors = { 400: errorResponse('Id is not a positive integer'), 404: errorResponse('Unknown athlete'), ...authErrors };
+  const redirect = (description: string) => ({ description, headers: { Location: { schema: { type: 'string' as const } } } });
+
+  // Health and documents
+  registry.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness', responses: { 200: json(healthSchema, 'The process is up') } });
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: PostgreSQL and Temporal answer',
+    responses: { 200: json(readinessSchema, 'Ready'), 503: json(readinessSchema, 'A dependency is down') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } },
+  });
+
+  // Webhooks (routes by the webhook module; documented from its schemas)
+  registry.registerPath({
+    method: 'get',
+    path: WEBHOOK_BASE_PATH,
+    summary: "Strava's subscription handshake",
+    description: 'With STRAVA_WEBHOOK_PATH_TOKEN set, the path is /webhooks/strava/<token>.',
+    request: { query: handshakeQuerySchema },
+    responses: { 200: json(handshakeResponseSchema, 'Echoes hub.challenge'), 400: errorResponse('Missing or malformed parameters'), 403: errorResponse('Wrong verify token') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: WEBHOOK_BASE_PATH,
+    summary: 'A Strava push event',
+    description: 'Answered 200 only once the event is durably recorded (inbox row or accepted signal).',
+    request: { body: { content: { 'application/json': { schema: webhookEventSchema } } } },
+    responses: {
+      200: json(webhookAckSchema, 'Recorded (or ignored: not connected / not our subscription)'),
+      400: errorResponse('Malformed event'),
+      413: errorResponse('Body over 16 KB'),
+      429: errorResponse('Rate limited'),
+      503: errorResponse('Neither PostgreSQL nor Temporal accepted the event: Strava retries'),
+    },
+  });
+
+  // OAuth connect
+  registry.registerPath({
+    method: 'get',
+    path: '/auth/strava',
+    summary: "Redirect to Strava's consent page (scope read,activity:read_all)",
+    request: { query: connectQuerySchema },
+    responses: { 302: redirect('To Strava'), 400: errorResponse('return_to not allowed'), 429: errorResponse('Rate limited') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/auth/strava/callback',
+    summary: 'OAuth callback: verify state, exchange the code, store tokens, start the sync',
+    request: { query: callbackQuerySchema },
+    responses: {
+      200: json(connectedSchema, 'Connected (no return_to)'),
+      303: redirect('Back to return_to with strava=connected or strava=error&error=<code>'),
+      400: errorResponse('Bad, expired or replayed state; refused code'),
+      403: errorResponse('access_denied, or insufficient_scope (no activity read scope granted)'),
+      429: errorResponse('Rate limited'),
+      502: errorResponse('Strava did not complete the exchange'),
+      503: errorResponse('Workflow service unavailable'),
+    },
+  });
+
+  // Athletes
+  const athletePath = (path: string) => `/athletes/{id}${path}`;
+  registry.registerPath({
+    method: 'get',
+    path: athletePath(''),
+    summary: "Sync status (the workflow's status query; from the database if the workflow is closed or absent)",
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema },
+    responses: { 200: json(athleteStatusSchema, 'Status'), ...idErrors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: athletePath('/activities'),
+    summary: 'Synced activities, newest first, cursor paged',
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema, query: activityPageQuerySchema },
+    responses: { 200: json(activityPageSchema, 'One page'), ...idErrors },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: athletePath('/focus'),
+    summary: 'The athlete opened the app: sync if the last sync is stale',
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema },
+    responses: { 202: json(acceptedSchema, 'Signalled'), 409: errorResponse('Athlete revoked'), 503: errorResponse('Temporal unavailable'), ...idErrors },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: athletePath('/sync'),
+    summary: 'Sync now (update-with-start); waits up to SYNC_NOW_WAIT',
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema },
+    responses: {
+      200: json(syncDoneSchema, 'The sync result'),
+      202: json(syncPendingSchema, 'Still running: GET outcomeUrl (also in Location)'),
+      409: errorResponse('Athlete revoked, or the workflow refused the sync'),
+      503: errorResponse('Temporal unavailable'),
+      ...idErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: athletePath('/sync/{syncId}'),
+    summary: 'Outcome of a sync-now that outlived SYNC_NOW_WAIT',
+    security: adminSecurity,
+    request: { params: syncIdParamsSchema },
+    responses: { 200: json(syncDoneSchema, 'Done'), 202: json(syncPendingSchema, 'Still running'), ...idErrors },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: athletePath(''),
+    summary: 'Disconnect: the workflow deauthorizes at Strava and purges tokens and activities',
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema },
+    responses: { 200: json(acceptedSchema, 'Already disconnected'), 202: json(acceptedSchema, 'Disconnecting'), 503: errorResponse('Temporal unavailable'), ...idErrors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: athletePath('/events'),
+    summary: "Server-sent events: `change` whenever the athlete's data changes (heartbeat comments in between)",
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema },
+    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...idErrors },
+  });
+
+  // Admin
+  registry.registerPath({
+    method: 'get',
+    path: '/admin',
+    summary: 'Management page (HTML; the page asks for the admin key and calls the JSON routes)',
+    responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/athletes',
+    summary: 'Every athlete with state and last sync',
+    security: adminSecurity,
+    request: { query: adminAthletesQuerySchema },
+    responses: { 200: json(adminAthletesSchema, 'Athletes'), 400: errorResponse('Unknown state'), ...authErrors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/overview',
+    summary: 'Counts by state, webhook inbox, rate governor usage',
+    security: adminSecurity,
+    responses: { 200: json(adminOverviewSchema, 'Overview'), ...authErrors },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/admin/sync',
+    summary: 'Sync every connected athlete or a list, in bounded batches through their workflows',
+    security: adminSecurity,
+    request: { body: { content: { 'application/json': { schema: adminSyncBodySchema } } } },
+    responses: { 202: json(adminSyncResultSchema, 'Accepted by the workflows'), 400: errorResponse('Malformed body'), ...authErrors },
+  });
+
+  for (const contribute of options.contributions ?? []) contribute(registry, { errorResponse, adminSecurity });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'strava-sync API',
+      version: options.version,
+      description: "Keeps connected athletes' Strava activities synced into PostgreSQL, orchestrated by Temporal.",
+    },
+    servers: [{ url: options.publicUrl }],
+  });
+}

@@ -1,0 +1,73 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { ApiApp } from './app.js';
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  /** http://127.0.0.1:<port> (or the host given). */
+  url: string;
+  /**
+   * Graceful stop: refuse new connections, end SSE streams, let in-flight requests finish (up to graceMs,
+   * then cut what is left), stop the webhook relay after its batch in flight.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  port: number;
+  host?: string;
+  logger?: Logger;
+  /** Start the webhook inbox relay with the listener (default true). */
+  relay?: boolean;
+}
+
+export async function startServer(app: ApiApp, options: StartOptions): Promise<RunningServer> {
+  const server = createServer(app);
+  // A slow client must not hold a connection (and graceful shutdown) for long.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  const host = options.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const runRelay = options.relay ?? true;
+  if (runRelay) app.relay.start();
+  options.logger?.info({ port, host }, 'api listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = 10_000): Promise<void> =>
+    (stopping ??= (async () => {
+      options.logger?.info('api stopping: finishing in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Streams never finish by themselves: end them so their connections can close.
+      await app.streams.close();
+      // Keep-alive connections between requests would hold close() open; drop them as they turn idle.
+      server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+      ]);
+      clearInterval(sweep);
+      clearTimeout(timer);
+      if (timedOut) {
+        options.logger?.warn({ graceMs }, 'in-flight requests did not finish in time; closing their connections');
+        server.closeAllConnections();
+        await closed;
+      }
+      if (runRelay) await app.relay.stop();
+      options.logger?.info('api stopped');
+    })());
+
+  const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return { server, port, url: `http://${displayHost}:${port}`, stop };
+}

@@ -1,0 +1,19 @@
+import type { Db } from '../db/connection.js';
+import type { RateSnapshot } from '../strava/rate-governor.js';
+
+/**
+ * The part of the Strava services (src/strava/services.ts) the API uses. Declared structurally so the API
+ * depends on these few calls only; the object createStravaServices returns satisfies it.
+ */
+export interface ApiStrava {
+  client: {
+    authorizeUrl(options: { redirectUri: string; scope: string; state: string; approvalPrompt?: 'auto' | 'force' }): string;
+    exchangeCode(code: string): Promise<{ tokens: { accessToken: string; refreshToken: string; expiresAt: Date }; athlete: { id: number } }>;
+  };
+  vault: {
+    store(athleteId: number, tokens: { accessToken: string; refreshToken: string; expiresAt: Date }, tx?: Db): Promise<unknown>;
+  };
+  governor: {
+    snapshot(): Promise<RateSnapshot>;
+  };
+}
