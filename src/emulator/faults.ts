@@ -1,0 +1,74 @@
+/**
+ * Faulty bodies Strava sends (byte-exact where strava-api.md knows them) and the response fault knobs.
+ */
+import { z } from 'zod';
+
+/** Strava's error shape. Key order matters for byte-exact bodies: message, then errors. */
+export function faultBody(message: string, resource: string, field: string, code: string): string {
+  return JSON.stringify({ message, errors: [{ resource, field, code }] });
+}
+
+export const FAULTS = {
+  invalidToken: faultBody('Authorization Error', 'Athlete', 'access_token', 'invalid'),
+  missingActivityScope: faultBody('Authorization Error', 'AccessToken', 'activity:read_permission', 'missing'),
+  activityNotFound: faultBody('Resource Not Found', 'Activity', '', 'not found'),
+  rateLimited: faultBody('Rate Limit Exceeded', 'Application', 'rate limit', 'exceeded'),
+  badRefreshToken: faultBody('Bad Request', 'RefreshToken', 'refresh_token', 'invalid'),
+  badCode: faultBody('Bad Request', 'AuthorizationCode', 'code', 'invalid'),
+  // The next three are not in strava-api.md: shaped like Strava's other Faults.
+  badClientSecret: faultBody('Bad Request', 'Application', 'client_secret', 'invalid'),
+  badClientId: faultBody('Bad Request', 'Application', 'client_id', 'invalid'),
+  appInactive: faultBody('Forbidden', 'Application', 'application', 'inactive'),
+  callbackFailed: faultBody('Bad Request', 'PushSubscription', 'callback url', 'GET to callback URL does not return 200'),
+  subscriptionExists: faultBody('Bad Request', 'PushSubscription', 'callback url', 'already exists'),
+  subscriptionNotFound: faultBody('Resource Not Found', 'PushSubscription', 'id', 'not found'),
+  serverError: JSON.stringify({ message: 'Internal Server Error', errors: [] }),
+  routeNotFound: faultBody('Record Not Found', 'resource', 'path', 'invalid'),
+} as const;
+
+export function badParameter(resource: string, field: string): string {
+  return faultBody('Bad Request', resource, field, 'invalid');
+}
+
+export const faultSettingsSchema = z.object({
+  /** Probability that a webhook event is never sent. */
+  webhookDropRate: z.number().min(0).max(1),
+  /** Probability that an event is sent a second time (after webhookDuplicateDelayMs). */
+  webhookDuplicateRate: z.number().min(0).max(1),
+  webhookDuplicateDelayMs: z.number().int().min(0),
+  /** Extra delay before every event's first attempt. */
+  webhookDelayMs: z.number().int().min(0),
+  /** Probability that an event is held back by webhookReorderDelayMs, so later events overtake it. */
+  webhookReorderRate: z.number().min(0).max(1),
+  webhookReorderDelayMs: z.number().int().min(0),
+  /** Probability that an API call (under /api/v3) answers apiErrorStatus instead. */
+  apiErrorRate: z.number().min(0).max(1),
+  apiErrorStatus: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]),
+  /** Added to every API and OAuth response. */
+  apiLatencyMs: z.number().int().min(0),
+  /** Emulator-clock epoch ms until which every API call gets 429 (still counted). null = off. */
+  rateLimitedUntil: z.number().nullable(),
+  /** Every API call answers 403: the application is inactive. */
+  appInactive: z.boolean(),
+});
+export type FaultSettings = z.infer<typeof faultSettingsSchema>;
+
+export const NO_FAULTS: FaultSettings = {
+  webhookDropRate: 0,
+  webhookDuplicateRate: 0,
+  webhookDuplicateDelayMs: 200,
+  webhookDelayMs: 0,
+  webhookReorderRate: 0,
+  webhookReorderDelayMs: 500,
+  apiErrorRate: 0,
+  apiErrorStatus: 500,
+  apiLatencyMs: 0,
+  rateLimitedUntil: null,
+  appInactive: false,
+};
+
+/** What setFaults accepts: any subset, plus force429ForMs as a convenience for rateLimitedUntil. */
+export const faultPatchSchema = faultSettingsSchema.partial().extend({
+  force429ForMs: z.number().int().min(0).optional(),
+});
+export type FaultPatch = z.input<typeof faultPatchSchema>;

@@ -1,0 +1,146 @@
+/**
+ * The local Strava emulator: OAuth (/oauth), API v3 (/api/v3), webhook delivery, rate limits, faults and a
+ * control API (/_emulator) on one node:http server. In-memory and seeded: the same seed and the same requests
+ * give the same data and the same fault decisions.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleApi, routeName } from './api-routes.js';
+import { EmulatorClock } from './clock.js';
+import type { EmulatorContext } from './context.js';
+import { EmulatorControl } from './control-client.js';
+import { handleControl } from './control-routes.js';
+import { countRequest, emptyCounters } from './counters.js';
+import { FAULTS, NO_FAULTS, faultSettingsSchema, type FaultSettings } from './faults.js';
+import { sendJson, sleep } from './http.js';
+import { handleOAuth } from './oauth-routes.js';
+import { emulatorOptionsSchema, type EmulatorOptions, type ResolvedEmulatorOptions } from './options.js';
+import { mulberry32 } from './prng.js';
+import { RateLimiter } from './rate-limits.js';
+import { EmulatorStore } from './store.js';
+import { TokenStore } from './tokens.js';
+import { WebhookDispatcher } from './webhooks.js';
+
+export type { EmulatorOptions } from './options.js';
+export { EmulatorControl } from './control-client.js';
+
+export interface RunningEmulator {
+  baseUrl: string;
+  apiUrl: string;
+  oauthUrl: string;
+  port: number;
+  clientId: string;
+  clientSecret: string;
+  control: EmulatorControl;
+  /** The emulator clock, epoch ms. */
+  now(): number;
+  close(): Promise<void>;
+}
+
+function startupFaults(options: ResolvedEmulatorOptions, clock: EmulatorClock): FaultSettings {
+  const { force429ForMs, ...patch } = options.faults;
+  const faults = faultSettingsSchema.parse({ ...NO_FAULTS, ...patch });
+  if (force429ForMs !== undefined) faults.rateLimitedUntil = clock.now() + force429ForMs;
+  return faults;
+}
+
+export async function startEmulator(input: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const options = emulatorOptionsSchema.parse(input);
+  const clock = new EmulatorClock(options.startTimeMs);
+  const tokens = new TokenStore(options.refreshRotation, options.accessTokenTtlS);
+  // Separate seeded streams so that adding a fault does not change the generated data, and vice versa.
+  const ctx = {} as EmulatorContext;
+  const webhooks = new WebhookDispatcher(
+    { timeoutMs: options.webhookTimeoutMs, maxAttempts: options.webhookMaxAttempts, retryDelayMs: options.webhookRetryDelayMs },
+    () => ctx.faults,
+    mulberry32(options.seed ^ 0x5eed_0001),
+    () => ctx.counters,
+  );
+  const store = new EmulatorStore(options.seed, clock, tokens, webhooks, options.historyYears);
+  Object.assign(ctx, {
+    options,
+    clock,
+    tokens,
+    store,
+    webhooks,
+    rateLimiter: new RateLimiter(options.rateLimits),
+    faults: startupFaults(options, clock),
+    faultRandom: mulberry32(options.seed ^ 0x5eed_0002),
+    counters: emptyCounters(),
+    baseUrl: '',
+  } satisfies EmulatorContext);
+
+  const populate = () => {
+    for (let i = 0; i < options.athletes; i++) store.createAthlete({ activities: options.activitiesPerAthlete });
+  };
+
+  const reset = () => {
+    webhooks.cancelAll();
+    webhooks.subscription = undefined;
+    tokens.reset();
+    tokens.rotation = options.refreshRotation;
+    clock.reset();
+    if (options.startTimeMs !== undefined) clock.set(options.startTimeMs);
+    store.reset();
+    ctx.rateLimiter = new RateLimiter(options.rateLimits);
+    ctx.faults = startupFaults(options, clock);
+    ctx.faultRandom = mulberry32(options.seed ^ 0x5eed_0002);
+    ctx.counters = emptyCounters();
+    populate();
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const path = url.pathname;
+    if (path.startsWith('/_emulator/') || path === '/_emulator') return handleControl(ctx, { reset }, req, res, url);
+    if (path.startsWith('/oauth/')) {
+      if (ctx.faults.apiLatencyMs > 0) await sleep(ctx.faults.apiLatencyMs);
+      let endpoint = 'unknown';
+      await handleOAuth(ctx, req, res, url, (name) => (endpoint = name));
+      countRequest(ctx.counters, endpoint, res.statusCode);
+      return;
+    }
+    if (path.startsWith('/api/v3/')) {
+      if (ctx.faults.apiLatencyMs > 0) await sleep(ctx.faults.apiLatencyMs);
+      const status = await handleApi(ctx, req, res, url);
+      countRequest(ctx.counters, routeName(req.method ?? 'GET', path), status);
+      return;
+    }
+    sendJson(res, 404, FAULTS.routeNotFound);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, JSON.stringify({ message: 'Internal Server Error', errors: [], emulatorError: error instanceof Error ? error.message : String(error) }));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const baseUrl = `http://${host}:${port}`;
+  ctx.baseUrl = baseUrl;
+  populate();
+
+  return {
+    baseUrl,
+    apiUrl: `${baseUrl}/api/v3`,
+    oauthUrl: `${baseUrl}/oauth`,
+    port,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    control: new EmulatorControl(baseUrl),
+    now: () => clock.now(),
+    close: async () => {
+      webhooks.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Strava's OAuth endpoints: the consent page (auto-approving, steerable by query parameters for tests), the
+ * token endpoint for both grants with Strava's response fields and 400 Faults, and deauthorization.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EmulatorContext } from './context.js';
+import { FAULTS, faultBody } from './faults.js';
+import { readParams, redirect, sendJson } from './http.js';
+
+export const KNOWN_SCOPES = new Set(['read', 'read_all', 'profile:read_all', 'profile:write', 'activity:read', 'activity:read_all', 'activity:write']);
+
+const invalidScope = faultBody('Bad Request', 'Authorize', 'scope', 'invalid');
+const invalidRedirect = faultBody('Bad Request', 'Application', 'redirect_uri', 'invalid');
+const invalidResponseType = faultBody('Bad Request', 'Authorize', 'response_type', 'invalid');
+const invalidGrantType = faultBody('Bad Request', 'Application', 'grant_type', 'invalid');
+
+function splitScopes(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Builds the redirect like Strava does: commas in the scope list are left as they are. */
+function withQuery(base: string, pairs: [string, string][]): string {
+  const query = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2C/g, ',')}`).join('&');
+  return `${base}${base.includes('?') ? '&' : '?'}${query}`;
+}
+
+export async function handleOAuth(ctx: EmulatorContext, req: IncomingMessage, res: ServerResponse, url: URL, endpoint: (name: string) => void): Promise<void> {
+  const path = url.pathname;
+  if (req.method === 'GET' && path === '/oauth/authorize') {
+    endpoint('GET /oauth/authorize');
+    return authorize(ctx, res, url);
+  }
+  if (req.method === 'POST' && path === '/oauth/token') {
+    endpoint('POST /oauth/token');
+    return token(ctx, res, await readParams(req, url));
+  }
+  if (req.method === 'POST' && path === '/oauth/deauthorize') {
+    endpoint('POST /oauth/deauthorize');
+    const params = await readParams(req, url);
+    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    return deauthorize(ctx, res, params.access_token ?? bearer);
+  }
+  endpoint('unknown');
+  sendJson(res, 404, FAULTS.routeNotFound);
+}
+
+function authorize(ctx: EmulatorContext, res: ServerResponse, url: URL): void {
+  const q = url.searchParams;
+  if (q.get('client_id') !== ctx.options.clientId) return sendJson(res, 400, FAULTS.badClientId);
+  const redirectUri = q.get('redirect_uri');
+  let target: URL;
+  try {
+    target = new URL(redirectUri ?? '');
+  } catch {
+    return sendJson(res, 400, invalidRedirect);
+  }
+  if (q.get('response_type') !== 'code') return sendJson(res, 400, invalidResponseType);
+  const requested = q.has('scope') ? splitScopes(q.get('scope') ?? '') : ['read'];
+  if (requested.some((scope) => !KNOWN_SCOPES.has(scope))) return sendJson(res, 400, invalidScope);
+  const state = q.get('state') ?? '';
+  const base = target.toString();
+  if (q.get('approve') === 'false') return redirect(res, withQuery(base, [['state', state], ['error', 'access_denied']]));
+  // The athlete may untick scopes: grant_scope is what they left ticked (possibly nothing).
+  const granted = q.has('grant_scope') ? requested.filter((scope) => splitScopes(q.get('grant_scope') ?? '').includes(scope)) : requested;
+  const athleteParam = q.get('athlete_id');
+  const athleteId = athleteParam ? Number(athleteParam) : undefined;
+  if (athleteId !== undefined && !Number.isSafeInteger(athleteId)) return sendJson(res, 400, faultBody('Bad Request', 'Athlete', 'athlete_id', 'invalid'));
+  const athlete = ctx.store.athleteOrCreate(athleteId);
+  const code = ctx.tokens.issueCode(athlete.id, new Set(granted), ctx.clock.nowSeconds());
+  redirect(res, withQuery(base, [['state', state], ['code', code], ['scope', granted.join(',')]]));
+}
+
+function token(ctx: EmulatorContext, res: ServerResponse, params: Record<string, string>): void {
+  if (params.client_id !== ctx.options.clientId) return sendJson(res, 400, FAULTS.badClientId);
+  if (params.client_secret !== ctx.options.clientSecret) return sendJson(res, 400, FAULTS.badClientSecret);
+  const nowS = ctx.clock.nowSeconds();
+  if (params.grant_type === 'authorization_code') {
+    const result = params.code ? ctx.tokens.exchangeCode(params.code, nowS) : undefined;
+    if (!result) return sendJson(res, 400, FAULTS.badCode);
+    const athlete = ctx.store.athletes.get(result.athleteId);
+    return sendJson(
+      res,
+      200,
+      JSON.stringify({
+        token_type: 'Bearer',
+        expires_at: result.accessToken.expiresAtS,
+        expires_in: result.accessToken.expiresAtS - nowS,
+        refresh_token: result.refreshToken,
+        access_token: result.accessToken.token,
+        athlete: athlete?.profile ?? { id: result.athleteId, resource_state: 1 },
+      }),
+    );
+  }
+  if (params.grant_type === 'refresh_token') {
+    const result = params.refresh_token ? ctx.tokens.refresh(params.refresh_token, nowS) : undefined;
+    if (!result) return sendJson(res, 400, FAULTS.badRefreshToken);
+    return sendJson(
+      res,
+      200,
+      JSON.stringify({
+        token_type: 'Bearer',
+        access_token: result.accessToken.token,
+        expires_at: result.accessToken.expiresAtS,
+        expires_in: result.accessToken.expiresAtS - nowS,
+        refresh_token: result.refreshToken,
+      }),
+    );
+  }
+  sendJson(res, 400, invalidGrantType);
+}
+
+function deauthorize(ctx: EmulatorContext, res: ServerResponse, accessToken: string | undefined): void {
+  const record = accessToken ? ctx.tokens.authenticate(accessToken, ctx.clock.nowSeconds()) : undefined;
+  if (!record || !accessToken) return sendJson(res, 401, FAULTS.invalidToken);
+  // Same path as a revocation from Strava's settings page: tokens die and the deauthorization event is sent.
+  ctx.store.revokeAthlete(record.athleteId);
+  sendJson(res, 200, JSON.stringify({ access_token: accessToken }));
+}
