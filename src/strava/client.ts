@@ -242,11 +242,11 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
       });
     },
 
-    getAthlete(accessToken, callOptions) {
+    async getAthlete(accessToken, callOptions) {
       return request({ method: 'GET', base: 'api', path: '/athlete', accessToken, schema: athleteSchema, options: callOptions });
     },
 
-    listAthleteActivities(accessToken, params = {}, callOptions) {
+    async listAthleteActivities(accessToken, params = {}, callOptions) {
       return request({
         method: 'GET',
         base: 'api',
@@ -263,7 +263,7 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
       });
     },
 
-    getActivity(accessToken, id, callOptions) {
+    async getActivity(accessToken, id, callOptions) {
       return request({
         method: 'GET',
         base: 'api',
@@ -274,7 +274,7 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
       });
     },
 
-    createPushSubscription({ callbackUrl, verifyToken }, callOptions) {
+    async createPushSubscription({ callbackUrl, verifyToken }, callOptions) {
       return request({
         method: 'POST',
         base: 'api',
@@ -285,7 +285,7 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
       });
     },
 
-    listPushSubscriptions(callOptions) {
+    async listPushSubscriptions(callOptions) {
       return request({
         method: 'GET',
         base: 'api',
