@@ -1,29 +1,210 @@
-import type { SyncState } from '../domain/sync-types.js';
+import type { Priority, StravaEventSignal, SyncState } from '../domain/sync-types.js';
 
-/** Everything the workflow carries across continue-as-new: plain JSON only (no Map, no Date). */
-export interface AthleteWorkflowState {
-  state: SyncState;
-  lastSyncAt: string | null;
+/**
+ * Tunables of one athlete workflow. They travel in the workflow input (filled from Config by
+ * athleteStartOptions) so a test can shrink them and a running workflow keeps the values it started with.
+ */
+export interface AthleteSyncOptions {
+  /** Base interval between background backfills (BACKFILL_INTERVAL). */
+  backfillIntervalMs: number;
+  /** How far before the last successful sync a backfill lists (BACKFILL_OVERLAP): late uploads carry old dates. */
+  backfillOverlapMs: number;
+  /** ±fraction applied to every interval so thousands of athletes do not fire together. */
+  backfillJitter: number;
+  /** A focus signal syncs only when the last successful sync is older than this (FOCUS_STALE_AFTER). */
+  focusStaleAfterMs: number;
+  /** Continue-as-new once the history holds this many events (or when the server suggests it). */
+  continueAsNewAfterEvents: number;
+  /** Delays between fetch retries of an activity that 404s right after its create event. */
+  notFoundRetryDelaysMs: number[];
+  /** Longest single wait for a rate window before asking the governor again. */
+  rateLimitMaxWaitMs: number;
+  /** First back-off after an application-wide 403; doubles up to pausedMaxMs. */
+  pausedRetryMs: number;
+  pausedMaxMs: number;
+  /** Wait after an unexpected failure of an import page or backfill before trying again. */
+  errorRetryMs: number;
+  importPageSize: number;
+  /** Bounds on what the workflow carries across continue-as-new. */
+  maxPendingEvents: number;
+  dedupeKeep: number;
+  tombstonesKeep: number;
+}
+
+export const DEFAULT_SYNC_OPTIONS: AthleteSyncOptions = {
+  backfillIntervalMs: 3 * 3_600_000,
+  backfillOverlapMs: 7 * 86_400_000,
+  backfillJitter: 0.1,
+  focusStaleAfterMs: 3_600_000,
+  continueAsNewAfterEvents: 2000,
+  notFoundRetryDelaysMs: [10_000, 60_000, 300_000, 900_000],
+  rateLimitMaxWaitMs: 15 * 60_000,
+  pausedRetryMs: 3_600_000,
+  pausedMaxMs: 6 * 3_600_000,
+  errorRetryMs: 5 * 60_000,
+  importPageSize: 200,
+  maxPendingEvents: 1000,
+  dedupeKeep: 500,
+  tombstonesKeep: 500,
+};
+
+export interface ImportProgress {
+  done: boolean;
+  /** Cursor: list activities that started before this epoch second (null: from the newest). */
+  before: number | null;
+  pages: number;
+  imported: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface NotFoundRetry {
+  attempt: number;
+  /** Epoch ms of the next fetch. */
+  dueAt: number;
+  eventTime: number;
+}
+
+export interface SyncCounters {
+  eventsReceived: number;
+  eventsHandled: number;
+  duplicateEvents: number;
+  droppedEvents: number;
+  staleEvents: number;
+  fetches: number;
+  notFoundGaveUp: number;
+  repairs: number;
+  requests: number;
+  backfills: number;
+  quickSyncs: number;
   focusSignals: number;
   focusSyncs: number;
+  syncNows: number;
+  staleDeauthorizations: number;
+  rateLimitWaits: number;
+  continuedAsNew: number;
+}
+
+export interface LastError {
+  type: string;
+  message: string;
+  at: string;
+}
+
+/** Everything the workflow carries across continue-as-new: plain JSON only (no Map, no Date, no class). */
+export interface AthleteWorkflowState {
+  state: SyncState;
+  /** The state last written to athletes.state (resting states only, never `syncing`). */
+  persistedState: SyncState | null;
+  auth: 'ok' | 'needs_reauth';
+  lastSyncAt: string | null;
+  lastBackfillAt: string | null;
+  nextBackfillAt: string | null;
+  import: ImportProgress;
+  pendingEvents: StravaEventSignal[];
+  /** Keyed by activity id (string keys: plain JSON). */
+  notFound: Record<string, NotFoundRetry>;
+  /** Dedupe keys of recently accepted events, oldest first, bounded by dedupeKeep. */
+  recentEventKeys: string[];
+  /** activity id -> event_time (s) of the delete; bounded; the database table is the durable copy. */
+  tombstones: Record<string, number>;
+  /** Epoch ms until which calls of a priority would be refused by the governor. */
+  rateLimitedUntil: Partial<Record<Priority, number>>;
+  /** Epoch ms before which background work (import/backfill) is not retried after an unexpected failure. */
+  backgroundHoldUntil: number | null;
+  pausedUntil: number | null;
+  pausedBackoffMs: number | null;
+  focusPending: boolean;
+  catchUpPending: boolean;
+  deauthPending: boolean;
+  disconnectPending: boolean;
+  counters: SyncCounters;
+  lastError: LastError | null;
 }
 
 export interface AthleteSyncInput {
   athleteId: number;
+  /** Missing fields take DEFAULT_SYNC_OPTIONS (a start from a webhook may carry no options at all). */
+  options?: Partial<AthleteSyncOptions>;
   /** Present when continuing as new. */
   carried?: AthleteWorkflowState;
-  options?: {
-    focusStaleAfterMs?: number;
-  };
 }
 
+/** The answer of the `status` query: ids, states, times and counts only. */
 export interface AthleteStatus {
   athleteId: number;
   state: SyncState;
   lastSyncAt: string | null;
-  counters: { focusSignals: number; focusSyncs: number };
+  lastBackfillAt: string | null;
+  nextBackfillAt: string | null;
+  import: { done: boolean; pages: number; imported: number; before: number | null };
+  pendingEvents: number;
+  pendingNotFoundRetries: number;
+  rateLimitedUntil: string | null;
+  pausedUntil: string | null;
+  counters: SyncCounters;
+  lastError: LastError | null;
+}
+
+export function emptyCounters(): SyncCounters {
+  return {
+    eventsReceived: 0,
+    eventsHandled: 0,
+    duplicateEvents: 0,
+    droppedEvents: 0,
+    staleEvents: 0,
+    fetches: 0,
+    notFoundGaveUp: 0,
+    repairs: 0,
+    requests: 0,
+    backfills: 0,
+    quickSyncs: 0,
+    focusSignals: 0,
+    focusSyncs: 0,
+    syncNows: 0,
+    staleDeauthorizations: 0,
+    rateLimitWaits: 0,
+    continuedAsNew: 0,
+  };
 }
 
 export function initialState(): AthleteWorkflowState {
-  return { state: 'idle', lastSyncAt: null, focusSignals: 0, focusSyncs: 0 };
+  return {
+    state: 'importing',
+    persistedState: null,
+    auth: 'ok',
+    lastSyncAt: null,
+    lastBackfillAt: null,
+    nextBackfillAt: null,
+    import: { done: false, before: null, pages: 0, imported: 0, startedAt: null, finishedAt: null },
+    pendingEvents: [],
+    notFound: {},
+    recentEventKeys: [],
+    tombstones: {},
+    rateLimitedUntil: {},
+    backgroundHoldUntil: null,
+    pausedUntil: null,
+    pausedBackoffMs: null,
+    focusPending: false,
+    catchUpPending: false,
+    deauthPending: false,
+    disconnectPending: false,
+    counters: emptyCounters(),
+    lastError: null,
+  };
+}
+
+export function resolveOptions(options: Partial<AthleteSyncOptions> | undefined): AthleteSyncOptions {
+  const resolved = { ...DEFAULT_SYNC_OPTIONS };
+  for (const [key, value] of Object.entries(options ?? {})) {
+    if (value !== undefined && value !== null) (resolved as Record<string, unknown>)[key] = value;
+  }
+  return resolved;
+}
+
+/** Older carried states (earlier code versions) may miss fields: fill them so the loop never sees undefined. */
+export function reviveState(carried: AthleteWorkflowState | undefined): AthleteWorkflowState {
+  if (!carried) return initialState();
+  const base = initialState();
+  return { ...base, ...carried, import: { ...base.import, ...carried.import }, counters: { ...base.counters, ...carried.counters } };
 }

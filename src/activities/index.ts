@@ -1,0 +1,229 @@
+import { Context } from '@temporalio/activity';
+import type { Sql } from '../db/connection.js';
+import type { Priority, SyncState } from '../domain/sync-types.js';
+import type { SummaryActivity, DetailedActivity, StravaAthlete } from '../strava/schemas.js';
+import { publishChange } from '../db/change-feed.js';
+import { purgeAthlete, recordSync, setAthleteState } from '../db/repositories/athletes.js';
+import {
+  DETAIL_LEVEL,
+  activityIdsStartedSince,
+  latestActivityStarts,
+  removeActivities,
+  removeTombstones,
+  tombstoneOf,
+  upsertActivities,
+} from '../db/repositories/activities.js';
+import type { ActivityClass, FleetLoad } from '../workflows/backfill-plan.js';
+import { asActivity, toActivityFailure } from './failures.js';
+import type { AthleteActivities } from './types.js';
+
+export type { AthleteActivities } from './types.js';
+
+/**
+ * The Strava calls the activities make (the shape of AthleteStrava from src/strava/athlete-api.ts): every call
+ * passes the rate governor and takes its token from the vault, so no token ever reaches an activity.
+ */
+export interface AthleteStravaCalls {
+  getAthlete(athleteId: number, priority: Priority, signal?: AbortSignal): Promise<StravaAthlete>;
+  listActivities(
+    athleteId: number,
+    priority: Priority,
+    query: { before?: number; after?: number; page?: number; perPage?: number },
+    signal?: AbortSignal,
+  ): Promise<SummaryActivity[]>;
+  getActivity(athleteId: number, priority: Priority, activityId: number, signal?: AbortSignal): Promise<DetailedActivity>;
+  deauthorize(athleteId: number): Promise<unknown>;
+}
+
+export interface ActivityLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export interface ActivityDeps {
+  sql: Sql;
+  strava: AthleteStravaCalls;
+  /** Clock for observation times (tests pass the emulator's clock). */
+  now?: () => number;
+  log?: ActivityLogger;
+  /** Requests per day the governor's background share allows (STRAVA_READ_LIMIT_DAILY x RATE_BACKGROUND_SHARE). */
+  dailyBackgroundBudget?: number;
+}
+
+const DAY_MS = 86_400_000;
+const FLEET_CACHE_MS = 60_000;
+const MAX_PER_PAGE = 200;
+
+/** The activity's cancellation signal, so a cancelled activity aborts its HTTP call (none outside a worker). */
+function cancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // Not running inside an activity (unit tests call the functions directly).
+  }
+}
+
+const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+function classify(latestStart: Date | null, now: number): ActivityClass {
+  if (!latestStart) return 'dormant';
+  const age = now - latestStart.getTime();
+  if (age <= 14 * DAY_MS) return 'active';
+  if (age <= 90 * DAY_MS) return 'recent';
+  return 'dormant';
+}
+
+/** Builds the athlete activities around injected dependencies (tests inject fakes with the same shape). */
+export function createActivities(deps: ActivityDeps): AthleteActivities {
+  const { sql, strava } = deps;
+  const now = deps.now ?? Date.now;
+  const log = deps.log;
+  let fleetCache: { at: number; rows: { athleteId: number; latestStart: Date | null }[] } | undefined;
+
+  return {
+    async importPage({ athleteId, before, perPage }) {
+      return asActivity(async () => {
+        const observedAt = new Date(now());
+        const query = { perPage: Math.min(perPage, MAX_PER_PAGE), page: 1, ...(before !== null ? { before } : {}) };
+        const page = await strava.listActivities(athleteId, 'background', query, cancellation());
+        const outcome = await upsertActivities(sql, athleteId, page, { detailLevel: DETAIL_LEVEL.summary, observedAt });
+        const starts = page.map((a) => epochSeconds(a.start_date));
+        return {
+          listed: page.length,
+          added: outcome.added.length,
+          updated: outcome.updated.length,
+          skipped: outcome.skipped.length,
+          oldestStart: starts.length ? Math.min(...starts) : null,
+          requests: 1,
+        };
+      });
+    },
+
+    async syncWindow({ athleteId, after, priority, kind, perPage = MAX_PER_PAGE }) {
+      return asActivity(async () => {
+        const syncedAt = now();
+        const observedAt = new Date(syncedAt);
+        const seen = new Set<number>();
+        let added = 0;
+        let updated = 0;
+        let repaired = 0;
+        let requests = 0;
+        const signal = cancellation();
+        for (let page = 1; ; page++) {
+          const list = await strava.listActivities(athleteId, priority, { after, page, perPage }, signal);
+          requests += 1;
+          for (const a of list) seen.add(a.id);
+          const outcome = await upsertActivities(sql, athleteId, list, { detailLevel: DETAIL_LEVEL.summary, observedAt });
+          added += outcome.added.length;
+          updated += outcome.updated.length;
+          repaired += outcome.added.length + outcome.webhookFieldsChanged.length;
+          heartbeat({ page });
+          if (list.length < perPage) break;
+        }
+        // What Strava no longer returns inside the window was deleted or made invisible: remove it here too.
+        const stored = await activityIdsStartedSince(sql, athleteId, new Date(after * 1000));
+        const missing = stored.filter((id) => !seen.has(id));
+        const deleted = await removeActivities(sql, athleteId, missing, observedAt);
+        repaired += deleted.length;
+        await recordSync(sql, athleteId, observedAt, kind === 'backfill' ? 'backfill' : 'sync');
+        if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
+        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt };
+      });
+    },
+
+    async fetchActivity({ athleteId, activityId, priority, eventTime }) {
+      return asActivity(async () => {
+        const deletedAt = await tombstoneOf(sql, activityId);
+        if (deletedAt && deletedAt.getTime() >= eventTime * 1000) {
+          return { outcome: 'superseded', added: false, changed: false, requests: 0 } as const;
+        }
+        let detail: DetailedActivity;
+        try {
+          detail = await strava.getActivity(athleteId, priority, activityId, cancellation());
+        } catch (error) {
+          if ((error as Error).name === 'StravaNotFoundError') return { outcome: 'not_found', added: false, changed: false, requests: 1 } as const;
+          throw error;
+        }
+        if (detail.athlete.id !== athleteId) {
+          log?.warn({ athleteId, activityId }, 'fetched activity belongs to another athlete; ignored');
+          return { outcome: 'not_found', added: false, changed: false, requests: 1 } as const;
+        }
+        // The event is newer than any recorded delete (checked above), so this observation counts as after it.
+        const observedAt = new Date(Math.max(now(), eventTime * 1000 + 1));
+        const outcome = await upsertActivities(sql, athleteId, [detail], { detailLevel: DETAIL_LEVEL.detail, observedAt });
+        return {
+          outcome: 'upserted',
+          added: outcome.added.length > 0,
+          changed: outcome.added.length + outcome.updated.length > 0,
+          requests: 1,
+        } as const;
+      });
+    },
+
+    async removeActivity({ athleteId, activityId, eventTime }) {
+      const deleted = await removeActivities(sql, athleteId, [activityId], new Date(eventTime * 1000));
+      return { deleted: deleted.length > 0 };
+    },
+
+    async recordAthleteState({ athleteId, state }: { athleteId: number; state: SyncState }) {
+      await setAthleteState(sql, athleteId, state);
+      await publishChange(sql, { athleteId, kind: 'athlete_state' });
+    },
+
+    async recordSyncTime({ athleteId, at, kind }) {
+      await recordSync(sql, athleteId, new Date(at), kind);
+    },
+
+    async fleetLoad({ athleteId }): Promise<FleetLoad> {
+      const t = now();
+      if (!fleetCache || t - fleetCache.at > FLEET_CACHE_MS) fleetCache = { at: t, rows: await latestActivityStarts(sql) };
+      const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
+      let athleteClass: ActivityClass = 'dormant';
+      for (const row of fleetCache.rows) {
+        const c = classify(row.latestStart, t);
+        athletes[c] += 1;
+        if (row.athleteId === athleteId) athleteClass = c;
+      }
+      return { athletes, athleteClass, dailyBackgroundBudget: deps.dailyBackgroundBudget ?? 600 };
+    },
+
+    async verifyAuthorization({ athleteId }) {
+      try {
+        await strava.getAthlete(athleteId, 'realtime', cancellation());
+        return { authorized: true, requests: 1 };
+      } catch (error) {
+        const name = (error as Error).name;
+        // A 401 on the token (or a refresh token Strava rejects) confirms the revocation.
+        if (name === 'StravaTokenInvalidError' || name === 'NeedsReauthError') return { authorized: false, requests: 1 };
+        throw toActivityFailure(error);
+      }
+    },
+
+    async deauthorizeAthlete({ athleteId }) {
+      try {
+        await strava.deauthorize(athleteId);
+      } catch (error) {
+        const name = (error as Error).name;
+        // Already revoked at Strava, or no tokens left: nothing to deauthorize.
+        if (name !== 'StravaTokenInvalidError' && name !== 'NeedsReauthError') throw toActivityFailure(error);
+      }
+      return { requests: 1 };
+    },
+
+    async purgeAthlete({ athleteId }) {
+      const { activitiesDeleted } = await purgeAthlete(sql, athleteId);
+      await removeTombstones(sql, athleteId);
+      await publishChange(sql, { athleteId, kind: 'athlete_purged', count: activitiesDeleted });
+      log?.info({ athleteId, activitiesDeleted }, 'athlete purged after deauthorization');
+      return { activitiesDeleted };
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { StravaEventSignal } from '../domain/sync-types.js';
+
+/**
+ * Pure helpers that turn a batch of webhook events into per-activity actions. Strava sends duplicates and
+ * promises no order, so the workflow keeps only the newest event of each activity (a delete wins a tie) and
+ * never lets an event older than a recorded delete bring the activity back.
+ */
+
+/** Identity of an event as Strava would re-send it. */
+export function eventKey(event: StravaEventSignal): string {
+  const fields = [...event.updatedFields].sort().join(',');
+  return [event.objectType, event.objectId, event.aspectType, event.eventTime, fields, event.private ?? '', event.deauthorized ?? ''].join(':');
+}
+
+export type ActivityAction =
+  | { kind: 'fetch'; activityId: number; eventTime: number; afterCreate: boolean; events: StravaEventSignal[] }
+  | { kind: 'delete'; activityId: number; eventTime: number; events: StravaEventSignal[] }
+  | { kind: 'stale'; activityId: number; eventTime: number; events: StravaEventSignal[] };
+
+const ASPECT_RANK: Record<StravaEventSignal['aspectType'], number> = { create: 0, update: 1, delete: 2 };
+
+/** Groups activity events by activity (first-seen order) and decides one action per activity. */
+export function planActivityEvents(events: StravaEventSignal[], tombstones: Record<string, number>): ActivityAction[] {
+  const groups: StravaEventSignal[][] = [];
+  const index: Record<string, number> = {};
+  for (const event of events) {
+    if (event.objectType !== 'activity') continue;
+    const key = String(event.objectId);
+    if (index[key] === undefined) {
+      index[key] = groups.length;
+      groups.push([]);
+    }
+    groups[index[key]]!.push(event);
+  }
+  return groups.map((group) => {
+    const latest = group.reduce((best, event) =>
+      event.eventTime > best.eventTime || (event.eventTime === best.eventTime && ASPECT_RANK[event.aspectType] > ASPECT_RANK[best.aspectType])
+        ? event
+        : best,
+    );
+    const activityId = latest.objectId;
+    if (latest.aspectType === 'delete') return { kind: 'delete', activityId, eventTime: latest.eventTime, events: group };
+    const deletedAt = tombstones[String(activityId)];
+    if (deletedAt !== undefined && deletedAt >= latest.eventTime) {
+      return { kind: 'stale', activityId, eventTime: latest.eventTime, events: group };
+    }
+    return { kind: 'fetch', activityId, eventTime: latest.eventTime, afterCreate: group.some((e) => e.aspectType === 'create'), events: group };
+  });
+}
+
+/** Appends to a bounded list, dropping the oldest entries. */
+export function pushBounded(list: string[], value: string, max: number): void {
+  list.push(value);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** Records a tombstone in a bounded record: the oldest deletes are forgotten first (the database keeps them all). */
+export function recordTombstone(tombstones: Record<string, number>, activityId: number, eventTime: number, max: number): void {
+  const key = String(activityId);
+  tombstones[key] = Math.max(tombstones[key] ?? 0, eventTime);
+  const keys = Object.keys(tombstones);
+  if (keys.length <= max) return;
+  keys.sort((a, b) => tombstones[a]! - tombstones[b]!);
+  for (const old of keys.slice(0, keys.length - max)) delete tombstones[old];
+}
