@@ -21,6 +21,7 @@ import { requestLog } from './http/request-log.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import type { ApiStrava } from './strava-deps.js';
 import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay } from './webhooks/index.js';
+import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
 
 export interface RateLimitSetting {
   windowMs: number;
@@ -101,7 +102,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry);
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
-  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0' });
+  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
 
   const app = express() as ApiApp;
@@ -142,6 +143,7 @@ export function createApp(deps: AppDeps): ApiApp {
       .type('html')
       .send(renderAdminPage(nonce));
   });
+  app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
   app.use('/admin', adminKey, express.json({ limit: '256kb' }), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
 
   app.use(notFoundHandler);

@@ -1,0 +1,4 @@
+export { createSubscriptionRouter, SUBSCRIPTION_PATH, type SubscriptionRouterDeps } from './router.js';
+export { createSubscriptionService, SubscriptionError, type SubscriptionService, type PushSubscriptionApi } from './service.js';
+export * from './schemas.js';
+export { subscriptionOpenApi } from './openapi.js';
