@@ -76,8 +76,10 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
         tokens = await client.refreshToken(refreshToken);
       } catch (error) {
         if (isInvalidRefreshTokenError(error)) {
-          // Committed with this transaction; the error is raised after commit (below).
+          // Committed with this transaction; the error is raised after commit (below). The dead pair is
+          // deleted so no later call sends it to Strava again: only a reconnect (store) brings tokens back.
           await setAthleteState(tx, athleteId, 'needs_reauth');
+          await deleteTokens(tx, athleteId);
           return { kind: 'reauth' };
         }
         if (error instanceof StravaError && error.retryable && row.expiresAt.getTime() - now() > STILL_VALID_MS) {
