@@ -70,8 +70,10 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     baseUrl: '',
   } satisfies EmulatorContext);
 
+  // Start-up athletes are generated relative to one fixed instant, so a reset regenerates identical data.
+  const populateAtMs = clock.now();
   const populate = () => {
-    for (let i = 0; i < options.athletes; i++) store.createAthlete({ activities: options.activitiesPerAthlete });
+    for (let i = 0; i < options.athletes; i++) store.createAthlete({ activities: options.activitiesPerAthlete }, populateAtMs);
   };
 
   const reset = () => {

@@ -18,9 +18,9 @@ function splitScopes(text: string | undefined): string[] {
   return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-/** Builds the redirect like Strava does: commas in the scope list are left as they are. */
+/** Builds the redirect like Strava does: commas and colons in the scope list are left as they are. */
 function withQuery(base: string, pairs: [string, string][]): string {
-  const query = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2C/g, ',')}`).join('&');
+  const query = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2C/g, ',').replace(/%3A/g, ':')}`).join('&');
   return `${base}${base.includes('?') ? '&' : '?'}${query}`;
 }
 

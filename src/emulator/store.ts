@@ -99,7 +99,7 @@ export class EmulatorStore {
     return this.nextActivityId;
   };
 
-  createAthlete(input: { id?: number; activities?: number; historyYears?: number } & AthleteOverrides): AthleteRecord {
+  createAthlete(input: { id?: number; activities?: number; historyYears?: number } & AthleteOverrides, atMs?: number): AthleteRecord {
     let id = input.id;
     if (id === undefined) {
       do this.nextAthleteId += randomInt(this.random, 1, 500);
@@ -108,7 +108,7 @@ export class EmulatorStore {
     } else if (this.athletes.has(id)) {
       throw new EmulatorError(409, `athlete ${id} already exists`);
     }
-    const nowMs = this.clock.now();
+    const nowMs = atMs ?? this.clock.now();
     const athlete = generateAthlete(this.random, id, nowMs, input);
     this.athletes.set(id, athlete);
     if (input.activities) {
