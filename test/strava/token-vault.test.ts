@@ -110,8 +110,8 @@ describe('encryption at rest', () => {
 
     const changed = await rotated.reencryptAll();
     expect(changed).toBeGreaterThanOrEqual(2);
-    const [{ remaining }] = await db.sql<{ remaining: number }[]>`select count(*)::int as remaining from tokens where key_id <> ${keyId(key2)}`;
-    expect(remaining).toBe(0);
+    const [counted] = await db.sql<{ remaining: number }[]>`select count(*)::int as remaining from tokens where key_id <> ${keyId(key2)}`;
+    expect(counted!.remaining).toBe(0);
     for (const a of athletes) expect(await newOnly.getAccessToken(a.id)).toBe(a.issued.accessToken);
     expect(await rotated.reencryptAll()).toBe(0);
   });
@@ -134,8 +134,8 @@ describe('encryption at rest', () => {
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
       child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(out))));
     });
-    const [{ total }] = await db.sql<{ total: number }[]>`select count(*)::int as total from tokens`;
-    expect(output).toContain(`re-encrypted ${total} token row(s)`);
+    const [counted] = await db.sql<{ total: number }[]>`select count(*)::int as total from tokens`;
+    expect(output).toContain(`re-encrypted ${counted!.total} token row(s)`);
     const keyIds = await db.sql<{ keyId: string }[]>`select distinct key_id as "keyId" from tokens`;
     expect(keyIds).toEqual([{ keyId: keyId(key3) }]);
     const only3 = vaultWith({ key: key3, keyId: keyId(key3) });
