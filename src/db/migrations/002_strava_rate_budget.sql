@@ -2,7 +2,10 @@
 -- One row per UTC day. It carries the day's count and the CURRENT 15-minute window's count: windows within a
 -- day are sequential, so a single row lets acquire check and reserve both in one atomic single-row upsert.
 -- Times are epoch milliseconds (UTC-aligned by construction). Limits are learned from X-ReadRateLimit-* headers.
-create table strava_rate_budget (
+-- UNLOGGED: the counts are soft state (Strava's usage headers correct them upward on the next response), so a
+-- commit need not wait for a WAL flush; that keeps acquire() well under 2 ms. After a crash the table is empty
+-- and the first responses' headers restore the counts.
+create unlogged table strava_rate_budget (
   day_start        bigint primary key,            -- epoch ms of 00:00 UTC
   day_limit        integer not null,
   day_reserved     integer not null default 0,    -- reservations, corrected upward to Strava's reported usage
