@@ -152,7 +152,7 @@ describe('many processes', () => {
       PRIORITIES: 'background,background,interactive,realtime',
       PHASES: phases.join(','),
       START_AT: String(Date.now() + 3_000),
-      PHASE_MS: '1500',
+      PROCESSES: '2',
       LIMIT_15MIN: '100',
       LIMIT_DAY: '250',
     };
