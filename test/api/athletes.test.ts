@@ -107,7 +107,7 @@ describe('athlete routes', () => {
       const live = (await eventually(async () => {
         const body = (await (await api.fetch(`/athletes/${id}`, { admin: true })).json()) as { source: string; state: string };
         return body.source === 'workflow' && body.state === 'idle' ? body : undefined;
-      }, 20_000, 'a live idle status')) as { workflow: { status: string; live: { athleteId: number } } };
+      }, 20_000, 'a live idle status')) as unknown as { workflow: { status: string; live: { athleteId: number } } };
       expect(live.workflow.status).toBe('running');
       expect(live.workflow.live.athleteId).toBe(id);
       await dev.client.workflow.getHandle(athleteWorkflowId(id)).terminate('test: closed workflow');
@@ -218,6 +218,10 @@ describe('athlete routes', () => {
       expect(outcome.status).toBe('done');
       expect(outcome.result).toMatchObject({ added: expect.any(Number) });
       expect((await api.fetch(`/athletes/${id}/sync/bm9wZQ`, { admin: true })).status).toBe(404);
+      const forged = Buffer.from(JSON.stringify({ u: 'sync-now-unknown', t: 0 })).toString('base64url');
+      const unknown = await api.fetch(`/athletes/${id}/sync/${forged}`, { admin: true });
+      expect(unknown.status).toBe(404);
+      expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('sync_not_found');
     });
 
     it('POST /focus -> 202', async () => {

@@ -16,6 +16,8 @@ import {
 
 /** How long a status query may take before the API answers from the database instead (no worker polling). */
 const QUERY_DEADLINE_MS = 3_000;
+/** How long a sync-now request may wait for the workflow to accept it (a worker must pick it up). */
+const ACCEPT_DEADLINE_MS = 60_000;
 
 export type WorkflowStatusLookup =
   | { kind: 'running'; status: AthleteStatus; runId: string }
@@ -30,8 +32,12 @@ export type SyncNowOutcome =
 
 /** A sync-now request that outlived SYNC_NOW_WAIT: enough to find its Update again later. */
 interface SyncRef {
+  /** Update id. */
   u: string;
+  /** Run id, once known. */
   r?: string;
+  /** When the request was made (epoch ms): an update not found yet may still be on its way. */
+  t?: number;
 }
 const encodeSyncId = (ref: SyncRef): string => Buffer.from(JSON.stringify(ref)).toString('base64url');
 export function decodeSyncId(text: string): SyncRef | undefined {
@@ -39,7 +45,7 @@ export function decodeSyncId(text: string): SyncRef | undefined {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
     if (value && typeof value === 'object' && typeof (value as SyncRef).u === 'string') {
       const ref = value as SyncRef;
-      return { u: ref.u, ...(typeof ref.r === 'string' ? { r: ref.r } : {}) };
+      return { u: ref.u, ...(typeof ref.r === 'string' ? { r: ref.r } : {}), ...(typeof ref.t === 'number' ? { t: ref.t } : {}) };
     }
   } catch {
     // fall through
@@ -95,25 +101,29 @@ export class AthleteWorkflows {
   async syncNow(athleteId: number, waitMs: number): Promise<SyncNowOutcome> {
     const updateId = `sync-now-${randomUUID()}`;
     const started = Date.now();
-    const abort = new AbortController();
     // Until the update is accepted there is no run id: an early timeout refers to the latest run.
-    let ref: SyncRef = { u: updateId };
-    const outcome = this.client
-      .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => {
-        const handle = await this.client.workflow.startUpdateWithStart(syncNowUpdate, {
-          updateId,
-          waitForStage: 'ACCEPTED',
-          startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
-        });
-        ref = { u: updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) };
-        return { kind: 'done', result: await handle.result() };
+    let ref: SyncRef = { u: updateId, t: started };
+    // Delivering the request is never abandoned early (a 202 must point at an update that will exist), but it
+    // is bounded: a workflow that accepts nothing for ACCEPT_DEADLINE_MS (no worker) fails the request.
+    const accepted = this.client.withDeadline(started + ACCEPT_DEADLINE_MS, () =>
+      this.client.workflow.startUpdateWithStart(syncNowUpdate, {
+        updateId,
+        waitForStage: 'ACCEPTED',
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
+      }),
+    );
+    const abort = new AbortController();
+    const outcome = accepted
+      .then((handle) => {
+        ref = { u: updateId, t: started, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) };
+        return this.client.withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => ({ kind: 'done', result: await handle.result() }));
       })
       .catch(updateFailure);
     const winner = await Promise.race([outcome, delay(Math.max(0, waitMs - (Date.now() - started)))]);
     if (winner !== 'timeout') return winner;
-    // Stop waiting here; the Update itself goes on in the workflow (an accepted Update is not cancelled).
-    abort.abort();
+    // Stop waiting for the result here; the Update itself goes on in the workflow.
     outcome.catch(() => {});
+    void accepted.then(() => abort.abort(), () => {});
     return { kind: 'pending', syncId: encodeSyncId(ref) };
   }
 
@@ -143,9 +153,9 @@ export class AthleteWorkflows {
     const result = this.client
       .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => ({ kind: 'done', result: await handle.result() }))
       .catch(updateFailure)
-      .catch((error: unknown) => {
-        // An update id the server does not know (wrong id, or the run is gone).
-        if (isNotFound(error)) return undefined;
+      .catch((error: unknown): SyncNowOutcome | undefined => {
+        // An update id the server does not know: still being delivered (recent request), or a wrong id.
+        if (isNotFound(error)) return ref.t !== undefined && Date.now() - ref.t < ACCEPT_DEADLINE_MS ? { kind: 'pending', syncId } : undefined;
         throw error;
       });
     const winner = await Promise.race([result, delay(waitMs)]);
