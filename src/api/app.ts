@@ -20,7 +20,7 @@ import { createHttpMetrics } from './http/metrics.js';
 import { requestLog } from './http/request-log.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import type { ApiStrava } from './strava-deps.js';
-import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay } from './webhooks/index.js';
+import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type WebhookIngestionDeps } from './webhooks/index.js';
 import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
 
 export interface RateLimitSetting {
@@ -66,6 +66,8 @@ export interface AppDeps {
   now?: () => number;
   options?: Partial<Omit<AppOptions, 'rateLimits'>> & { rateLimits?: Partial<AppOptions['rateLimits']> };
   version?: string;
+  /** Webhook inbox relay tuning (tests shorten its backoff). */
+  webhookRelay?: WebhookIngestionDeps['relay'];
 }
 
 export type ApiApp = Express & {
@@ -98,7 +100,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const now = deps.now ?? Date.now;
   const workflows = new AthleteWorkflows(temporal, config);
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
-  const webhooks = createWebhookIngestion({ config, sql, temporal, logger });
+  const webhooks = createWebhookIngestion({ config, sql, temporal, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry);
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());

@@ -1,8 +1,7 @@
 import type { Client } from '@temporalio/client';
-import type { Config } from '../../config.js';
 import type { StravaEventSignal } from '../../domain/sync-types.js';
+import { signalAthlete } from '../../temporal/athlete-workflow.js';
 import { athleteWorkflowId, stravaEventSignal } from '../../workflows/messages.js';
-import { stravaAthleteIdKey } from '../../workflows/search-attributes.js';
 
 /** How an event reaches its athlete workflow. Both calls reject when Temporal does not accept the signal in time. */
 export interface EventForwarder {
@@ -22,23 +21,13 @@ export interface ForwarderOptions {
 
 export function createEventForwarder(
   client: Client,
-  config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
+  config: Parameters<typeof signalAthlete>[1],
   options: ForwarderOptions,
 ): EventForwarder {
   const within = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + options.timeoutMs, fn);
   return {
     async deliver(signal) {
-      await within(() =>
-        client.workflow.signalWithStart('athleteSync', {
-          workflowId: athleteWorkflowId(signal.ownerId),
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          args: [{ athleteId: signal.ownerId }],
-          typedSearchAttributes: [{ key: stravaAthleteIdKey, value: String(signal.ownerId) }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          signal: stravaEventSignal,
-          signalArgs: [signal],
-        }),
-      );
+      await within(() => signalAthlete(client, config, signal.ownerId, stravaEventSignal, signal));
     },
     async deliverToRunning(signal) {
       await within(() => client.workflow.getHandle(athleteWorkflowId(signal.ownerId)).signal(stravaEventSignal, signal));

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Sql } from '../../db/connection.js';
-import { claimPending, markForwarded, noteForwardFailure, type InboxRow } from '../../db/repositories/webhook-inbox.js';
+import type { Db, Sql } from '../../db/connection.js';
+import { claimPending, markForwarded, noteForwardFailure, oldestPendingOutside, type InboxRow } from '../../db/repositories/webhook-inbox.js';
 import { toEventSignal } from './event-schema.js';
 import type { EventForwarder } from './forward.js';
 import { relayFailures, relayForwarded } from './metrics.js';
@@ -23,6 +23,8 @@ export interface InboxRelayOptions {
 export interface DrainResult {
   claimed: number;
   forwarded: number;
+  /** Rows left for later because an older row of the same athlete is being forwarded by another relay. */
+  deferred: number;
   /** Set when a signal (or the database) failed: the rest stays pending for the next attempt. */
   failure?: { target: 'temporal' | 'database'; error: unknown };
 }
@@ -48,7 +50,7 @@ export interface InboxRelay {
 export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
   const { sql, forwarder, logger } = options;
   const batchSize = options.batchSize ?? 100;
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? 16;
   const idlePollMs = options.idlePollMs ?? 2_000;
   const minBackoffMs = options.minBackoffMs ?? 250;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
@@ -64,21 +66,33 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
   async function drainOnce(): Promise<DrainResult> {
     try {
       return await sql.begin(async (tx) => {
-        const rows = await claimPending(tx, batchSize);
-        if (rows.length === 0) return { claimed: 0, forwarded: 0 };
+        const claimed = await claimPending(tx, batchSize);
+        if (claimed.length === 0) return { claimed: 0, forwarded: 0, deferred: 0 };
+        const rows = await withoutOvertaking(tx, claimed);
         const { forwarded, failed, error } = await forwardInOrder(rows);
         await markForwarded(tx, forwarded);
         await noteForwardFailure(tx, failed);
         relayForwarded.inc(forwarded.length);
         return {
-          claimed: rows.length,
+          claimed: claimed.length,
           forwarded: forwarded.length,
+          deferred: claimed.length - rows.length,
           ...(failed.length > 0 ? { failure: { target: 'temporal' as const, error } } : {}),
         };
       });
     } catch (error) {
-      return { claimed: 0, forwarded: 0, failure: { target: 'database', error } };
+      return { claimed: 0, forwarded: 0, deferred: 0, failure: { target: 'database', error } };
     }
+  }
+
+  /**
+   * Rows are claimed oldest first, skipping locked ones; so an athlete's pending row outside this batch that is
+   * older than a claimed one is held by another relay right now. The newer rows wait for the next round: each
+   * athlete's events reach its workflow in the order they were recorded, whichever instance forwards them.
+   */
+  async function withoutOvertaking(tx: Db, rows: InboxRow[]): Promise<InboxRow[]> {
+    const outside = await oldestPendingOutside(tx, [...new Set(rows.map((row) => row.ownerId))], rows.map((row) => row.id));
+    return rows.filter((row) => !((outside.get(row.ownerId) ?? Infinity) < row.id));
   }
 
   /**
@@ -155,6 +169,11 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
       if (backoffMs > 0) {
         logger?.info('webhook relay: forwarding again');
         backoffMs = 0;
+      }
+      // Everything claimed waits behind another relay's batch: give it a moment instead of spinning.
+      if (result.claimed > 0 && result.forwarded === 0 && result.deferred === result.claimed) {
+        await sleep(50, false);
+        continue;
       }
       // A full batch means more may be waiting; a nudge during the batch means a new row arrived.
       if (result.claimed === batchSize || nudged) continue;

@@ -79,6 +79,20 @@ export async function claimPending(tx: Db, limit: number): Promise<InboxRow[]> {
     for update skip locked`;
 }
 
+/**
+ * For each owner, the id of its oldest pending row outside `batchIds` (committed state). A relay must not forward
+ * a claimed row that is newer than such a row: that row is held by another relay, and would be overtaken.
+ */
+export async function oldestPendingOutside(tx: Db, ownerIds: number[], batchIds: number[]): Promise<Map<number, number>> {
+  if (ownerIds.length === 0) return new Map();
+  const rows = await tx<{ ownerId: number; id: number }[]>`
+    select owner_id as "ownerId", min(id) as id from webhook_events
+    where outcome = 'pending' and owner_id = any(${tx.array(ownerIds)}::bigint[])
+      and id <> all(${tx.array(batchIds)}::bigint[])
+    group by owner_id`;
+  return new Map(rows.map((row) => [row.ownerId, row.id]));
+}
+
 export async function markForwarded(tx: Db, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
   await tx`

@@ -24,16 +24,20 @@ export async function startApi(options: {
   temporal: Client;
   env: Record<string, string>;
   options?: AppDeps['options'];
+  webhookRelay?: AppDeps['webhookRelay'];
+  /** The pool the app uses (e.g. through a proxy that a fault test cuts); defaults to `sql`. */
+  appSql?: Sql;
 }): Promise<RunningApi> {
   const port = await freePort();
   const config = testConfig({ PUBLIC_URL: `http://127.0.0.1:${port}`, ...options.env });
   const app = createApp({
     config,
-    sql: options.sql,
+    sql: options.appSql ?? options.sql,
     temporal: options.temporal,
     strava: createStravaServices(config, options.sql),
     logger: createLogger({ level: 'silent' }),
     ...(options.options ? { options: options.options } : {}),
+    ...(options.webhookRelay ? { webhookRelay: options.webhookRelay } : {}),
   });
   const server = await startServer(app, { port, host: '127.0.0.1' });
   return { app, server, url: server.url, config };
