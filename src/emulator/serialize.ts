@@ -17,6 +17,18 @@ export function invalidate(activity: ActivityRecord): void {
   activity.detailJson = undefined;
 }
 
+/** Derived from the id (stable, 40 hex chars) instead of stored: nobody reads it, and generation stays fast. */
+function embedToken(id: number): string {
+  let out = '';
+  let x = id % 4294967296;
+  for (let i = 0; i < 5; i++) {
+    x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) >>> 0;
+    x = (x ^ (x >>> 12)) >>> 0;
+    out += x.toString(16).padStart(8, '0');
+  }
+  return out;
+}
+
 function splits(distance: number, movingTime: number, elapsedTime: number, unitM: number, elevation: number): unknown[] {
   if (distance <= 0) return [];
   const out: unknown[] = [];
@@ -86,7 +98,7 @@ export function detailObject(activity: ActivityRecord): Record<string, unknown> 
     stats_visibility: [],
     hide_from_home: false,
     device_name: activity.detailExtra.device_name,
-    embed_token: activity.detailExtra.embed_token,
+    embed_token: embedToken(activity.id),
     available_zones: [],
   };
 }

@@ -171,6 +171,8 @@ export class EmulatorStore {
     if (fields.description !== undefined) activity.detailExtra.description = fields.description;
     insertSorted(athlete.activities, activity);
     this.activities.set(activity.id, activity);
+    athlete.listCache.clear();
+    athlete.processingUntilMs = Math.max(athlete.processingUntilMs, activity.availableAtMs);
     this.notifyActivity(activity, 'create', undefined, activity.visibility);
     return activity;
   }
@@ -198,6 +200,7 @@ export class EmulatorStore {
       if ((before === 'only_me') !== (after === 'only_me')) updates.private = String(after === 'only_me');
     }
     invalidate(activity);
+    this.athletes.get(activity.athleteId)?.listCache.clear();
     this.notifyActivity(activity, 'update', before, after, updates);
     return activity;
   }
@@ -206,7 +209,10 @@ export class EmulatorStore {
     const activity = this.requireActivity(id);
     this.activities.delete(id);
     const athlete = this.athletes.get(activity.athleteId);
-    if (athlete) removeFrom(athlete.activities, activity);
+    if (athlete) {
+      removeFrom(athlete.activities, activity);
+      athlete.listCache.clear();
+    }
     this.notifyActivity(activity, 'delete', activity.visibility, undefined);
   }
 

@@ -183,6 +183,22 @@ describe('GET /activities/{id}', () => {
   });
 });
 
+describe('list pages after changes', () => {
+  it('reflect creates, updates and deletes immediately (no stale cached page)', async () => {
+    const athlete = (await emulator.control.createAthlete({ activities: 5 })).id;
+    const token = (await emulator.control.issueTokens(athlete)).accessToken;
+    const list = async () => (await apiGet(emulator, '/athlete/activities?per_page=200', token)).json as EmulatorActivity[];
+    const first = await list();
+    expect(first).toHaveLength(5);
+    await emulator.control.updateActivity(first[0]!.id, { name: 'Changed' });
+    expect((await list())[0]!.name).toBe('Changed');
+    await emulator.control.deleteActivity(first[1]!.id);
+    expect((await list()).map((a) => a.id)).not.toContain(first[1]!.id);
+    const added = await emulator.control.createActivity(athlete);
+    expect((await list())[0]!.id).toBe(added.id);
+  });
+});
+
 describe('ground truth', () => {
   it('matches what a full listing returns for the token\'s scope', async () => {
     const listAll = async (token: string) => {

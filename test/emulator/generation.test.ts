@@ -9,7 +9,8 @@ describe('generated data', () => {
     const started = Date.now();
     const emulator = await startEmulator({ athletes: 100, activitiesPerAthlete: 1000 });
     try {
-      expect(Date.now() - started).toBeLessThan(5000);
+      // About 1.5 s on an idle 2-core machine; the bound leaves room for a loaded CI box running other suites.
+      expect(Date.now() - started).toBeLessThan(8000);
       const athletes = await emulator.control.listAthletes();
       expect(athletes).toHaveLength(100);
       expect(athletes.every((a) => a.activities === 1000)).toBe(true);
