@@ -102,7 +102,7 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
         }
       }
     } else if (windowFull) {
-      reason = `${priority} share of the 15-minute window spent`;
+      reason = priority === 'realtime' ? '15-minute window limit reached' : `${priority} share of the 15-minute window spent`;
       boundary = counts.windowStart + FIFTEEN_MINUTES_MS;
     } else {
       // Raced with another caller between snapshot and lock; the window is the usual cause.
