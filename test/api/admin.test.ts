@@ -158,9 +158,9 @@ describe('admin routes', () => {
       expect(await page.locator('#webhook-counts').textContent()).toContain('pending');
       expect(await page.locator('#governor').textContent()).toContain('"limit": 100');
       await page.selectOption('#state-filter', 'revoked');
-      await page.waitForFunction("document.querySelectorAll('#athletes tr').length === 1");
+      await expect.poll(() => page.locator('#athletes tr').count()).toBe(1);
       await page.selectOption('#state-filter', '');
-      await page.waitForFunction("document.querySelectorAll('#athletes tr').length === 4");
+      await expect.poll(() => page.locator('#athletes tr').count()).toBe(4);
       await page.locator(`#athletes tr[data-athlete-id="${connected[2]}"] button`).click();
       await page.getByText('Sync accepted for 1').waitFor();
       // The page itself runs under the CSP: no violation may have been reported.
