@@ -60,7 +60,10 @@ export async function run(args: string[]): Promise<void> {
     env.STRAVA_OAUTH_URL = `${emulatorUrl}/oauth`;
   }
   const ownTemporal = !env.TEMPORAL_ADDRESS;
-  if (ownTemporal) env.TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
+  if (ownTemporal) {
+    env.TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
+    env.TEMPORAL_UI_URL ??= `http://localhost:${TEMPORAL_UI_PORT}`;
+  }
   const config = loadConfigOrExit(env);
 
   let shuttingDown = false;
