@@ -54,6 +54,9 @@ async function route(ctx: EmulatorContext, hooks: ControlHooks, req: IncomingMes
   const path = url.pathname.replace(/\/$/, '');
   let m: RegExpExecArray | null;
 
+  if (path === '/_emulator' && method === 'GET') {
+    return json(res, 200, { emulator: 'strava', docs: 'docs/emulator.md', apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, athletes: store.athletes.size, activities: store.activities.size, subscription: ctx.webhooks.subscription ?? null });
+  }
   if (path === '/_emulator/config' && method === 'GET') {
     return json(res, 200, { clientId: ctx.options.clientId, clientSecret: ctx.options.clientSecret, baseUrl: ctx.baseUrl, apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, seed: ctx.options.seed });
   }

@@ -42,6 +42,21 @@ describe('push subscriptions', () => {
     });
   });
 
+  it('accepts multipart form fields, as in Strava\'s curl -F examples', async () => {
+    await withEmulator({}, async (emulator) => {
+      const form = new FormData();
+      form.set('client_id', emulator.clientId);
+      form.set('client_secret', emulator.clientSecret);
+      form.set('callback_url', callback.url);
+      form.set('verify_token', 'multipart-token');
+      const response = await fetch(`${emulator.apiUrl}/push_subscriptions`, { method: 'POST', body: form });
+      expect(response.status).toBe(201);
+      expect(callback.handshakes[0]!.get('hub.verify_token')).toBe('multipart-token');
+      const wrongSecret = await fetch(`${emulator.apiUrl}/push_subscriptions?client_id=${emulator.clientId}&client_secret=nope`);
+      expect(wrongSecret.status).toBe(400);
+    });
+  });
+
   it('the handshake fails with Strava\'s 400 when the callback answers wrong, not 200, or too slowly', async () => {
     await withEmulator({}, async (emulator) => {
       callback.handshake = (_query, res) => {
