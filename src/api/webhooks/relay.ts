@@ -15,6 +15,11 @@ export interface InboxRelayOptions {
   concurrency?: number;
   /** How often an idle relay looks for rows another instance left behind (or a crash did). */
   idlePollMs?: number;
+  /**
+   * A nudge wakes the relay after this delay rather than at once, so a burst of events goes out in one claim
+   * transaction instead of one transaction per event (which would compete with the receiver for the CPU).
+   */
+  nudgeDelayMs?: number;
   /** Backoff while Temporal or PostgreSQL is down: doubles from minBackoffMs up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -52,6 +57,7 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
   const batchSize = options.batchSize ?? 100;
   const concurrency = options.concurrency ?? 16;
   const idlePollMs = options.idlePollMs ?? 2_000;
+  const nudgeDelayMs = options.nudgeDelayMs ?? 20;
   const minBackoffMs = options.minBackoffMs ?? 250;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
 
@@ -59,6 +65,7 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
   let loop: Promise<void> | undefined;
   let backoffMs = 0;
   let nudged = false;
+  let nudgeTimer: NodeJS.Timeout | undefined;
   /** Ends the current sleep early: nudges use it only when not backing off, stop() always. */
   let endSleep: (() => void) | undefined;
   let sleepInterruptible = false;
@@ -144,6 +151,7 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
       function done() {
         clearTimeout(timer);
         endSleep = undefined;
+        sleepInterruptible = false;
         resolve();
       }
       endSleep = done;
@@ -175,9 +183,11 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
         await sleep(50, false);
         continue;
       }
-      // A full batch means more may be waiting; a nudge during the batch means a new row arrived.
-      if (result.claimed === batchSize || nudged) continue;
-      await sleep(idlePollMs, true);
+      // A full batch means more may be waiting.
+      if (result.claimed === batchSize) continue;
+      // New rows arrived during the batch: collect a few more before the next claim.
+      if (nudged) await sleep(nudgeDelayMs, false);
+      else await sleep(idlePollMs, true);
     }
   }
 
@@ -189,11 +199,17 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     },
     nudge() {
       nudged = true;
-      if (sleepInterruptible) endSleep?.();
+      if (nudgeTimer || !sleepInterruptible) return;
+      nudgeTimer = setTimeout(() => {
+        nudgeTimer = undefined;
+        if (sleepInterruptible) endSleep?.();
+      }, nudgeDelayMs);
     },
     drainOnce,
     async stop() {
       running = false;
+      clearTimeout(nudgeTimer);
+      nudgeTimer = undefined;
       endSleep?.();
       await loop;
     },

@@ -1,0 +1,46 @@
+/**
+ * Child process of bench/api/webhooks.ts: serves either the real API (createApp: webhook router, inbox,
+ * relay, PostgreSQL, Temporal) or a bare Express JSON endpoint, on a loopback port it prints as JSON.
+ * A separate process so the load generator does not share an event loop with the server it measures.
+ */
+import express from 'express';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { createLogger } from '../../src/api/http/logger.js';
+import { startServer } from '../../src/api/server.js';
+import { loadConfig } from '../../src/config.js';
+import { createSql } from '../../src/db/connection.js';
+import { createStravaServices } from '../../src/strava/services.js';
+
+const mode = process.argv[2];
+
+if (mode === 'bare') {
+  const app = express();
+  app.post('/webhooks/strava', express.json({ limit: '16kb' }), (req, res) => {
+    res.json({ status: 'recorded', echo: typeof req.body });
+  });
+  const server = app.listen(0, '127.0.0.1', () => {
+    console.log(JSON.stringify({ port: (server.address() as { port: number }).port }));
+  });
+} else if (mode === 'api') {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
+  const sql = createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'bench-api' });
+  const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }) });
+  const app = createApp({
+    config,
+    sql,
+    temporal,
+    strava: createStravaServices(config, sql),
+    logger: createLogger({ level: 'silent' }),
+    // The bench measures the receiver, not the flood guard (default 5,000 per 10 s per address).
+    options: { rateLimits: { webhooks: { windowMs: 10_000, limit: 10_000_000 } } },
+  });
+  const running = await startServer(app, { port: 0, host: '127.0.0.1' });
+  console.log(JSON.stringify({ port: running.port }));
+  process.on('SIGTERM', () => {
+    void running.stop(2_000).then(() => process.exit(0));
+  });
+} else {
+  console.error('usage: webhook-server.ts bare|api');
+  process.exit(2);
+}
