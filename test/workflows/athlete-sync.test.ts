@@ -1,0 +1,329 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { AthleteStatus, AthleteSyncOptions } from '../../src/workflows/athlete-state.js';
+import { athleteSync } from '../../src/workflows/athlete-sync.js';
+import {
+  appFocusSignal,
+  disconnectSignal,
+  reconnectedSignal,
+  statusQuery,
+  stravaEventSignal,
+  syncNowUpdate,
+} from '../../src/workflows/messages.js';
+import { syncStateKey } from '../../src/workflows/search-attributes.js';
+import { uniqueTaskQueue, withWorker } from '../helpers/temporal.js';
+import { createTimeSkippingEnv } from '../helpers/time-skipping.js';
+import { FakeActivities, activityEvent, deauthEvent } from './fake-activities.js';
+
+/**
+ * The athlete workflow on the time-skipping server with fake activities (createActivities-shaped objects):
+ * timers of hours and days pass in milliseconds, and every Strava outcome is scripted.
+ */
+
+const HOUR = 3_600_000;
+type Handle = WorkflowHandle<typeof athleteSync>;
+
+let env: TestWorkflowEnvironment;
+let nextAthlete = 50_000;
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+});
+afterAll(async () => env?.teardown());
+
+async function waitFor(handle: Handle, predicate: (s: AthleteStatus) => boolean, timeoutMs = 15_000): Promise<AthleteStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let status = await handle.query(statusQuery);
+  while (!predicate(status)) {
+    if (Date.now() > deadline) throw new Error(`condition not reached; last status: ${JSON.stringify(status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    status = await handle.query(statusQuery);
+  }
+  return status;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 400));
+
+/** Starts an athlete workflow (optionally signalling it before any worker runs) and runs fn with a worker. */
+async function scenario<T>(
+  fake: FakeActivities,
+  options: Partial<AthleteSyncOptions>,
+  fn: (handle: Handle, athleteId: number) => Promise<T>,
+  before?: (handle: Handle, athleteId: number) => Promise<void>,
+): Promise<T> {
+  const athleteId = nextAthlete++;
+  const taskQueue = uniqueTaskQueue('athlete-sync');
+  const handle = await env.client.workflow.start(athleteSync, {
+    workflowId: `athlete-${athleteId}-${taskQueue}`,
+    taskQueue,
+    args: [{ athleteId, options: { backfillJitter: 0, ...options } }],
+  });
+  await before?.(handle, athleteId);
+  return withWorker({ connection: env.nativeConnection, taskQueue, activities: fake.activities() }, async () => {
+    try {
+      return await fn(handle, athleteId);
+    } finally {
+      await handle.terminate('test done').catch(() => {});
+    }
+  });
+}
+
+const importDone = (s: AthleteStatus) => s.import.done && s.state === 'idle';
+
+describe('athleteSync (time-skipping, fake activities)', () => {
+  it('runs the background backfill on its durable timer over several simulated days', async () => {
+    const fake = new FakeActivities();
+    await scenario(fake, { backfillIntervalMs: 3 * HOUR }, async (handle) => {
+      await waitFor(handle, importDone);
+      await env.sleep(3 * 24 * HOUR + 60_000);
+      const backfills = fake.callsOf('syncWindow').filter((c) => c.input.kind === 'backfill');
+      expect(backfills.length).toBe(24);
+      expect(backfills.every((c) => c.input.priority === 'background')).toBe(true);
+      // Each backfill lists from the previous one minus the overlap: the window moves forward.
+      const afters = backfills.map((c) => c.input.after as number);
+      expect(afters).toEqual([...afters].sort((a, b) => a - b));
+      const status = await handle.query(statusQuery);
+      expect(status.counters.backfills).toBe(24);
+    });
+  });
+
+  it('syncs on app focus only when the last sync is stale, coalescing repeated focus', async () => {
+    const fake = new FakeActivities();
+    await scenario(fake, { focusStaleAfterMs: HOUR, backfillIntervalMs: 24 * HOUR }, async (handle) => {
+      await waitFor(handle, importDone);
+      await handle.signal(appFocusSignal);
+      await waitFor(handle, (s) => s.counters.focusSignals === 1 && s.state === 'idle');
+      await settle();
+      expect(fake.callsOf('syncWindow')).toHaveLength(0);
+
+      await env.sleep(2 * HOUR);
+      await handle.signal(appFocusSignal);
+      await handle.signal(appFocusSignal);
+      await handle.signal(appFocusSignal);
+      const status = await waitFor(handle, (s) => s.counters.focusSignals === 4 && s.state === 'idle');
+      await settle();
+      const quick = fake.callsOf('syncWindow');
+      expect(quick).toHaveLength(1);
+      expect(quick[0]!.input).toMatchObject({ kind: 'quick', priority: 'interactive' });
+      expect((await handle.query(statusQuery)).counters.focusSyncs).toBe(1);
+      expect(status.lastSyncAt).not.toBeNull();
+    });
+  });
+
+  it('sync now returns what it did; it is rejected in needs_reauth, which stops Strava calls until reconnected', async () => {
+    const fake = new FakeActivities();
+    fake.windowResult = { listed: 9, added: 2, updated: 3, deleted: 1, repaired: 0, requests: 2 };
+    await scenario(fake, {}, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      const result = await handle.executeUpdate(syncNowUpdate);
+      expect(result).toMatchObject({ added: 2, updated: 3, deleted: 1, requests: 2 });
+      expect(result.durationMs).toBeGreaterThanOrEqual(0);
+      expect(fake.callsOf('syncWindow')[0]!.input).toMatchObject({ kind: 'quick', priority: 'realtime' });
+
+      // The token turns out to be revoked while fetching an event's activity.
+      fake.truth.set(5, 1).set(6, 1);
+      fake.behaviours = ['NeedsReauth'];
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 5, 'create', 100));
+      await waitFor(handle, (s) => s.state === 'needs_reauth');
+      await expect(handle.executeUpdate(syncNowUpdate)).rejects.toThrow();
+
+      const callsBefore = fake.calls.filter((c) => c.name !== 'recordAthleteState').length;
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 6, 'create', 101));
+      await handle.signal(appFocusSignal);
+      await env.sleep(6 * HOUR); // even a due backfill makes no call
+      await settle();
+      expect(fake.calls.filter((c) => c.name !== 'recordAthleteState')).toHaveLength(callsBefore);
+      expect((await handle.query(statusQuery)).pendingEvents).toBe(2);
+
+      await handle.signal(reconnectedSignal);
+      const status = await waitFor(handle, (s) => s.state === 'idle' && s.pendingEvents === 0 && s.counters.quickSyncs >= 2);
+      expect([...fake.stored.keys()].sort()).toEqual([5, 6]);
+      expect(status.counters.eventsHandled).toBe(2);
+      const states = fake.callsOf('recordAthleteState').map((c) => c.input.state);
+      expect(states).toContain('needs_reauth');
+      expect(states.at(-1)).toBe('idle');
+    });
+  });
+
+  it('converges duplicate and out-of-order events, and a delete is never undone by an older create/update', async () => {
+    const fake = new FakeActivities();
+    fake.truth.set(10, 2);
+    await scenario(
+      fake,
+      {},
+      async (handle, athleteId) => {
+        let status = await waitFor(handle, (s) => importDone(s) && s.counters.eventsHandled === 7);
+        expect(status.counters.duplicateEvents).toBe(1);
+        // Activity 10: one fetch for three events; 11 and 12: the newest event is the delete, no fetch at all.
+        expect(fake.callsOf('fetchActivity').map((c) => c.input.activityId)).toEqual([10]);
+        expect(fake.callsOf('removeActivity').map((c) => c.input.activityId).sort()).toEqual([11, 12]);
+        expect([...fake.stored.entries()]).toEqual([[10, 2]]);
+
+        // A late create older than the recorded delete is ignored ...
+        await handle.signal(stravaEventSignal, activityEvent(athleteId, 11, 'create', 6));
+        status = await waitFor(handle, (s) => s.counters.eventsHandled === 8);
+        expect(status.counters.staleEvents).toBeGreaterThanOrEqual(1);
+        expect(fake.callsOf('fetchActivity')).toHaveLength(1);
+        // ... while a newer create (the activity made visible again) fetches it back.
+        fake.truth.set(11, 3);
+        await handle.signal(stravaEventSignal, activityEvent(athleteId, 11, 'create', 20));
+        await waitFor(handle, (s) => s.counters.eventsHandled === 9);
+        expect(fake.stored.get(11)).toBe(3);
+      },
+      async (handle, athleteId) => {
+        // Signalled before any worker runs: the first workflow task sees them as one batch.
+        for (const event of [
+          activityEvent(athleteId, 10, 'update', 3, { updatedFields: ['title'] }),
+          activityEvent(athleteId, 10, 'create', 1),
+          activityEvent(athleteId, 10, 'update', 3, { updatedFields: ['title'] }),
+          activityEvent(athleteId, 11, 'create', 5),
+          activityEvent(athleteId, 11, 'delete', 7),
+          activityEvent(athleteId, 11, 'update', 6, { updatedFields: ['private'], private: true }),
+          activityEvent(athleteId, 12, 'delete', 9),
+          activityEvent(athleteId, 12, 'create', 8),
+        ]) {
+          await handle.signal(stravaEventSignal, event);
+        }
+      },
+    );
+  });
+
+  it('retries a 404 after create with growing delays, then gives up; a late success stops the retries', async () => {
+    const fake = new FakeActivities();
+    await scenario(fake, { notFoundRetryDelaysMs: [10_000, 60_000] }, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 20, 'create', 100));
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 21, 'create', 100));
+      await waitFor(handle, (s) => s.pendingNotFoundRetries === 2);
+      const fetches = (id: number) => fake.callsOf('fetchActivity').filter((c) => c.input.activityId === id).length;
+      expect(fetches(20)).toBe(1);
+
+      fake.truth.set(21, 1); // Strava finished processing 21
+      await env.sleep(15_000);
+      await waitFor(handle, (s) => s.pendingNotFoundRetries === 1);
+      expect(fetches(20)).toBe(2);
+      expect(fake.stored.get(21)).toBe(1);
+
+      await env.sleep(70_000);
+      const status = await waitFor(handle, (s) => s.pendingNotFoundRetries === 0);
+      expect(fetches(20)).toBe(3);
+      expect(fetches(21)).toBe(2);
+      expect(status.counters.notFoundGaveUp).toBe(1);
+      expect(fake.callsOf('removeActivity').map((c) => c.input.activityId)).toEqual([20]);
+    });
+  });
+
+  it('verifies a deauthorization, then purges and ends', async () => {
+    const fake = new FakeActivities();
+    fake.authorized = false;
+    await scenario(fake, {}, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      await handle.signal(stravaEventSignal, deauthEvent(athleteId, 500));
+      await handle.result();
+      expect(fake.callsOf('verifyAuthorization')).toHaveLength(1);
+      expect(fake.callsOf('purgeAthlete')).toHaveLength(1);
+      expect(fake.callsOf('deauthorizeAthlete')).toHaveLength(0);
+      const description = await handle.describe();
+      expect(description.status.name).toBe('COMPLETED');
+      expect(description.typedSearchAttributes.get(syncStateKey)).toBe('revoked');
+    });
+  });
+
+  it('ignores a stale deauthorization event while the athlete is still authorized', async () => {
+    const fake = new FakeActivities();
+    fake.authorized = true;
+    await scenario(fake, {}, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      await handle.signal(stravaEventSignal, deauthEvent(athleteId, 500));
+      const status = await waitFor(handle, (s) => s.counters.staleDeauthorizations === 1);
+      expect(status.state).toBe('idle');
+      expect(fake.callsOf('purgeAthlete')).toHaveLength(0);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    });
+  });
+
+  it('disconnect deauthorizes at Strava, purges and ends', async () => {
+    const fake = new FakeActivities();
+    await scenario(fake, {}, async (handle) => {
+      await waitFor(handle, importDone);
+      await handle.signal(disconnectSignal);
+      await handle.result();
+      expect(fake.calls.map((c) => c.name).filter((n) => n === 'deauthorizeAthlete' || n === 'purgeAthlete')).toEqual([
+        'deauthorizeAthlete',
+        'purgeAthlete',
+      ]);
+    });
+  });
+
+  it('continues as new (lowered threshold) keeping pending events and the import cursor', async () => {
+    const fake = new FakeActivities();
+    fake.history = Array.from({ length: 10 }, (_, i) => 1_700_000_000 - i * 100);
+    let release!: () => void;
+    fake.importGates.set(2, new Promise<void>((resolve) => (release = resolve)));
+    for (const id of [30, 31, 32]) fake.truth.set(id, 1);
+    await scenario(fake, { continueAsNewAfterEvents: 12, importPageSize: 2 }, async (handle, athleteId) => {
+      const deadline = Date.now() + 10_000;
+      while (fake.callsOf('importPage').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const id of [30, 31, 32]) await handle.signal(stravaEventSignal, activityEvent(athleteId, id, 'create', 100 + id));
+      const signalledIn = fake.callsOf('importPage')[1]!.runId;
+      release();
+      const status = await waitFor(handle, (s) => importDone(s) && s.counters.eventsHandled === 3);
+
+      expect(status.counters.continuedAsNew).toBeGreaterThanOrEqual(2);
+      const fetches = fake.callsOf('fetchActivity');
+      expect(fetches.map((c) => c.input.activityId).sort()).toEqual([30, 31, 32]);
+      // The events were signalled to one run and applied by a later one: carried across continue-as-new.
+      expect(fetches.every((c) => c.runId !== signalledIn)).toBe(true);
+      // The cursor moved strictly backwards across runs: no page was imported twice.
+      const pages = fake.callsOf('importPage');
+      expect(new Set(pages.map((c) => c.runId)).size).toBeGreaterThan(2);
+      const befores = pages.map((c) => c.input.before as number | null);
+      expect(befores[0]).toBeNull();
+      const numeric = befores.slice(1) as number[];
+      expect(numeric).toEqual([...numeric].sort((a, b) => b - a));
+      expect(new Set(numeric).size).toBe(numeric.length);
+      expect(status.import.pages).toBe(pages.length);
+      expect([...fake.stored.keys()].sort()).toEqual([30, 31, 32]);
+    });
+  });
+
+  it('stretches the backfill interval when the fleet is over budget, dormant athletes most', async () => {
+    const nextGap = async (fleet: FakeActivities['fleet']) => {
+      const fake = new FakeActivities();
+      fake.fleet = fleet;
+      return scenario(fake, { backfillIntervalMs: 3 * HOUR }, async (handle) => {
+        const status = await waitFor(handle, importDone);
+        return Date.parse(status.nextBackfillAt!) - Date.parse(status.lastSyncAt!);
+      });
+    };
+    const underBudget = await nextGap({ athletes: { active: 10, recent: 0, dormant: 0 }, dailyBackgroundBudget: 600, athleteClass: 'active' });
+    const overActive = await nextGap({ athletes: { active: 500, recent: 0, dormant: 500 }, dailyBackgroundBudget: 4800, athleteClass: 'active' });
+    const overDormant = await nextGap({ athletes: { active: 500, recent: 0, dormant: 500 }, dailyBackgroundBudget: 4800, athleteClass: 'dormant' });
+    expect(Math.abs(underBudget - 3 * HOUR)).toBeLessThan(60_000);
+    expect(overActive).toBeGreaterThan(3 * HOUR + 60_000);
+    expect(overDormant).toBeGreaterThan(overActive * 4);
+  });
+
+  it('waits for the rate budget (state rate_limited) and pauses on an application-wide 403', async () => {
+    const fake = new FakeActivities();
+    fake.history = [1_700_000_000];
+    fake.behaviours = ['RateLimited'];
+    await scenario(fake, { pausedRetryMs: 2 * HOUR }, async (handle, athleteId) => {
+      let status = await waitFor(handle, (s) => s.state === 'rate_limited');
+      expect(status.rateLimitedUntil).not.toBeNull();
+      await env.sleep(61_000);
+      status = await waitFor(handle, importDone);
+      expect(status.import.imported).toBe(1);
+
+      fake.truth.set(40, 1);
+      fake.behaviours = ['AppForbidden'];
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 40, 'create', 100));
+      status = await waitFor(handle, (s) => s.state === 'paused');
+      expect(status.pausedUntil).not.toBeNull();
+      await env.sleep(2 * HOUR + 60_000);
+      await waitFor(handle, (s) => s.state === 'idle' && s.pendingEvents === 0);
+      expect(fake.stored.get(40)).toBe(1);
+    });
+  });
+});
