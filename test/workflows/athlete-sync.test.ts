@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { AthleteStatus, AthleteSyncOptions } from '../../src/workflows/athlete-state.js';
@@ -27,10 +27,11 @@ type Handle = WorkflowHandle<typeof athleteSync>;
 let env: TestWorkflowEnvironment;
 let nextAthlete = 50_000;
 
-beforeAll(async () => {
+// A fresh server per test: skipped time and leftover timers of one scenario cannot leak into the next.
+beforeEach(async () => {
   env = await createTimeSkippingEnv();
 });
-afterAll(async () => env?.teardown());
+afterEach(async () => env?.teardown());
 
 async function waitFor(handle: Handle, predicate: (s: AthleteStatus) => boolean, timeoutMs = 15_000): Promise<AthleteStatus> {
   const deadline = Date.now() + timeoutMs;
