@@ -142,7 +142,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
     async fetchActivity({ athleteId, activityId, priority, eventTime }) {
       return asActivity(async () => {
         const deletedAt = await tombstoneOf(sql, activityId);
-        if (deletedAt && deletedAt.getTime() >= eventTime * 1000) {
+        if (deletedAt && deletedAt.getTime() > eventTime * 1000) {
           return { outcome: 'superseded', added: false, changed: false, requests: 0 } as const;
         }
         let detail: DetailedActivity;
@@ -156,7 +156,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
           log?.warn({ athleteId, activityId }, 'fetched activity belongs to another athlete; ignored');
           return { outcome: 'not_found', added: false, changed: false, requests: 1 } as const;
         }
-        // The event is newer than any recorded delete (checked above), so this observation counts as after it.
+        // The event is not older than any recorded delete (checked above): this observation counts as after it.
         const observedAt = new Date(Math.max(now(), eventTime * 1000 + 1));
         const outcome = await upsertActivities(sql, athleteId, [detail], { detailLevel: DETAIL_LEVEL.detail, observedAt });
         return {

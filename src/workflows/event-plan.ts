@@ -2,8 +2,8 @@ import type { StravaEventSignal } from '../domain/sync-types.js';
 
 /**
  * Pure helpers that turn a batch of webhook events into per-activity actions. Strava sends duplicates and
- * promises no order, so the workflow keeps only the newest event of each activity (a delete wins a tie) and
- * never lets an event older than a recorded delete bring the activity back.
+ * promises no order, so the workflow keeps only the newest event of each activity and never lets an event
+ * older than a recorded delete bring the activity back.
  */
 
 /** Identity of an event as Strava would re-send it. */
@@ -16,8 +16,6 @@ export type ActivityAction =
   | { kind: 'fetch'; activityId: number; eventTime: number; afterCreate: boolean; events: StravaEventSignal[] }
   | { kind: 'delete'; activityId: number; eventTime: number; events: StravaEventSignal[] }
   | { kind: 'stale'; activityId: number; eventTime: number; events: StravaEventSignal[] };
-
-const ASPECT_RANK: Record<StravaEventSignal['aspectType'], number> = { create: 0, update: 1, delete: 2 };
 
 /** Groups activity events by activity (first-seen order) and decides one action per activity. */
 export function planActivityEvents(events: StravaEventSignal[], tombstones: Record<string, number>): ActivityAction[] {
@@ -33,18 +31,18 @@ export function planActivityEvents(events: StravaEventSignal[], tombstones: Reco
     groups[index[key]]!.push(event);
   }
   return groups.map((group) => {
-    const latest = group.reduce((best, event) =>
-      event.eventTime > best.eventTime || (event.eventTime === best.eventTime && ASPECT_RANK[event.aspectType] > ASPECT_RANK[best.aspectType])
-        ? event
-        : best,
-    );
-    const activityId = latest.objectId;
-    if (latest.aspectType === 'delete') return { kind: 'delete', activityId, eventTime: latest.eventTime, events: group };
+    const latestTime = Math.max(...group.map((e) => e.eventTime));
+    const newest = group.filter((e) => e.eventTime === latestTime);
+    const activityId = group[0]!.objectId;
+    // event_time has one-second resolution: a delete and a create in the same second cannot be ordered, so
+    // Strava decides (fetch; a 404 then removes the activity at once).
+    if (newest.every((e) => e.aspectType === 'delete')) return { kind: 'delete', activityId, eventTime: latestTime, events: group };
     const deletedAt = tombstones[String(activityId)];
-    if (deletedAt !== undefined && deletedAt >= latest.eventTime) {
-      return { kind: 'stale', activityId, eventTime: latest.eventTime, events: group };
+    if (deletedAt !== undefined && deletedAt > latestTime) {
+      return { kind: 'stale', activityId, eventTime: latestTime, events: group };
     }
-    return { kind: 'fetch', activityId, eventTime: latest.eventTime, afterCreate: group.some((e) => e.aspectType === 'create'), events: group };
+    const tie = newest.some((e) => e.aspectType === 'delete') || (deletedAt !== undefined && deletedAt === latestTime);
+    return { kind: 'fetch', activityId, eventTime: latestTime, afterCreate: !tie && group.some((e) => e.aspectType === 'create'), events: group };
   });
 }
 

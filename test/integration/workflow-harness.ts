@@ -62,7 +62,8 @@ export async function createHarness(
     ...env,
   });
   const services = createStravaServices(config, sql, { now: () => emulator.now() });
-  const activities = createActivities({ sql, strava: services.athleteStrava, now: () => emulator.now() });
+  // A generous backfill budget: these tests run backfills every few seconds (the stretch is tested with fakes).
+  const activities = createActivities({ sql, strava: services.athleteStrava, now: () => emulator.now(), dailyBackgroundBudget: 1e9 });
   const secrets = new Set<string>([emulator.clientSecret]);
   const handles: Handle[] = [];
   const workers: Worker[] = [];

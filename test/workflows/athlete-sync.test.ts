@@ -264,11 +264,15 @@ describe('athleteSync (time-skipping, fake activities)', () => {
     fake.importGates.set(2, new Promise<void>((resolve) => (release = resolve)));
     for (const id of [30, 31, 32]) fake.truth.set(id, 1);
     await scenario(fake, { continueAsNewAfterEvents: 12, importPageSize: 2 }, async (handle, athleteId) => {
-      const deadline = Date.now() + 10_000;
-      while (fake.callsOf('importPage').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      for (const id of [30, 31, 32]) await handle.signal(stravaEventSignal, activityEvent(athleteId, id, 'create', 100 + id));
-      const signalledIn = fake.callsOf('importPage')[1]!.runId;
-      release();
+      let signalledIn: string;
+      try {
+        const deadline = Date.now() + 30_000;
+        while (fake.callsOf('importPage').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        for (const id of [30, 31, 32]) await handle.signal(stravaEventSignal, activityEvent(athleteId, id, 'create', 100 + id));
+        signalledIn = fake.callsOf('importPage')[1]!.runId;
+      } finally {
+        release(); // never leave the gated activity hanging (the worker could not shut down)
+      }
       const status = await waitFor(handle, (s) => importDone(s) && s.counters.eventsHandled === 3);
 
       expect(status.counters.continuedAsNew).toBeGreaterThanOrEqual(2);
