@@ -161,7 +161,7 @@ function historyTexts(json: string): string[] {
 /** Fetches the histories of every run of the harness's workflows; optionally records them as replay fixtures. */
 export async function collectHistories(harness: Harness, dev: DevServerHandles, fixturePrefix?: string): Promise<string[]> {
   const histories: string[] = [];
-  for (const handle of harness.handles) {
+  for (const [handleIndex, handle] of harness.handles.entries()) {
     // Every run: continue-as-new chains hold several.
     const runs = dev.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` });
     let index = 0;
@@ -171,7 +171,7 @@ export async function collectHistories(harness: Harness, dev: DevServerHandles, 
       histories.push(json);
       if (fixturePrefix && process.env.RECORD_HISTORIES === '1') {
         await mkdir(FIXTURES_DIR, { recursive: true });
-        await writeFile(join(FIXTURES_DIR, `${fixturePrefix}-${index++}.json`), json);
+        await writeFile(join(FIXTURES_DIR, `${fixturePrefix}-${handleIndex}-${index++}.json`), json);
       }
     }
   }
