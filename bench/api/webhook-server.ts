@@ -34,8 +34,10 @@ if (mode === 'bare') {
     logger: createLogger({ level: 'silent' }),
     // The bench measures the receiver, not the flood guard (default 5,000 per 10 s per address).
     options: { rateLimits: { webhooks: { windowMs: 10_000, limit: 10_000_000 } } },
+    // Relay tuning experiments: BENCH_RELAY_OPTIONS='{"concurrency":4}'.
+    ...(process.env.BENCH_RELAY_OPTIONS ? { webhookRelay: JSON.parse(process.env.BENCH_RELAY_OPTIONS) } : {}),
   });
-  const running = await startServer(app, { port: 0, host: '127.0.0.1' });
+  const running = await startServer(app, { port: 0, host: '127.0.0.1', relay: process.env.BENCH_RELAY !== 'off' });
   console.log(JSON.stringify({ port: running.port }));
   process.on('SIGTERM', () => {
     void running.stop(2_000).then(() => process.exit(0));

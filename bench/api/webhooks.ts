@@ -8,7 +8,8 @@
  *   1. bare Express at a fixed 200 req/s, 2. the webhook receiver at a fixed 200 events/s (the target: p99 < 50 ms),
  *   3. a fixed-rate ladder (200, 400, 800, ...) on both until a step misses (p99 >= 50 ms, errors, or under 95% of
  *      the offered rate): the highest passing step is the highest sustained rate,
- *   4. the time the relay needs to forward the whole backlog to Temporal after the load stops.
+ *   4. the time the relay needs to forward the whole backlog to Temporal after the load stops,
+ *   and first, the same API with its relay paused ("receiver": the ack path alone, Temporal idle).
  * Every event is unique (its own object id) and belongs to a connected athlete, so each one is inserted into
  * the inbox and forwarded with signalWithStart: the full path, not the duplicate shortcut.
  */
@@ -29,8 +30,10 @@ import { startDevServer } from '../../src/dev/temporal-dev-server.js';
 const { values } = parseArgs({
   options: {
     'step-seconds': { type: 'string', default: '10' },
-    'max-rate': { type: 'string', default: '6400' },
+    'max-rate': { type: 'string', default: '1600' },
     out: { type: 'string', default: fileURLToPath(new URL('./RESULTS.md', import.meta.url)) },
+    /** Only the webhook at the target rate (for comparing relay settings); writes no report. */
+    'target-only': { type: 'boolean', default: false },
   },
 });
 const STEP_SECONDS = Number(values['step-seconds']);
@@ -124,11 +127,11 @@ async function drive(target: string, port: number, rate: number | 'max', seconds
   return step;
 }
 
-async function ladder(target: string, port: number): Promise<{ steps: Step[]; sustained: number }> {
+async function ladder(target: string, port: number, seconds = STEP_SECONDS): Promise<{ steps: Step[]; sustained: number }> {
   const steps: Step[] = [];
   let sustained = 0;
   for (let rate = TARGET_RATE; rate <= MAX_RATE; rate *= 2) {
-    const step = await drive(target, port, rate, STEP_SECONDS);
+    const step = await drive(target, port, rate, seconds);
     steps.push(step);
     if (!step.ok) break;
     sustained = rate;
@@ -157,14 +160,34 @@ async function main(): Promise<void> {
       TEMPORAL_TASK_QUEUE: 'bench-webhooks',
     };
     const bare = await spawnServer('bare', env);
-    const api = await spawnServer('api', env);
-    children.push(bare.child, api.child);
+    children.push(bare.child);
     const load = loadavg().map((n) => n.toFixed(2)).join(' ');
+
+    // The receiver alone: the same API with its relay not running, so the Temporal dev server (on the same two
+    // cores) is idle during the measurement. Rows stay pending; the full API below forwards them first.
+    const receiverOnly = await spawnServer('api', { ...env, BENCH_RELAY: 'off' });
+    await drive('warmup', receiverOnly.port, 100, 3);
+    const receiverAtTarget = await drive('receiver', receiverOnly.port, TARGET_RATE, STEP_SECONDS * 2);
+    // Shorter steps: every event of this ladder becomes relay backlog that is drained before the next phase.
+    const receiverLadder = await ladder('receiver', receiverOnly.port, Math.max(3, Math.round(STEP_SECONDS / 2)));
+    await stopServer(receiverOnly.child);
+
+    const api = await spawnServer('api', env);
+    children.push(api.child);
+    const backlog = (await countByOutcome(sql)).pending;
+    const backlogStart = Date.now();
+    while ((await countByOutcome(sql)).pending > 0 && Date.now() - backlogStart < 300_000) await new Promise((resolve) => setTimeout(resolve, 500));
+    console.log(`relay: forwarded the receiver-only backlog of ${backlog} in ${((Date.now() - backlogStart) / 1000).toFixed(1)} s`);
 
     // Warm-up (JIT, connection pools, first signalWithStart per athlete), not recorded.
     await drive('warmup', bare.port, 100, 3);
     await drive('warmup', api.port, 100, 3);
 
+    if (values['target-only']) {
+      void receiverAtTarget;
+      await drive('webhook', api.port, TARGET_RATE, STEP_SECONDS * 2);
+      return;
+    }
     const bareAtTarget = await drive('bare', bare.port, TARGET_RATE, STEP_SECONDS * 2);
     const apiAtTarget = await drive('webhook', api.port, TARGET_RATE, STEP_SECONDS * 2);
     const bareLadder = await ladder('bare', bare.port);
@@ -199,18 +222,22 @@ webhook_events inbox committed before the 200, then the relay forwards with sign
 accepted by the server; workflow execution is not part of the ack). \`bare\` is express + express.json answering at once.
 Each event is unique and belongs to one of ${ATHLETES} connected athletes, so every request takes the full path.
 
-**Target: p99 < ${TARGET_P99_MS} ms at ${TARGET_RATE} events/s → ${apiAtTarget.ok ? 'met' : 'NOT met'}** (webhook p99 ${apiAtTarget.p99} ms, bare Express p99 ${bareAtTarget.p99} ms).
+**Target: p99 < ${TARGET_P99_MS} ms at ${TARGET_RATE} events/s → ${apiAtTarget.ok ? 'met' : 'NOT met'}** with forwarding running (webhook p99 ${apiAtTarget.p99} ms, bare Express p99 ${bareAtTarget.p99} ms);
+the receiver alone (relay paused, Temporal idle): p99 ${receiverAtTarget.p99} ms → ${receiverAtTarget.ok ? 'met' : 'NOT met'}.
 Highest sustained rate (fixed-rate ladder, ${STEP_SECONDS} s steps, pass = p99 < ${TARGET_P99_MS} ms, no errors, ≥ 95 % of the offered rate):
-webhook **${apiLadder.sustained || '< ' + TARGET_RATE}/s**, bare Express **${bareLadder.sustained || '< ' + TARGET_RATE}/s** (ladder capped at ${MAX_RATE}/s).
+webhook **${apiLadder.sustained || '< ' + TARGET_RATE}/s**, receiver alone **${receiverLadder.sustained || '< ' + TARGET_RATE}/s**, bare Express **${bareLadder.sustained || '< ' + TARGET_RATE}/s** (ladder capped at ${MAX_RATE}/s).
 Unthrottled: webhook ${apiMax.achievedRate.toFixed(0)} req/s (p99 ${apiMax.p99} ms), bare Express ${bareMax.achievedRate.toFixed(0)} req/s (p99 ${bareMax.p99} ms).
 
 ${header}
-${[bareAtTarget, apiAtTarget].map(row).join('\n')}
+${[bareAtTarget, apiAtTarget, receiverAtTarget].map(row).join('\n')}
 
 Ladder:
 
 ${header}
-${[...bareLadder.steps, ...apiLadder.steps, bareMax, apiMax].map(row).join('\n')}
+${[...bareLadder.steps, ...apiLadder.steps, ...receiverLadder.steps, bareMax, apiMax].map(row).join('\n')}
+
+\`receiver\` = the same API process with its relay not started: it shows the cost of the ack path itself
+(parse, INSERT, commit, answer) without the Temporal dev server and the relay competing for the same two cores.
 
 Relay: ${pendingAtStop} events were still pending in the inbox when the load stopped; the relay forwarded them to Temporal in
 ${drainSeconds.toFixed(1)} s (≈ ${forwardRate.toFixed(0)} signalWithStart/s against the dev server). Final inbox: ${counts.forwarded} forwarded,
