@@ -71,6 +71,30 @@ function heartbeat(details?: unknown): void {
   }
 }
 
+/** Well inside the workflow's heartbeatTimeout for Strava activities (15 s); the SDK throttles what it sends. */
+const HEARTBEAT_EVERY_MS = 3_000;
+
+/**
+ * Keeps an activity heartbeating while it runs, so the server notices a dead worker within the heartbeat
+ * timeout (and the activity sees cancellation). Outside a worker (unit tests) it just runs the function.
+ */
+function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise<R> {
+  return async (input) => {
+    let context: Context;
+    try {
+      context = Context.current();
+    } catch {
+      return fn(input);
+    }
+    const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      return await fn(input);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+}
+
 const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 function classify(latestStart: Date | null, now: number): ActivityClass {
@@ -88,7 +112,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
   const log = deps.log;
   let fleetCache: { at: number; rows: { athleteId: number; latestStart: Date | null }[] } | undefined;
 
-  return {
+  const activities: AthleteActivities = {
     async importPage({ athleteId, before, perPage }) {
       return asActivity(async () => {
         const observedAt = new Date(now());
@@ -225,5 +249,15 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       log?.info({ athleteId, activitiesDeleted }, 'athlete purged after deauthorization');
       return { activitiesDeleted };
     },
+  };
+
+  // The Strava calls (the workflow gives them a heartbeat timeout); database-only activities are short.
+  return {
+    ...activities,
+    importPage: heartbeating(activities.importPage),
+    syncWindow: heartbeating(activities.syncWindow),
+    fetchActivity: heartbeating(activities.fetchActivity),
+    verifyAuthorization: heartbeating(activities.verifyAuthorization),
+    deauthorizeAthlete: heartbeating(activities.deauthorizeAthlete),
   };
 }

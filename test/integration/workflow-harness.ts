@@ -67,6 +67,7 @@ export async function createHarness(
   const secrets = new Set<string>([emulator.clientSecret]);
   const handles: Handle[] = [];
   const workers: Worker[] = [];
+  const runs: Promise<void>[] = [];
   let receiver: Server | undefined;
 
   return {
@@ -84,7 +85,7 @@ export async function createHarness(
         shutdownGraceTime: '1s',
       });
       workers.push(worker);
-      void worker.run().catch(() => {});
+      runs.push(worker.run().catch(() => {}));
       return worker;
     },
     async connectAthlete(count, options = {}) {
@@ -126,6 +127,8 @@ export async function createHarness(
     },
     async close() {
       await Promise.all(workers.map(async (w) => (w.getState() === 'RUNNING' ? w.shutdown() : undefined)));
+      // shutdown() only begins it: the connection can be closed once every worker has released it.
+      await Promise.all(runs);
       for (const handle of handles) await handle.terminate('test done').catch(() => {});
       await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
     },

@@ -1,0 +1,58 @@
+import { expect } from 'vitest';
+import type { Sql } from '../../../src/db/connection.js';
+import type { RunningEmulator } from '../../../src/emulator/index.js';
+import { statusQuery } from '../../../src/workflows/messages.js';
+import type { Handle } from '../workflow-harness.js';
+
+/** Comparisons of the database with the emulator (Strava's ground truth) and of what the emulator served. */
+
+export interface Row {
+  id: number;
+  name: string;
+  private: boolean;
+  sport_type: string;
+}
+
+export async function storedActivities(sql: Sql, athleteId: number): Promise<Row[]> {
+  return sql<Row[]>`select id, name, private, sport_type from activities where athlete_id = ${athleteId} order by id`;
+}
+
+export async function truthActivities(emulator: RunningEmulator, athleteId: number): Promise<Row[]> {
+  const visible = await emulator.control.groundTruth(athleteId);
+  return visible
+    .map((a) => ({ id: a.id, name: a.name, private: a.private, sport_type: a.sport_type }))
+    .sort((a, b) => a.id - b.id);
+}
+
+/** Waits until the database holds exactly what Strava shows the app for this athlete. */
+export async function expectConverged(sql: Sql, emulator: RunningEmulator, athleteId: number, timeoutMs = 30_000, handle?: Handle) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [rows, expected] = await Promise.all([storedActivities(sql, athleteId), truthActivities(emulator, athleteId)]);
+    if (JSON.stringify(rows) === JSON.stringify(expected)) return;
+    if (Date.now() > deadline) {
+      if (handle) console.error('status at timeout', JSON.stringify(await handle.query(statusQuery)));
+      expect(rows).toEqual(expected);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Rows of the athlete and distinct ids among them (equal: no duplicates). */
+export async function rowCounts(sql: Sql, athleteId: number): Promise<{ rows: number; ids: number }> {
+  const [counts] = await sql<[{ rows: number; ids: number }]>`
+    select count(*)::int as rows, count(distinct id)::int as ids from activities where athlete_id = ${athleteId}`;
+  return counts;
+}
+
+/** GET /athlete/activities requests the emulator served (any status). */
+export async function listRequests(emulator: RunningEmulator): Promise<number> {
+  const counters = await emulator.control.counters();
+  return Object.values(counters.requests['GET /api/v3/athlete/activities'] ?? {}).reduce((a, b) => a + b, 0);
+}
+
+/** 429 responses the emulator served, on any endpoint. */
+export async function tooManyRequests(emulator: RunningEmulator): Promise<number> {
+  const counters = await emulator.control.counters();
+  return Object.values(counters.requests).reduce((n, byStatus) => n + (byStatus['429'] ?? 0), 0);
+}
