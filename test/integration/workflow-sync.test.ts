@@ -4,6 +4,13 @@ import { statusQuery } from '../../src/workflows/messages.js';
 import type { Worker } from '@temporalio/worker';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
+import {
+  expectConverged as expectConvergedWith,
+  listRequests as countListRequests,
+  storedActivities,
+  tooManyRequests as count429s,
+  truthActivities,
+} from './helpers/ground-truth.js';
 import { collectHistories, createHarness, secretsIn, waitForStatus, type Handle, type Harness } from './workflow-harness.js';
 
 /**
@@ -36,47 +43,13 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-const listRequests = async () => {
-  const counters = await emulator.control.counters();
-  return Object.values(counters.requests['GET /api/v3/athlete/activities'] ?? {}).reduce((a, b) => a + b, 0);
-};
-
-const tooManyRequests = async () => {
-  const counters = await emulator.control.counters();
-  return Object.values(counters.requests).reduce((n, byStatus) => n + (byStatus['429'] ?? 0), 0);
-};
-
-interface Row {
-  id: number;
-  name: string;
-  private: boolean;
-  sport_type: string;
-}
-
-async function stored(athleteId: number): Promise<Row[]> {
-  return db.sql<Row[]>`select id, name, private, sport_type from activities where athlete_id = ${athleteId} order by id`;
-}
-
-async function truth(athleteId: number): Promise<Row[]> {
-  const visible = await emulator.control.groundTruth(athleteId);
-  return visible
-    .map((a) => ({ id: a.id, name: a.name, private: a.private, sport_type: a.sport_type }))
-    .sort((a, b) => a.id - b.id);
-}
-
+const listRequests = () => countListRequests(emulator);
+const tooManyRequests = () => count429s(emulator);
+const stored = (athleteId: number) => storedActivities(db.sql, athleteId);
+const truth = (athleteId: number) => truthActivities(emulator, athleteId);
 /** Waits until the database holds exactly what Strava shows the app for this athlete. */
-async function expectConverged(athleteId: number, timeoutMs = 30_000, handle?: Handle) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [rows, expected] = await Promise.all([stored(athleteId), truth(athleteId)]);
-    if (JSON.stringify(rows) === JSON.stringify(expected)) return;
-    if (Date.now() > deadline) {
-      if (handle) console.error('status at timeout', JSON.stringify(await handle.query(statusQuery)));
-      expect(rows).toEqual(expected);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const expectConverged = (athleteId: number, timeoutMs = 30_000, handle?: Handle) =>
+  expectConvergedWith(db.sql, emulator, athleteId, timeoutMs, handle);
 
 describe('athlete workflow on the dev server with the emulator', () => {
   it('imports 2,000 activities with ceil(2000/200) + a small constant list requests', async () => {
