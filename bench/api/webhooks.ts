@@ -131,7 +131,12 @@ async function ladder(target: string, port: number, seconds = STEP_SECONDS): Pro
   const steps: Step[] = [];
   let sustained = 0;
   for (let rate = TARGET_RATE; rate <= MAX_RATE; rate *= 2) {
-    const step = await drive(target, port, rate, seconds);
+    let step = await drive(target, port, rate, seconds);
+    // The machine may be shared: a step that misses gets one more try before the ladder stops.
+    if (!step.ok) {
+      steps.push(step);
+      step = await drive(target, port, rate, seconds);
+    }
     steps.push(step);
     if (!step.ok) break;
     sustained = rate;
@@ -224,7 +229,8 @@ Each event is unique and belongs to one of ${ATHLETES} connected athletes, so ev
 
 **Target: p99 < ${TARGET_P99_MS} ms at ${TARGET_RATE} events/s → ${apiAtTarget.ok ? 'met' : 'NOT met'}** with forwarding running (webhook p99 ${apiAtTarget.p99} ms, bare Express p99 ${bareAtTarget.p99} ms);
 the receiver alone (relay paused, Temporal idle): p99 ${receiverAtTarget.p99} ms → ${receiverAtTarget.ok ? 'met' : 'NOT met'}.
-Highest sustained rate (fixed-rate ladder, ${STEP_SECONDS} s steps, pass = p99 < ${TARGET_P99_MS} ms, no errors, ≥ 95 % of the offered rate):
+Highest sustained rate (fixed-rate ladder, ${STEP_SECONDS} s steps (receiver: half), pass = p99 < ${TARGET_P99_MS} ms, no errors, ≥ 95 % of the offered rate;
+a missed step is tried once more before the ladder stops, both attempts are listed):
 webhook **${apiLadder.sustained || '< ' + TARGET_RATE}/s**, receiver alone **${receiverLadder.sustained || '< ' + TARGET_RATE}/s**, bare Express **${bareLadder.sustained || '< ' + TARGET_RATE}/s** (ladder capped at ${MAX_RATE}/s).
 Unthrottled: webhook ${apiMax.achievedRate.toFixed(0)} req/s (p99 ${apiMax.p99} ms), bare Express ${bareMax.achievedRate.toFixed(0)} req/s (p99 ${bareMax.p99} ms).
 
