@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { installDriverCrashGuard } from './driver-crash-guard.js';
 
 export type Sql = postgres.Sql;
 /** A pool or an open transaction: repositories accept either, so callers choose the transaction boundary. */
@@ -12,6 +13,7 @@ export interface SqlOptions {
 
 /** The one place a PostgreSQL connection pool is made. */
 export function createSql(databaseUrl: string, options: SqlOptions = {}): Sql {
+  installDriverCrashGuard();
   return postgres(databaseUrl, {
     max: options.max ?? 10,
     onnotice: () => {},
