@@ -220,7 +220,7 @@ async function main(): Promise<void> {
 ## Webhook ack latency (\`npx tsx bench/api/webhooks.ts\`)
 
 Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, load average at start ${load}
-(the machine is shared: other processes were running). Loopback only; autocannon in this process, each server in its own
+(the Temporal dev server, PostgreSQL and the load generator share these two cores). Loopback only; autocannon in this process, each server in its own
 child process. \`webhook\` is the real API (createApp: helmet, request log, metrics, rate limit, zod parse, one INSERT into the
 webhook_events inbox committed before the 200, then the relay forwards with signalWithStart) on PostgreSQL
 (${SERVER_URL.replace(/\/\/[^@]*@/, '//')}) and a Temporal dev server (SQLite file), no worker polling (the forward is
