@@ -1,10 +1,8 @@
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
-import { createActivities } from '../activities/index.js';
 import { loadConfigOrExit } from '../config.js';
 import { createSql } from '../db/connection.js';
-import { createStravaServices } from '../strava/services.js';
-import { createAthleteWorker } from '../worker/create-worker.js';
+import { createConfiguredWorker } from '../worker/configured-worker.js';
 import { installWorkerRuntime } from '../worker/runtime.js';
 
 /**
@@ -18,20 +16,7 @@ export async function run(_args: string[]): Promise<void> {
   const sql = createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'strava-sync-worker' });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   try {
-    const { athleteStrava } = createStravaServices(config, sql);
-    const activities = createActivities({
-      sql,
-      strava: athleteStrava,
-      log,
-      dailyBackgroundBudget: config.STRAVA_READ_LIMIT_DAILY * config.RATE_BACKGROUND_SHARE,
-    });
-    const worker = await createAthleteWorker({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      activities,
-      shutdownGraceTime: '30s',
-    });
+    const worker = await createConfiguredWorker(config, { sql, connection, log });
     log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort: config.WORKER_METRICS_PORT }, 'worker started');
     // Worker.run installs SIGINT/SIGTERM handlers that begin a graceful shutdown; run resolves when it is done.
     await worker.run();

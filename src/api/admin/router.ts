@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
+import { iso, presentAthlete } from '../athletes/present-athlete.js';
 import { getAthlete, listAthletes, type AthleteRow } from '../../db/repositories/athletes.js';
 import { loadAdminCounts } from '../../db/repositories/admin-overview.js';
 import { athleteWorkflowId } from '../../workflows/messages.js';
@@ -44,15 +45,8 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
 export function adminRouter(deps: AdminRouterDeps): Router {
   const { config, sql, strava, workflows, logger } = deps;
   const router = Router();
-  const iso = (date: Date | null) => (date ? date.toISOString() : null);
   const present = (row: AthleteRow) => ({
-    athleteId: row.id,
-    state: row.state,
-    scopes: row.scopes,
-    connectedAt: row.connectedAt.toISOString(),
-    revokedAt: iso(row.revokedAt),
-    lastSyncAt: iso(row.lastSyncAt),
-    lastBackfillAt: iso(row.lastBackfillAt),
+    ...presentAthlete(row),
     workflowId: athleteWorkflowId(row.id),
     temporalUiUrl: temporalUiLink(config, row.id),
   });

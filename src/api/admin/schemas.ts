@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { syncStateSchema } from '../athletes/schemas.js';
+import { athleteRecordFields, syncStateSchema } from '../athletes/schemas.js';
 
 /** Zod schemas of the admin routes (request parsing and /openapi.json). */
 
@@ -9,13 +9,7 @@ export const adminAthletesQuerySchema = z.object({
 
 export const adminAthleteSchema = z
   .object({
-    athleteId: z.number().int(),
-    state: syncStateSchema,
-    scopes: z.array(z.string()),
-    connectedAt: z.iso.datetime(),
-    revokedAt: z.iso.datetime().nullable(),
-    lastSyncAt: z.iso.datetime().nullable(),
-    lastBackfillAt: z.iso.datetime().nullable(),
+    ...athleteRecordFields,
     workflowId: z.string(),
     temporalUiUrl: z.string().nullable(),
   })

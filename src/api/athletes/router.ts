@@ -8,6 +8,7 @@ import { listActivityPage, type ActivityListRow } from '../../db/repositories/ac
 import { athleteWorkflowId } from '../../workflows/messages.js';
 import { HttpError, parseInput } from '../http/errors.js';
 import type { AthleteWorkflows } from './athlete-workflows.js';
+import { presentAthlete } from './present-athlete.js';
 import type { ChangeStreams } from './change-stream.js';
 import {
   activityPageQuerySchema,
@@ -35,7 +36,6 @@ function decodeCursor(text: string): { startDate: string; id: number } {
   }
 }
 
-const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
 
 /** Wraps a Temporal call: a server that cannot be reached is a 503 with a plain message (details to the log). */
 async function viaTemporal<T>(logger: Logger, what: string, fn: () => Promise<T>): Promise<T> {
@@ -68,13 +68,7 @@ export function athletesRouter(deps: AthletesRouterDeps): Router {
     const athlete = await loadAthlete(req);
     const lookup = await workflows.status(athlete.id);
     const body: AthleteStatusBody = {
-      athleteId: athlete.id,
-      state: athlete.state,
-      scopes: athlete.scopes,
-      connectedAt: athlete.connectedAt.toISOString(),
-      revokedAt: iso(athlete.revokedAt),
-      lastSyncAt: iso(athlete.lastSyncAt),
-      lastBackfillAt: iso(athlete.lastBackfillAt),
+      ...presentAthlete(athlete),
       workflow: { id: athleteWorkflowId(athlete.id), status: lookup.kind },
       source: 'database',
     };

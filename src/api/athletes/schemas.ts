@@ -24,15 +24,20 @@ export const syncResultSchema = z
   })
   .meta({ id: 'SyncResult' });
 
+/** The athlete row as every route shows it (status, admin list). */
+export const athleteRecordFields = {
+  athleteId: z.number().int(),
+  state: syncStateSchema,
+  scopes: z.array(z.string()),
+  connectedAt: z.iso.datetime(),
+  revokedAt: z.iso.datetime().nullable(),
+  lastSyncAt: z.iso.datetime().nullable(),
+  lastBackfillAt: z.iso.datetime().nullable(),
+};
+
 export const athleteStatusSchema = z
   .object({
-    athleteId: z.number().int(),
-    state: syncStateSchema,
-    scopes: z.array(z.string()),
-    connectedAt: z.iso.datetime(),
-    revokedAt: z.iso.datetime().nullable(),
-    lastSyncAt: z.iso.datetime().nullable(),
-    lastBackfillAt: z.iso.datetime().nullable(),
+    ...athleteRecordFields,
     workflow: z.object({
       id: z.string().meta({ description: 'Temporal workflow id (athlete-<id>)' }),
       status: z

@@ -1,0 +1,34 @@
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities/index.js';
+import type { Config } from '../config.js';
+import type { Sql } from '../db/connection.js';
+import { createStravaServices } from '../strava/services.js';
+import { createAthleteWorker, type AthleteWorkerOptions } from './create-worker.js';
+
+/**
+ * The production wiring of a worker from the environment contract: Strava services, activities with the
+ * fleet's background budget, and the athlete worker on TEMPORAL_TASK_QUEUE. The worker command and the tests
+ * that run a worker in its own process share it, so a test exercises exactly what operators run.
+ */
+export function createConfiguredWorker(
+  config: Config,
+  deps: { sql: Sql; connection: NativeConnection; log?: Logger },
+  overrides: Pick<AthleteWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> = {},
+): Promise<Worker> {
+  const { athleteStrava } = createStravaServices(config, deps.sql);
+  const activities = createActivities({
+    sql: deps.sql,
+    strava: athleteStrava,
+    ...(deps.log ? { log: deps.log } : {}),
+    dailyBackgroundBudget: config.STRAVA_READ_LIMIT_DAILY * config.RATE_BACKGROUND_SHARE,
+  });
+  return createAthleteWorker({
+    connection: deps.connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities,
+    shutdownGraceTime: '30s',
+    ...overrides,
+  });
+}
