@@ -38,7 +38,7 @@ const columns = (sql: Db) => sql`
  * Records one webhook event in a single autocommitted statement, deciding in the same statement whether it will
  * be forwarded: events for athletes who are not connected (no row, or revoked) or for a subscription other than
  * the stored one are kept as `ignored`. When no subscription is stored the subscription check is skipped.
- * A duplicate (same Strava event identity) inserts nothing.
+ * A duplicate (same Strava event identity, including the redacted `updates`: migration 006) inserts nothing.
  */
 export async function recordEvent(sql: Db, event: InboxEventInput): Promise<RecordResult> {
   const [row] = await sql<{ id: number | null; outcome: InboxOutcome | null; ignoreReason: IgnoreReason | null }[]>`
@@ -57,7 +57,7 @@ export async function recordEvent(sql: Db, event: InboxEventInput): Promise<Reco
              ${event.eventTime}, ${sql.json(event.updates)},
              case when reason is null then 'pending' else 'ignored' end, reason
       from verdict
-      on conflict (object_type, object_id, aspect_type, event_time, owner_id) do nothing
+      on conflict (object_type, object_id, aspect_type, event_time, owner_id, md5(updates::text)) do nothing
       returning id, outcome, ignore_reason
     )
     select i.id, i.outcome, i.ignore_reason as "ignoreReason" from (select 1) as one left join inserted i on true`;
