@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { RateBudgetExhaustedError, StravaNotFoundError, StravaRateLimitedError } from '../../src/strava/errors.js';
 import { createStravaServices, type StravaServices } from '../../src/strava/services.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { clientFor, countOf } from './helpers.js';
+import { clientFor, configFor, countOf } from './helpers.js';
 
 const db = useTestDatabase();
 let emulator: RunningEmulator;
@@ -15,14 +14,7 @@ let accessToken: string;
 
 beforeAll(async () => {
   emulator = await startEmulator({ seed: 6, startTimeMs: Date.parse('2030-04-01T06:00:30Z') });
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: db.url,
-    STRAVA_API_URL: emulator.apiUrl,
-    STRAVA_OAUTH_URL: emulator.oauthUrl,
-    STRAVA_CLIENT_ID: emulator.clientId,
-    STRAVA_CLIENT_SECRET: emulator.clientSecret,
-  });
+  const config = configFor(emulator, db.url);
   services = createStravaServices(config, db.sql, { now: () => emulator.now() });
   athleteId = (await emulator.control.createAthlete({ activities: 10 })).id;
   const issued = await emulator.control.issueTokens(athleteId);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { RateBudgetExhaustedError } from '../../src/strava/errors.js';
 import { createStravaServices, type StravaServices } from '../../src/strava/services.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { configFor } from './helpers.js';
 
 /**
  * A whole UTC day on the emulator's clock, with Strava's default read limits (100 / 15 min, 1,000 / day):
@@ -22,14 +22,7 @@ const athletes: number[] = [];
 
 beforeAll(async () => {
   emulator = await startEmulator({ seed: 7, startTimeMs: DAY + 1_000 });
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: db.url,
-    STRAVA_API_URL: emulator.apiUrl,
-    STRAVA_OAUTH_URL: emulator.oauthUrl,
-    STRAVA_CLIENT_ID: emulator.clientId,
-    STRAVA_CLIENT_SECRET: emulator.clientSecret,
-  });
+  const config = configFor(emulator, db.url);
   services = createStravaServices(config, db.sql, { now: () => emulator.now() });
   for (let i = 0; i < 3; i++) {
     const { id } = await emulator.control.createAthlete({ activities: 20 });
