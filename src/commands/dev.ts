@@ -96,7 +96,7 @@ export async function run(args: string[]): Promise<void> {
       supervisor.adopt('temporal', temporal.process, new Promise((resolve) => temporal.process.once('exit', resolve)));
     }
     if (useEmulator) {
-      supervisor.spawn('emulator', process.execPath, [CLI, 'emulator', '--port', String(EMULATOR_PORT), '--seed', '1'], env);
+      supervisor.spawn('emulator', process.execPath, [CLI, 'emulator', '--port', String(EMULATOR_PORT), '--seed', '1', '--consent-activities', '250'], env);
       await waitForHttp(`${emulatorUrl}/_emulator/`, 30_000, true);
     }
 

@@ -12,6 +12,7 @@ const argsSchema = z.object({
   seed: z.coerce.number().int().default(1),
   athletes: z.coerce.number().int().min(0).default(0),
   activities: z.coerce.number().int().min(0).default(0),
+  'consent-activities': z.coerce.number().int().min(0).default(0),
   rotation: z
     .string()
     .default('never')
@@ -36,6 +37,7 @@ export async function run(args: string[]): Promise<void> {
       seed: { type: 'string' },
       athletes: { type: 'string' },
       activities: { type: 'string' },
+      'consent-activities': { type: 'string' },
       rotation: { type: 'string' },
       'retry-delay-ms': { type: 'string' },
       'client-id': { type: 'string' },
@@ -53,6 +55,7 @@ export async function run(args: string[]): Promise<void> {
     seed: opts.seed,
     athletes: opts.athletes,
     activitiesPerAthlete: opts.activities,
+    consentAthleteActivities: opts['consent-activities'],
     refreshRotation: opts.rotation,
     webhookRetryDelayMs: opts['retry-delay-ms'],
     clientId: opts['client-id'] ?? process.env.STRAVA_CLIENT_ID,

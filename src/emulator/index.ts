@@ -56,7 +56,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     mulberry32(options.seed ^ 0x5eed_0001),
     () => ctx.counters,
   );
-  const store = new EmulatorStore(options.seed, clock, tokens, webhooks, options.historyYears);
+  const store = new EmulatorStore(options.seed, clock, tokens, webhooks, options.historyYears, options.consentAthleteActivities);
   Object.assign(ctx, {
     options,
     clock,

@@ -33,6 +33,8 @@ export const emulatorOptionsSchema = z.object({
   /** Athletes generated at start-up, each with activitiesPerAthlete activities. */
   athletes: z.number().int().min(0).default(0),
   activitiesPerAthlete: z.number().int().min(0).default(0),
+  /** Activities generated for an athlete the consent page creates (no athlete_id given): a demo history. */
+  consentAthleteActivities: z.number().int().min(0).default(0),
   /** Years the generated histories span. */
   historyYears: z.number().positive().default(3),
   /** Initial emulator clock (epoch ms); default real time. */

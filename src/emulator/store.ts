@@ -70,6 +70,7 @@ export class EmulatorStore {
     private readonly tokens: TokenStore,
     private readonly webhooks: WebhookDispatcher,
     private readonly historyYears: number,
+    private readonly consentAthleteActivities = 0,
   ) {
     this.random = mulberry32(seed);
     // Strava activity ids are past 2^31 (about 1.5e10 today); athlete ids are 8-9 digits.
@@ -124,7 +125,7 @@ export class EmulatorStore {
       const existing = this.athletes.get(id);
       if (existing) return existing;
     }
-    return this.createAthlete({ id });
+    return this.createAthlete({ id, activities: this.consentAthleteActivities });
   }
 
   requireAthlete(id: number): AthleteRecord {

@@ -215,3 +215,24 @@ describe('POST /oauth/deauthorize', () => {
     expect(await emulator.control.revokeAthlete(athlete.id)).toBe(false);
   });
 });
+
+describe('athletes created at the consent page', () => {
+  it('get a generated history when consentAthleteActivities is set (the npm start demo)', async () => {
+    const demo = await startEmulator({ seed: 11, consentAthleteActivities: 7 });
+    try {
+      const url = new URL(`${demo.oauthUrl}/authorize`);
+      for (const [key, value] of Object.entries({ client_id: demo.clientId, redirect_uri: 'http://app.test/cb', response_type: 'code', scope: 'read,activity:read_all', state: 's' })) {
+        url.searchParams.set(key, value);
+      }
+      const consentResponse = await fetch(url, { redirect: 'manual' });
+      const code = new URL(consentResponse.headers.get('location')!).searchParams.get('code')!;
+      const tokens = (await tokenCall(demo, { grant_type: 'authorization_code', code })).json as { access_token: string; athlete: { id: number } };
+      const list = await apiGet(demo, '/athlete/activities?per_page=200', tokens.access_token);
+      expect(list.status).toBe(200);
+      expect(list.json).toHaveLength(7);
+      expect(await demo.control.groundTruth(tokens.athlete.id)).toHaveLength(7);
+    } finally {
+      await demo.close();
+    }
+  });
+});
