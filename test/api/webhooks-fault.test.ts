@@ -11,7 +11,8 @@ import { freePort, startDevServer, type RunningDevServer } from '../../src/dev/t
 import { useTestDatabase } from '../helpers/database.js';
 import { quietRuntime, uniqueTaskQueue } from '../helpers/temporal.js';
 import { startApi, type RunningApi } from './webhooks-fixtures/app.js';
-import { event, postJson, receivedEvents, startRecordingWorker, startTcpProxy, uniqueAthleteIds, waitFor } from './webhooks-fixtures/harness.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { event, postJson, receivedEvents, startRecordingWorker, uniqueAthleteIds, waitFor } from './webhooks-fixtures/harness.js';
 
 const db = useTestDatabase();
 

@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createServer, Socket, type Server as NetServer } from 'node:net';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
@@ -103,53 +102,4 @@ export async function postJson(url: string, body: unknown, init: RequestInit = {
     // keep text
   }
   return { status: response.status, body: parsed };
-}
-
-/**
- * A TCP proxy in front of PostgreSQL: closing it (and every open connection through it) makes the database
- * unreachable for whoever connects through it, which is how the fault tests take "PostgreSQL down" without
- * stopping the shared server.
- */
-export async function startTcpProxy(target: { host: string; port: number }): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let server: NetServer | undefined;
-  let port = 0;
-  const open = () =>
-    new Promise<void>((resolve, reject) => {
-      server = createServer((client) => {
-        const upstream = new Socket();
-        sockets.add(client);
-        sockets.add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        upstream.connect(target.port, target.host, () => {
-          client.pipe(upstream);
-          upstream.pipe(client);
-        });
-      });
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        port = (server!.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  await open();
-  return {
-    get port() {
-      return port;
-    },
-    async stop() {
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      server = undefined;
-    },
-    start: open,
-  };
 }

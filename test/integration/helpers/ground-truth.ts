@@ -56,3 +56,14 @@ export async function tooManyRequests(emulator: RunningEmulator): Promise<number
   const counters = await emulator.control.counters();
   return Object.values(counters.requests).reduce((n, byStatus) => n + (byStatus['429'] ?? 0), 0);
 }
+
+/** 5xx responses the emulator served, by endpoint ("GET /api/v3/activities/{id}" -> count). */
+export async function serverErrorsByEndpoint(emulator: RunningEmulator): Promise<Record<string, number>> {
+  const counters = await emulator.control.counters();
+  const result: Record<string, number> = {};
+  for (const [endpoint, byStatus] of Object.entries(counters.requests)) {
+    const errors = Object.entries(byStatus).reduce((n, [status, count]) => n + (Number(status) >= 500 ? count : 0), 0);
+    if (errors > 0) result[endpoint] = errors;
+  }
+  return result;
+}
