@@ -11,6 +11,14 @@ export interface SqlOptions {
   applicationName?: string;
 }
 
+// Array parameters name their type explicitly: postgres.js otherwise relies on array types it fetches on the
+// first connection, and a pool whose very first query carries an array sends it as plain text (rejected).
+const TEXT_ARRAY_OID = 1009;
+const BIGINT_ARRAY_OID = 1016;
+
+export const textArray = (sql: Db, values: readonly string[]) => sql.array([...values], TEXT_ARRAY_OID);
+export const bigintArray = (sql: Db, values: readonly number[]) => sql.array(values.map(String), BIGINT_ARRAY_OID);
+
 /** The one place a PostgreSQL connection pool is made. */
 export function createSql(databaseUrl: string, options: SqlOptions = {}): Sql {
   installDriverCrashGuard();

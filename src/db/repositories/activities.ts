@@ -1,4 +1,4 @@
-import type { Db, Sql } from '../connection.js';
+import { bigintArray, type Db, type Sql } from '../connection.js';
 import { publishChange } from '../change-feed.js';
 import type { SummaryActivity } from '../../strava/schemas.js';
 
@@ -25,7 +25,7 @@ interface StoredTyped {
   visibility: string | null;
 }
 
-const idArray = (sql: Db, ids: number[]) => sql`${sql.array(ids.map(String))}::bigint[]`;
+const idArray = (sql: Db, ids: number[]) => bigintArray(sql, ids);
 
 function row(athleteId: number, activity: SummaryActivity, detailLevel: DetailLevel) {
   return {

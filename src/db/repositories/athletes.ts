@@ -1,4 +1,4 @@
-import type { Db, Sql } from '../connection.js';
+import { textArray, type Db, type Sql } from '../connection.js';
 import type { SyncState } from '../../domain/sync-types.js';
 
 export interface AthleteRow {
@@ -20,7 +20,7 @@ const columns = (sql: Db) =>
 export async function upsertConnectedAthlete(sql: Db, athleteId: number, scopes: string[]): Promise<AthleteRow> {
   const [row] = await sql<AthleteRow[]>`
     insert into athletes (id, scopes, state, connected_at)
-    values (${athleteId}, ${sql.array(scopes)}, 'importing', now())
+    values (${athleteId}, ${textArray(sql, scopes)}, 'importing', now())
     on conflict (id) do update set
       scopes = excluded.scopes,
       connected_at = case when athletes.state = 'revoked' then now() else athletes.connected_at end,

@@ -1,4 +1,4 @@
-import type { Db } from '../connection.js';
+import { bigintArray, type Db } from '../connection.js';
 
 /** Why an event was recorded but will never be forwarded. */
 export type IgnoreReason = 'athlete_not_connected' | 'subscription_mismatch';
@@ -87,8 +87,8 @@ export async function oldestPendingOutside(tx: Db, ownerIds: number[], batchIds:
   if (ownerIds.length === 0) return new Map();
   const rows = await tx<{ ownerId: number; id: number }[]>`
     select owner_id as "ownerId", min(id) as id from webhook_events
-    where outcome = 'pending' and owner_id = any(${tx.array(ownerIds)}::bigint[])
-      and id <> all(${tx.array(batchIds)}::bigint[])
+    where outcome = 'pending' and owner_id = any(${bigintArray(tx, ownerIds)})
+      and id <> all(${bigintArray(tx, batchIds)})
     group by owner_id`;
   return new Map(rows.map((row) => [row.ownerId, row.id]));
 }
@@ -97,12 +97,12 @@ export async function markForwarded(tx: Db, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
   await tx`
     update webhook_events set outcome = 'forwarded', forwarded_at = now(), forward_attempts = forward_attempts + 1
-    where id = any(${tx.array(ids)}::bigint[]) and outcome = 'pending'`;
+    where id = any(${bigintArray(tx, ids)}) and outcome = 'pending'`;
 }
 
 export async function noteForwardFailure(tx: Db, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
-  await tx`update webhook_events set forward_attempts = forward_attempts + 1 where id = any(${tx.array(ids)}::bigint[])`;
+  await tx`update webhook_events set forward_attempts = forward_attempts + 1 where id = any(${bigintArray(tx, ids)})`;
 }
 
 export async function countPending(sql: Db): Promise<number> {
