@@ -156,7 +156,9 @@ describe('admin routes', () => {
       const link = page.locator(`#athletes tr[data-athlete-id="${connected[1]}"] a`);
       expect(await link.getAttribute('href')).toBe(`http://localhost:8233/namespaces/default/workflows/athlete-${connected[1]}`);
       expect(await page.locator('#webhook-counts').textContent()).toContain('pending');
-      expect(await page.locator('#governor').textContent()).toContain('"limit": 100');
+      const governor = await page.locator('#governor').textContent();
+      expect(governor).toMatch(/used \(all\)\s*\d+ \/ 100\s*\d+ \/ 1000/);
+      expect(await page.locator('#governor tr', { hasText: 'background may use' }).locator('td').nth(1).textContent()).toBe('60');
       await page.selectOption('#state-filter', 'revoked');
       await expect.poll(() => page.locator('#athletes tr').count()).toBe(1);
       await page.selectOption('#state-filter', '');

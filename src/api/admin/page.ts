@@ -25,7 +25,8 @@ export function renderAdminPage(nonce: string): string {
   .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
   .card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem .9rem; min-width: 12rem; }
   .card dl { display: grid; grid-template-columns: auto auto; gap: .1rem .8rem; margin: 0; }
-  pre { background: #f7f7f7; padding: .5rem; max-width: 50rem; overflow: auto; margin: 0; }
+  #governor { min-width: 0; } #governor td, #governor th { text-align: right; } #governor td:first-child { text-align: left; }
+  meter { width: 6rem; vertical-align: middle; }
   #status { min-height: 1.2em; } .error { color: #b00020; } .ok { color: #1b5e20; }
 </style>
 </head>
@@ -43,7 +44,9 @@ export function renderAdminPage(nonce: string): string {
   <div class="cards">
     <div class="card"><strong>Athletes by state</strong><dl id="athlete-counts"></dl></div>
     <div class="card"><strong>Webhook inbox</strong><dl id="webhook-counts"></dl></div>
-    <div class="card"><strong>Rate governor</strong><pre id="governor"></pre></div>
+    <div class="card"><strong>Strava rate budget</strong> <span id="governor-window"></span>
+      <table id="governor"><thead><tr><th></th><th>15-min window</th><th>today (UTC)</th><th>refused</th></tr></thead><tbody></tbody></table>
+    </div>
   </div>
   <p id="temporal-link"></p>
 </section>
@@ -85,6 +88,24 @@ export function renderAdminPage(nonce: string): string {
       dl.append(dt, dd);
     }
   }
+  // Used against limit for the whole app, then what each priority may use of it and how often it was refused.
+  function renderGovernor(g) {
+    const body = $('governor').tBodies[0]; body.replaceChildren();
+    const used = (u, limit) => {
+      const td = document.createElement('td');
+      const meter = document.createElement('meter'); meter.max = limit; meter.value = u; meter.high = limit * 0.9;
+      td.append(meter, ' ' + u + ' / ' + limit); return td;
+    };
+    const all = document.createElement('tr'); cell(all, 'used (all)');
+    all.append(used(g.window.used, g.window.limit), used(g.day.used, g.day.limit)); cell(all, '');
+    body.append(all);
+    for (const priority of ['realtime', 'interactive', 'background']) {
+      const row = document.createElement('tr'); cell(row, priority + ' may use');
+      cell(row, String(g.allowed[priority].window)); cell(row, String(g.allowed[priority].day));
+      cell(row, String(g.refused[priority])); body.append(row);
+    }
+    $('governor-window').textContent = '(window resets ' + new Date(g.windowStart + 15 * 60000).toLocaleTimeString() + ')';
+  }
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : 'never');
   function cell(row, text) { const td = document.createElement('td'); td.textContent = text; row.append(td); return td; }
 
@@ -99,7 +120,7 @@ export function renderAdminPage(nonce: string): string {
       ]);
       fillCounts($('athlete-counts'), overview.athletesByState);
       fillCounts($('webhook-counts'), overview.webhookEventsByOutcome);
-      $('governor').textContent = JSON.stringify(overview.governor, null, 2);
+      renderGovernor(overview.governor);
       const link = $('temporal-link'); link.replaceChildren();
       if (overview.temporalUiUrl) {
         const a = document.createElement('a'); a.href = overview.temporalUiUrl; a.textContent = 'All workflows in the Temporal UI';
