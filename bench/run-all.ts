@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark one after another (they would distort each other in parallel) and
- * rewrites each RESULTS.md. Takes about ten minutes on a 2-core machine.
+ * rewrites each RESULTS.md.
  */
 import { spawnSync } from 'node:child_process';
 
