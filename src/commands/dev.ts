@@ -66,15 +66,13 @@ export async function run(args: string[]): Promise<void> {
   }
   const config = loadConfigOrExit(env);
 
-  let shuttingDown = false;
+  // The supervisor reports only exits it did not cause, so a stop in progress is never reported as a crash.
   const supervisor = new Supervisor((name, code) => {
-    if (shuttingDown) return;
     console.error(`dev: ${name} exited unexpectedly (code ${code}); stopping the stack`);
     void shutdown(1);
   });
   async function shutdown(exitCode: number): Promise<void> {
-    if (shuttingDown) return;
-    shuttingDown = true;
+    if (supervisor.isStopping) return;
     console.log('dev: stopping…');
     await supervisor.stopAll();
     console.log('dev: stopped');
@@ -93,7 +91,7 @@ export async function run(args: string[]): Promise<void> {
         headless: false,
         dbFilename: join(dataDir, 'temporal.sqlite'),
       });
-      supervisor.adopt('temporal', temporal.process, new Promise((resolve) => temporal.process.once('exit', resolve)));
+      supervisor.adopt('temporal', temporal.process);
     }
     if (useEmulator) {
       supervisor.spawn('emulator', process.execPath, [CLI, 'emulator', '--port', String(EMULATOR_PORT), '--seed', '1', '--consent-activities', '250'], env);

@@ -11,14 +11,6 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS]);
 }
 
-/** Renders milliseconds the way an operator writes them (`3h`, `90s`), for logs and the status page. */
-export function formatDuration(ms: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
-    if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 /** A zod field for a duration setting, yielding milliseconds. */
 export const durationSchema = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);

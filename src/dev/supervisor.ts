@@ -37,8 +37,9 @@ export class Supervisor {
   }
 
   /** Adopts a process started elsewhere (the Temporal dev server) so it is stopped with the rest. */
-  adopt(name: string, child: ChildProcess, exited: Promise<unknown>): void {
-    this.children.push({ name, child, exited: exited.then(() => child.exitCode) });
+  adopt(name: string, child: ChildProcess): void {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    this.children.push({ name, child, exited });
   }
 
   get isStopping(): boolean {
