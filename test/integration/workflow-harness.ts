@@ -9,7 +9,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
 import { webhookEventSchema, toEventSignal } from '../../src/api/webhooks/event-schema.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
 import type { Sql } from '../../src/db/connection.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
@@ -19,6 +19,7 @@ import type { AthleteStatus, AthleteSyncOptions } from '../../src/workflows/athl
 import { athleteSync } from '../../src/workflows/athlete-sync.js';
 import { athleteWorkflowId, statusQuery, stravaEventSignal } from '../../src/workflows/messages.js';
 import { createAthleteWorker } from '../../src/worker/create-worker.js';
+import { emulatorConfig } from '../helpers/emulator-config.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../helpers/temporal.js';
 
 /**
@@ -51,16 +52,7 @@ export async function createHarness(
   env: Record<string, string> = {},
 ): Promise<Harness> {
   const taskQueue = uniqueTaskQueue('workflow-it');
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl,
-    STRAVA_API_URL: emulator.apiUrl,
-    STRAVA_OAUTH_URL: emulator.oauthUrl,
-    STRAVA_CLIENT_ID: emulator.clientId,
-    STRAVA_CLIENT_SECRET: emulator.clientSecret,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    ...env,
-  });
+  const config = emulatorConfig(emulator, databaseUrl, { TEMPORAL_TASK_QUEUE: taskQueue, ...env });
   const services = createStravaServices(config, sql, { now: () => emulator.now() });
   // A generous backfill budget: these tests run backfills every few seconds (the stretch is tested with fakes).
   const activities = createActivities({ sql, strava: services.athleteStrava, now: () => emulator.now(), dailyBackgroundBudget: 1e9 });

@@ -4,7 +4,8 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { RateBudgetExhaustedError, StravaNotFoundError, StravaRateLimitedError } from '../../src/strava/errors.js';
 import { createStravaServices, type StravaServices } from '../../src/strava/services.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { clientFor, configFor, countOf } from './helpers.js';
+import { emulatorConfig } from '../helpers/emulator-config.js';
+import { clientFor, countOf } from './helpers.js';
 
 const db = useTestDatabase();
 let emulator: RunningEmulator;
@@ -14,7 +15,7 @@ let accessToken: string;
 
 beforeAll(async () => {
   emulator = await startEmulator({ seed: 6, startTimeMs: Date.parse('2030-04-01T06:00:30Z') });
-  const config = configFor(emulator, db.url);
+  const config = emulatorConfig(emulator, db.url);
   services = createStravaServices(config, db.sql, { now: () => emulator.now() });
   athleteId = (await emulator.control.createAthlete({ activities: 10 })).id;
   const issued = await emulator.control.issueTokens(athleteId);

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { loadConfig } from '../../src/config.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { createStravaClient, type StravaClientOptions } from '../../src/strava/client.js';
 
@@ -25,16 +24,4 @@ export function countOf(counters: { requests: Record<string, Record<string, numb
   const byStatus = counters.requests[endpoint] ?? {};
   if (status !== undefined) return byStatus[String(status)] ?? 0;
   return Object.values(byStatus).reduce((sum, n) => sum + n, 0);
-}
-
-/** The service's configuration pointed at an emulator and a test database. */
-export function configFor(emulator: RunningEmulator, databaseUrl: string) {
-  return loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl,
-    STRAVA_API_URL: emulator.apiUrl,
-    STRAVA_OAUTH_URL: emulator.oauthUrl,
-    STRAVA_CLIENT_ID: emulator.clientId,
-    STRAVA_CLIENT_SECRET: emulator.clientSecret,
-  });
 }

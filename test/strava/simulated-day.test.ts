@@ -4,7 +4,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { RateBudgetExhaustedError } from '../../src/strava/errors.js';
 import { createStravaServices, type StravaServices } from '../../src/strava/services.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { configFor } from './helpers.js';
+import { emulatorConfig } from '../helpers/emulator-config.js';
 
 /**
  * A whole UTC day on the emulator's clock, with Strava's default read limits (100 / 15 min, 1,000 / day):
@@ -22,7 +22,7 @@ const athletes: number[] = [];
 
 beforeAll(async () => {
   emulator = await startEmulator({ seed: 7, startTimeMs: DAY + 1_000 });
-  const config = configFor(emulator, db.url);
+  const config = emulatorConfig(emulator, db.url);
   services = createStravaServices(config, db.sql, { now: () => emulator.now() });
   for (let i = 0; i < 3; i++) {
     const { id } = await emulator.control.createAthlete({ activities: 20 });
