@@ -1,10 +1,9 @@
-import { WithStartWorkflowOperation, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import type { Client, WorkflowStartOptions } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { Config } from '../config.js';
-import type { SyncResult } from '../domain/sync-types.js';
 import type { AthleteSyncOptions } from '../workflows/athlete-state.js';
 import type { athleteSync } from '../workflows/athlete-sync.js';
-import { athleteWorkflowId, syncNowUpdate } from '../workflows/messages.js';
+import { athleteWorkflowId } from '../workflows/messages.js';
 import { stravaAthleteIdKey, syncStateKey } from '../workflows/search-attributes.js';
 
 type SyncConfig = Pick<
@@ -13,7 +12,7 @@ type SyncConfig = Pick<
 >;
 
 /** The workflow options that come from the environment; the rest keep the workflow's defaults. */
-export function athleteSyncOptions(config: SyncConfig): Partial<AthleteSyncOptions> {
+function athleteSyncOptions(config: SyncConfig): Partial<AthleteSyncOptions> {
   return {
     backfillIntervalMs: config.BACKFILL_INTERVAL,
     backfillOverlapMs: config.BACKFILL_OVERLAP,
@@ -53,11 +52,4 @@ export async function signalAthlete<Args extends unknown[]>(
     signalArgs: args,
     // The SDK's conditional option types cannot be resolved for a generic Args; the signature above is the check.
   } as never);
-}
-
-/** Runs `syncNow` on the athlete's workflow, starting it if needed (update-with-start), and returns its result. */
-export async function syncNowWithStart(client: Client, config: SyncConfig, athleteId: number): Promise<SyncResult> {
-  return client.workflow.executeUpdateWithStart(syncNowUpdate, {
-    startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(config, athleteId)),
-  });
 }
