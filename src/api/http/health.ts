@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import type { Sql } from '../../db/connection.js';
+import { TimeoutError, withTimeout } from './timeout.js';
 
 export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
@@ -14,23 +15,13 @@ export type Readiness = z.infer<typeof readinessSchema>;
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 async function check(fn: () => Promise<unknown>): Promise<string> {
   try {
     await withTimeout(fn(), CHECK_TIMEOUT_MS);
     return 'ok';
   } catch (error) {
     // Only the kind of failure: connection errors can carry the database URL (with its password).
-    return error instanceof Error && error.message.startsWith('no answer') ? 'timeout' : 'unreachable';
+    return error instanceof TimeoutError ? 'timeout' : 'unreachable';
   }
 }
 

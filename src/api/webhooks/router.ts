@@ -5,6 +5,7 @@ import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { recordEvent, type RecordResult } from '../../db/repositories/webhook-inbox.js';
 import { errorBody } from '../http/errors.js';
+import { withTimeout } from '../http/timeout.js';
 import { handshakeQuerySchema, toEventSignal, toInboxInput, webhookEventSchema, type WebhookAck } from './event-schema.js';
 import type { EventForwarder } from './forward.js';
 import { webhookAckSeconds, webhookEventsIgnored, webhookEventsReceived } from './metrics.js';
@@ -28,18 +29,6 @@ export interface WebhookRouterDeps {
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
-
-class RecordTimeout extends Error {}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RecordTimeout(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * GET/POST /webhooks/strava (or /webhooks/strava/<STRAVA_WEBHOOK_PATH_TOKEN>). Every other path under
