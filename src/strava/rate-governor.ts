@@ -82,6 +82,14 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
         ? options.interactiveShare
         : (options.backgroundShare * (windowIndex + 1)) / WINDOWS_PER_DAY;
 
+  /** The stored counts of the day, or zero counts under the latest learned (else default) limits when it has no row. */
+  async function countsAt(ds: number, ws: number): Promise<BudgetCounts> {
+    const stored = await readBudget(sql, ds, ws);
+    if (stored) return stored;
+    const limits = (await latestLimits(sql)) ?? { windowLimit: defaultLimits.fifteenMinute, dayLimit: defaultLimits.daily };
+    return { dayStart: ds, windowStart: ws, dayReserved: 0, windowReserved: 0, dayRealtime: 0, dayInteractive: 0, dayBackground: 0, ...limits };
+  }
+
   /** Where the priority may next proceed, given the counts that refused it. */
   function waitFor(priority: Priority, cost: number, counts: BudgetCounts, at: number): { waitMs: number; reason: string } {
     const day = counts.dayStart;
@@ -132,13 +140,8 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
       });
       if (result.ok) return { ok: true };
       refused[priority]++;
-      let counts = result.counts;
-      // The snapshot may predate a concurrent reservation, or the day row did not exist yet: read it fresh.
-      counts ??= await readBudget(sql, ds, ws);
-      if (!counts) {
-        const limits = (await latestLimits(sql)) ?? { windowLimit: defaultLimits.fifteenMinute, dayLimit: defaultLimits.daily };
-        counts = { dayStart: ds, windowStart: ws, dayReserved: 0, windowReserved: 0, dayRealtime: 0, dayInteractive: 0, dayBackground: 0, ...limits };
-      }
+      // No row seen by the statement (the day row did not exist yet): read it fresh.
+      const counts = result.counts ?? (await countsAt(ds, ws));
       return { ok: false, ...waitFor(priority, cost, counts, at) };
     },
 
@@ -177,11 +180,7 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
       const ws = windowStart(at);
       const ds = dayStart(at);
       const index = (ws - ds) / FIFTEEN_MINUTES_MS;
-      let counts = await readBudget(sql, ds, ws);
-      if (!counts) {
-        const limits = (await latestLimits(sql)) ?? { windowLimit: defaultLimits.fifteenMinute, dayLimit: defaultLimits.daily };
-        counts = { dayStart: ds, windowStart: ws, dayReserved: 0, windowReserved: 0, dayRealtime: 0, dayInteractive: 0, dayBackground: 0, ...limits };
-      }
+      const counts = await countsAt(ds, ws);
       const allowance = (p: Priority): PriorityAllowance => ({
         window: Math.floor(counts.windowLimit * windowShare(p)),
         day: Math.floor(counts.dayLimit * dayShareAt(p, index)),
