@@ -1,6 +1,6 @@
 import type { CallOptions, ListActivitiesParams, StravaClient } from './client.js';
 import { NeedsReauthError, RateBudgetExhaustedError, StravaRateLimitedError, StravaTokenInvalidError } from './errors.js';
-import type { RateUsage } from './rate-headers.js';
+import { dayExhausted, type RateUsage } from './rate-headers.js';
 import type { Priority, RateGovernor } from './rate-governor.js';
 import type { DetailedActivity, StravaAthlete, SummaryActivity } from './schemas.js';
 import type { TokenVault } from './token-vault.js';
@@ -42,8 +42,7 @@ export function createAthleteStrava({ client, vault, governor }: AthleteStravaDe
       return await call(token, options);
     } catch (error) {
       if (error instanceof StravaRateLimitedError) {
-        const pair = usage?.read ?? usage?.overall;
-        await governor.markExhausted(pair && pair.usage.daily >= pair.limit.daily ? 'day' : 'window');
+        await governor.markExhausted(dayExhausted(usage) ? 'day' : 'window');
       }
       throw error;
     } finally {

@@ -62,10 +62,14 @@ export function dayStart(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
 }
 
+/** Whether the response's usage shows the day's count spent (so a 429 lasts until UTC midnight). */
+export function dayExhausted(usage: RateUsage | undefined): boolean {
+  const pair = usage && budgetPair(usage);
+  return pair !== undefined && pair.usage.daily >= pair.limit.daily;
+}
+
 /** How long after a 429 to retry: the next 15-minute boundary, or UTC midnight when the daily count is spent. */
 export function retryAfterFor429(nowMs: number, usage: RateUsage | undefined): number {
-  const pair = usage && budgetPair(usage);
-  const dayExhausted = pair !== undefined && pair.usage.daily >= pair.limit.daily;
-  const next = dayExhausted ? dayStart(nowMs) + DAY_MS : windowStart(nowMs) + FIFTEEN_MINUTES_MS;
+  const next = dayExhausted(usage) ? dayStart(nowMs) + DAY_MS : windowStart(nowMs) + FIFTEEN_MINUTES_MS;
   return Math.max(1, next - nowMs);
 }
