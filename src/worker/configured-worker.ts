@@ -28,7 +28,6 @@ export function createConfiguredWorker(
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
-    shutdownGraceTime: '30s',
     ...overrides,
   });
 }

@@ -12,9 +12,6 @@ export interface AthleteWorkerOptions {
   workflowBundle?: { code: string };
   /** In-flight activities get this long to finish on shutdown (the SDK default, 0, cancels them at once). */
   shutdownGraceTime?: Duration;
-  /** About 1 MB each; evicted athlete workflows replay from history when they next wake. */
-  maxCachedWorkflows?: number;
-  maxConcurrentActivityTaskExecutions?: number;
 }
 
 /** The worker that runs athlete workflows and their activities on one task queue. */
@@ -26,7 +23,6 @@ export function createAthleteWorker(options: AthleteWorkerOptions): Promise<Work
     activities: options.activities,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
-    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 50,
+    maxConcurrentActivityTaskExecutions: 50,
   });
 }
