@@ -13,7 +13,6 @@ export { createWebhookRouter, type WebhookRouterDeps, WEBHOOK_BODY_LIMIT_BYTES }
 export { createInboxRelay, type InboxRelay } from './relay.js';
 export { createEventForwarder, type EventForwarder } from './forward.js';
 export { webhookCallbackPath, webhookCallbackUrl, WEBHOOK_BASE_PATH } from './paths.js';
-export { webhookMetricsRegistry } from './metrics.js';
 export * from './event-schema.js';
 
 export interface WebhookIngestionDeps {

@@ -1,44 +1,42 @@
-import { Counter, Histogram, Registry, type Metric } from 'prom-client';
+import { Counter, Histogram, type Metric } from 'prom-client';
 
 /**
- * Webhook and relay metrics, in their own registry so the app can merge them into whatever it serves on
- * /metrics (`Registry.merge([register, webhookMetricsRegistry])` or registry.registerMetric for each).
- * Module-level because a metric name may be registered only once per registry.
+ * Webhook and relay metrics. Module-level (the receiver and relay count into them wherever they run), in no
+ * registry of their own: each app adds them to the registry it serves on /metrics (registerWebhookMetrics).
  */
-export const webhookMetricsRegistry = new Registry();
 
 export const webhookEventsReceived = new Counter({
   name: 'strava_webhook_events_received_total',
   help: 'Webhook POSTs by result: recorded (pending forward), duplicate, ignored, forwarded_without_inbox (database down, signal accepted), rejected (400/413), unavailable (503)',
   labelNames: ['result'] as const,
-  registers: [webhookMetricsRegistry],
+  registers: [],
 });
 
 export const webhookEventsIgnored = new Counter({
   name: 'strava_webhook_events_ignored_total',
   help: 'Webhook events recorded as ignored, by reason (athlete_not_connected, subscription_mismatch)',
   labelNames: ['reason'] as const,
-  registers: [webhookMetricsRegistry],
+  registers: [],
 });
 
 export const webhookAckSeconds = new Histogram({
   name: 'strava_webhook_ack_seconds',
   help: 'Time from receiving a webhook POST to answering it',
   buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
-  registers: [webhookMetricsRegistry],
+  registers: [],
 });
 
 export const relayForwarded = new Counter({
   name: 'strava_webhook_relay_forwarded_total',
   help: 'Inbox events the relay delivered to their athlete workflow',
-  registers: [webhookMetricsRegistry],
+  registers: [],
 });
 
 export const relayFailures = new Counter({
   name: 'strava_webhook_relay_failures_total',
   help: 'Relay batches that stopped because Temporal or PostgreSQL did not answer (the relay then backs off)',
   labelNames: ['target'] as const,
-  registers: [webhookMetricsRegistry],
+  registers: [],
 });
 
 /** Every webhook metric, for registering them in another registry as well. */
