@@ -25,8 +25,6 @@ interface StoredTyped {
   visibility: string | null;
 }
 
-const idArray = (sql: Db, ids: number[]) => bigintArray(sql, ids);
-
 function row(athleteId: number, activity: SummaryActivity, detailLevel: DetailLevel) {
   return {
     id: activity.id,
@@ -68,17 +66,19 @@ export async function upsertActivities(
   return sql.begin(async (tx) => {
     const tombstones = await tx<{ id: number; deletedAt: Date }[]>`
       select activity_id as id, deleted_at as "deletedAt" from activity_tombstones
-      where activity_id = any(${idArray(tx, ids)}) for update`;
+      where activity_id = any(${bigintArray(tx, ids)}) for update`;
     const blocked = new Set(tombstones.filter((t) => t.deletedAt.getTime() >= options.observedAt.getTime()).map((t) => t.id));
     const writable = unique.filter((a) => !blocked.has(a.id));
     outcome.skipped.push(...blocked);
     if (writable.length === 0) return outcome;
+    const writableIds = bigintArray(tx, writable.map((a) => a.id));
 
     const stored = await tx<StoredTyped[]>`
       select id, athlete_id as "athleteId", name, sport_type as "sportType", private, visibility
-      from activities where id = any(${idArray(tx, writable.map((a) => a.id))})`;
+      from activities where id = any(${writableIds})`;
     const before = new Map(stored.map((s) => [s.id, s]));
     const rows = writable.map((a) => row(athleteId, a, options.detailLevel));
+    const rowById = new Map(rows.map((r) => [r.id, r]));
 
     const written = await tx<{ id: number; inserted: boolean }[]>`
       insert into activities (id, athlete_id, name, sport_type, start_date, start_date_local, timezone, distance,
@@ -123,15 +123,14 @@ export async function upsertActivities(
       }
       outcome.updated.push(w.id);
       const old = before.get(w.id);
-      const now = writable.find((a) => a.id === w.id)!;
-      if (old && (old.name !== now.name || old.sportType !== row(athleteId, now, options.detailLevel).sport_type ||
-          old.private !== now.private || (old.visibility ?? null) !== (now.visibility ?? null))) {
+      const now = rowById.get(w.id)!;
+      if (old && (old.name !== now.name || old.sportType !== now.sport_type ||
+          old.private !== now.private || (old.visibility ?? null) !== now.visibility)) {
         outcome.webhookFieldsChanged.push(w.id);
       }
     }
     for (const s of stored) if (s.athleteId !== athleteId) outcome.skipped.push(s.id);
-    await tx`delete from activity_tombstones where activity_id = any(${idArray(tx, writable.map((a) => a.id))})
-             and athlete_id = ${athleteId}`;
+    await tx`delete from activity_tombstones where activity_id = any(${writableIds}) and athlete_id = ${athleteId}`;
     const changed = [...outcome.added, ...outcome.updated];
     if (changed.length > 0) {
       await publishChange(tx, { athleteId, kind: 'activities_upserted', activityIds: changed, count: changed.length });
@@ -152,7 +151,7 @@ export async function removeActivities(sql: Sql, athleteId: number, ids: number[
       on conflict (activity_id) do update set
         deleted_at = greatest(activity_tombstones.deleted_at, excluded.deleted_at), recorded_at = now()`;
     const deleted = await tx<{ id: number }[]>`
-      delete from activities where athlete_id = ${athleteId} and id = any(${idArray(tx, ids)}) returning id`;
+      delete from activities where athlete_id = ${athleteId} and id = any(${bigintArray(tx, ids)}) returning id`;
     const deletedIds = deleted.map((d) => d.id);
     if (deletedIds.length > 0) {
       await publishChange(tx, { athleteId, kind: 'activities_deleted', activityIds: deletedIds, count: deletedIds.length });
