@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createSubscriptionService, SubscriptionError } from '../api/subscription/service.js';
 import { loadConfigOrExit } from '../config.js';
 import { createSql } from '../db/connection.js';
-import { createStravaClient } from '../strava/client.js';
+import { createStravaServices } from '../strava/services.js';
 
 const USAGE = `usage: strava-sync subscription <create [--replace] | view | delete> [--json]
 
@@ -30,14 +30,7 @@ export async function run(args: string[]): Promise<void> {
   }
   const config = loadConfigOrExit();
   const sql = createSql(config.DATABASE_URL, { max: 1, applicationName: 'strava-sync-subscription' });
-  const strava = createStravaClient({
-    apiUrl: config.STRAVA_API_URL,
-    oauthUrl: config.STRAVA_OAUTH_URL,
-    clientId: config.STRAVA_CLIENT_ID,
-    clientSecret: config.STRAVA_CLIENT_SECRET,
-    timeoutMs: config.STRAVA_REQUEST_TIMEOUT,
-  });
-  const service = createSubscriptionService({ strava, sql, config });
+  const service = createSubscriptionService({ strava: createStravaServices(config, sql).client, sql, config });
   const print = (text: string, data: unknown) => console.log(values.json ? JSON.stringify(data, null, 2) : text);
   try {
     if (action === 'view') {
