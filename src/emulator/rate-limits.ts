@@ -71,11 +71,4 @@ export class RateLimiter {
     this.roll(nowMs);
     return { fifteenMinute: { ...this.window }, daily: { ...this.day }, windowStartMs: this.windowStart, dayStartMs: this.dayStart };
   }
-
-  reset(): void {
-    this.windowStart = -1;
-    this.dayStart = -1;
-    this.window = { overall: 0, read: 0 };
-    this.day = { overall: 0, read: 0 };
-  }
 }

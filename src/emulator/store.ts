@@ -4,7 +4,7 @@
  * it gets a delete when one becomes private and a create when it becomes visible again).
  */
 import type { EmulatorClock } from './clock.js';
-import { generateActivity, generateAthlete, generateHistory, isoSeconds, type AthleteOverrides } from './generate.js';
+import { generateActivity, generateAthlete, generateHistory, type AthleteOverrides } from './generate.js';
 import { firstAfter, firstAtOrAfter, insertSorted, removeFrom, type ActivityRecord, type AthleteRecord, type Visibility } from './model.js';
 import { mulberry32, randomInt, type Random } from './prng.js';
 import { invalidate } from './serialize.js';
@@ -301,5 +301,3 @@ export class EmulatorStore {
     return { id: athlete.id, firstname: athlete.profile.firstname, lastname: athlete.profile.lastname, activities: athlete.activities.length, connected: this.tokens.hasGrant(athlete.id), scopes: [...(this.tokens.grantScopes(athlete.id) ?? [])] };
   }
 }
-
-export { isoSeconds };

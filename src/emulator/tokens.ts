@@ -129,10 +129,6 @@ export class TokenStore {
     return true;
   }
 
-  connectedAthletes(): number[] {
-    return [...this.grants.keys()];
-  }
-
   reset(): void {
     this.grants.clear();
     this.byRefresh.clear();
