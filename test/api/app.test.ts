@@ -10,7 +10,8 @@ import { createStravaServices } from '../../src/strava/services.js';
 import { athleteWorkflowId } from '../../src/workflows/messages.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, freePort, startApi, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
+import { freePort } from '../../src/dev/temporal-dev-server.js';
+import { ADMIN_KEY, startApi, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
 
 const db = useTestDatabase();
 

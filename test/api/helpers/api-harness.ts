@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { Worker } from '@temporalio/worker';
 import { createApp, type ApiApp, type AppDeps } from '../../../src/api/app.js';
@@ -7,23 +6,13 @@ import { startServer, type RunningServer } from '../../../src/api/server.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { createActivities } from '../../../src/activities/index.js';
 import { createStravaServices, type StravaServices } from '../../../src/strava/services.js';
+import { freePort } from '../../../src/dev/temporal-dev-server.js';
 import type { RunningEmulator } from '../../../src/emulator/index.js';
 import type { TestDatabase } from '../../helpers/database.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../../helpers/temporal.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const STATE_SECRET = 'test-oauth-state-secret-0123456789';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Athlete ids unique to this run: workflow ids (athlete-<id>) are shared by every file on the dev server. */
 export function uniqueAthleteId(): number {
