@@ -10,13 +10,12 @@ import {
   advanceClockSchema,
   createActivitySchema,
   createAthleteSchema,
-  faultPatchSchema,
   rateLimitsPatchSchema,
   rotationBodySchema,
   setClockSchema,
   updateActivitySchema,
 } from './control-schemas.js';
-import { faultSettingsSchema } from './faults.js';
+import { applyFaultPatch } from './faults.js';
 import { readJson, sendEmpty, sendJson } from './http.js';
 import { EmulatorError } from './store.js';
 
@@ -104,10 +103,7 @@ async function route(ctx: EmulatorContext, hooks: ControlHooks, req: IncomingMes
   }
   if (path === '/_emulator/faults' && method === 'GET') return json(res, 200, ctx.faults);
   if (path === '/_emulator/faults' && (method === 'PATCH' || method === 'PUT')) {
-    const { force429ForMs, ...patch } = faultPatchSchema.parse(await readJson(req));
-    const next = faultSettingsSchema.parse({ ...ctx.faults, ...patch });
-    if (force429ForMs !== undefined) next.rateLimitedUntil = ctx.clock.now() + force429ForMs;
-    ctx.faults = next;
+    ctx.faults = applyFaultPatch(ctx.faults, await readJson(req), ctx.clock.now());
     return json(res, 200, ctx.faults);
   }
   if (path === '/_emulator/clock' && method === 'GET') return json(res, 200, { now: ctx.clock.now() });

@@ -1,6 +1,5 @@
 /** Request bodies of the control API (/_emulator/*), shared by the server (parsing) and the client (types). */
 import { z } from 'zod';
-import { faultPatchSchema } from './faults.js';
 import { rateLimitsSchema, refreshRotationSchema } from './options.js';
 
 const visibilitySchema = z.enum(['everyone', 'followers_only', 'only_me']);
@@ -52,4 +51,3 @@ export const advanceClockSchema = z.object({ ms: z.number() });
 export const setClockSchema = z.object({ epochMs: z.number() });
 export const rotationBodySchema = z.object({ rotation: refreshRotationSchema });
 export const rateLimitsPatchSchema = rateLimitsSchema.partial();
-export { faultPatchSchema };

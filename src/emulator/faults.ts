@@ -72,3 +72,14 @@ export const faultPatchSchema = faultSettingsSchema.partial().extend({
   force429ForMs: z.number().int().min(0).optional(),
 });
 export type FaultPatch = z.input<typeof faultPatchSchema>;
+
+/**
+ * `base` with a fault patch applied (start-up options, PATCH /_emulator/faults): `input` is validated against
+ * faultPatchSchema, and force429ForMs becomes rateLimitedUntil counted from nowMs.
+ */
+export function applyFaultPatch(base: FaultSettings, input: unknown, nowMs: number): FaultSettings {
+  const { force429ForMs, ...patch } = faultPatchSchema.parse(input);
+  const next = faultSettingsSchema.parse({ ...base, ...patch });
+  if (force429ForMs !== undefined) next.rateLimitedUntil = nowMs + force429ForMs;
+  return next;
+}

@@ -11,10 +11,10 @@ import type { EmulatorContext } from './context.js';
 import { EmulatorControl } from './control-client.js';
 import { handleControl } from './control-routes.js';
 import { countRequest, emptyCounters } from './counters.js';
-import { FAULTS, NO_FAULTS, faultSettingsSchema, type FaultSettings } from './faults.js';
+import { FAULTS, NO_FAULTS, applyFaultPatch } from './faults.js';
 import { sendJson, sleep } from './http.js';
 import { handleOAuth } from './oauth-routes.js';
-import { emulatorOptionsSchema, type EmulatorOptions, type ResolvedEmulatorOptions } from './options.js';
+import { emulatorOptionsSchema, type EmulatorOptions } from './options.js';
 import { mulberry32 } from './prng.js';
 import { RateLimiter } from './rate-limits.js';
 import { EmulatorStore } from './store.js';
@@ -37,13 +37,6 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
-function startupFaults(options: ResolvedEmulatorOptions, clock: EmulatorClock): FaultSettings {
-  const { force429ForMs, ...patch } = options.faults;
-  const faults = faultSettingsSchema.parse({ ...NO_FAULTS, ...patch });
-  if (force429ForMs !== undefined) faults.rateLimitedUntil = clock.now() + force429ForMs;
-  return faults;
-}
-
 export async function startEmulator(input: EmulatorOptions = {}): Promise<RunningEmulator> {
   const options = emulatorOptionsSchema.parse(input);
   const clock = new EmulatorClock(options.startTimeMs);
@@ -64,7 +57,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     store,
     webhooks,
     rateLimiter: new RateLimiter(options.rateLimits),
-    faults: startupFaults(options, clock),
+    faults: applyFaultPatch(NO_FAULTS, options.faults, clock.now()),
     faultRandom: mulberry32(options.seed ^ 0x5eed_0002),
     counters: emptyCounters(),
     baseUrl: '',
@@ -85,7 +78,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     if (options.startTimeMs !== undefined) clock.set(options.startTimeMs);
     store.reset();
     ctx.rateLimiter = new RateLimiter(options.rateLimits);
-    ctx.faults = startupFaults(options, clock);
+    ctx.faults = applyFaultPatch(NO_FAULTS, options.faults, clock.now());
     ctx.faultRandom = mulberry32(options.seed ^ 0x5eed_0002);
     ctx.counters = emptyCounters();
     populate();
