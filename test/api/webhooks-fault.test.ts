@@ -11,7 +11,7 @@ import { freePort, startDevServer, type RunningDevServer } from '../../src/dev/t
 import { useTestDatabase } from '../helpers/database.js';
 import { quietRuntime, uniqueTaskQueue } from '../helpers/temporal.js';
 import { startApi, type RunningApi } from './webhooks-fixtures/app.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedUrl, startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { event, postJson, receivedEvents, startRecordingWorker, uniqueAthleteIds, waitFor } from './webhooks-fixtures/harness.js';
 
 const db = useTestDatabase();
@@ -30,7 +30,7 @@ describe('webhooks while Temporal and PostgreSQL fail', () => {
   let client: Client;
   let worker: { stop(): Promise<void> } | undefined;
   let native: NativeConnection | undefined;
-  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  let proxy: TcpProxy;
   let appSql: Sql;
   let api: RunningApi;
   const taskQueue = uniqueTaskQueue('fault');
@@ -58,16 +58,14 @@ describe('webhooks while Temporal and PostgreSQL fail', () => {
     await startTemporal();
     connection = await Connection.connect({ address: temporal!.address });
     client = new Client({ connection });
-    const dbUrl = new URL(db.url);
-    proxy = await startTcpProxy({ host: dbUrl.hostname, port: Number(dbUrl.port || 5432) });
-    const proxiedUrl = new URL(db.url);
-    proxiedUrl.host = `127.0.0.1:${proxy.port}`;
-    appSql = createSql(proxiedUrl.toString(), { max: 5, applicationName: 'fault-test-api' });
+    proxy = await startDatabaseProxy(db.url);
+    const appUrl = proxiedUrl(db.url, proxy);
+    appSql = createSql(appUrl, { max: 5, applicationName: 'fault-test-api' });
     api = await startApi({
       sql: db.sql,
       appSql,
       temporal: client,
-      env: { DATABASE_URL: proxiedUrl.toString(), TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue },
+      env: { DATABASE_URL: appUrl, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue },
       webhookRelay: { minBackoffMs: 200, maxBackoffMs: 1_000, idlePollMs: 200 },
     });
     for (const owner of owners) await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
