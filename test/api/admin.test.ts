@@ -4,7 +4,7 @@ import { purgeAthlete, upsertConnectedAthlete } from '../../src/db/repositories/
 import { athleteWorkflowId } from '../../src/workflows/messages.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
+import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
 
 const db = useTestDatabase();
 
@@ -27,16 +27,7 @@ describe('admin routes', () => {
     [dev, emulator] = await Promise.all([connectDevServer(), startEmulator({ seed: 8 })]);
     api = await startApi({ db, dev, emulator, env: { TEMPORAL_UI_URL: 'http://localhost:8233' } });
     worker = await startWorker(api, dev, db.sql, emulator);
-    for (let i = 0; i < 3; i++) {
-      const id = uniqueAthleteId();
-      await emulator.control.createAthlete({ id, activities: 2 });
-      const tokens = await emulator.control.issueTokens(id);
-      await db.sql.begin(async (tx) => {
-        await upsertConnectedAthlete(tx, id, tokens.scope.split(','));
-        await api.strava.vault.store(id, tokens, tx);
-      });
-      connected.push(id);
-    }
+    for (let i = 0; i < 3; i++) connected.push(await connectAthlete(api, emulator, db.sql, 2));
     revoked = uniqueAthleteId();
     await upsertConnectedAthlete(db.sql, revoked, ['read']);
     await purgeAthlete(db.sql, revoked);

@@ -6,7 +6,7 @@ import type { SummaryActivity } from '../../src/strava/schemas.js';
 import { athleteWorkflowId } from '../../src/workflows/messages.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
+import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
 
 const db = useTestDatabase();
 
@@ -41,17 +41,7 @@ describe('athlete routes', () => {
     await dev?.close();
   });
 
-  /** An athlete connected the way the OAuth callback does it (tokens from the emulator, stored by the vault). */
-  async function connectedAthlete(activities = 0): Promise<number> {
-    const id = uniqueAthleteId();
-    await emulator.control.createAthlete({ id, activities });
-    const tokens = await emulator.control.issueTokens(id);
-    await db.sql.begin(async (tx) => {
-      await upsertConnectedAthlete(tx, id, tokens.scope.split(','));
-      await api.strava.vault.store(id, tokens, tx);
-    });
-    return id;
-  }
+  const connectedAthlete = (activities = 0) => connectAthlete(api, emulator, db.sql, activities);
 
   describe('authorization and ids', () => {
     const routes: [string, string][] = [

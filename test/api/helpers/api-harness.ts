@@ -8,6 +8,7 @@ import { createActivities } from '../../../src/activities/index.js';
 import { createStravaServices, type StravaServices } from '../../../src/strava/services.js';
 import { freePort } from '../../../src/dev/temporal-dev-server.js';
 import type { RunningEmulator } from '../../../src/emulator/index.js';
+import { upsertConnectedAthlete } from '../../../src/db/repositories/athletes.js';
 import type { TestDatabase } from '../../helpers/database.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../../helpers/temporal.js';
 
@@ -110,6 +111,18 @@ export async function startWorker(harness: ApiHarness, dev: DevServerHandles, sq
       await running;
     },
   };
+}
+
+/** An athlete connected the way the OAuth callback does it (tokens from the emulator, stored by the vault). */
+export async function connectAthlete(harness: ApiHarness, emulator: RunningEmulator, sql: TestDatabase['sql'], activities = 0): Promise<number> {
+  const id = uniqueAthleteId();
+  await emulator.control.createAthlete({ id, activities });
+  const tokens = await emulator.control.issueTokens(id);
+  await sql.begin(async (tx) => {
+    await upsertConnectedAthlete(tx, id, tokens.scope.split(','));
+    await harness.strava.vault.store(id, tokens, tx);
+  });
+  return id;
 }
 
 /** Polls until check returns a value (not undefined), or fails after timeoutMs. */
