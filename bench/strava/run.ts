@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -160,6 +160,8 @@ try {
   await admin.end();
 }
 
+const NOTES_HEADING = '### Reading these numbers';
+
 if (values.write) {
   const header = [
     '# Strava client, token vault and rate governor: benchmark results',
@@ -169,5 +171,10 @@ if (values.write) {
     "client. Both share the machine's cores with PostgreSQL, so throughput rows measure the whole local stack.",
     '',
   ];
-  await writeFile(join(here, 'RESULTS.md'), [...header, ...lines, ''].join('\n'));
+  // The hand-written reading of the numbers is kept: re-running rewrites the tables only.
+  const resultsPath = join(here, 'RESULTS.md');
+  const previous = await readFile(resultsPath, 'utf8').catch(() => '');
+  const notesAt = previous.indexOf(NOTES_HEADING);
+  const notes = notesAt >= 0 ? ['', previous.slice(notesAt).trimEnd()] : [];
+  await writeFile(resultsPath, [...header, ...lines, ...notes, ''].join('\n'));
 }
