@@ -3,10 +3,10 @@
  * rate window or a 6-hour token expiry without waiting. Timers (webhook retries, delays) stay on real time.
  */
 export class EmulatorClock {
-  private offsetMs: number;
+  private offsetMs = 0;
 
-  constructor(startAtMs?: number) {
-    this.offsetMs = startAtMs === undefined ? 0 : startAtMs - Date.now();
+  constructor(private readonly startAtMs?: number) {
+    this.reset();
   }
 
   now(): number {
@@ -27,7 +27,8 @@ export class EmulatorClock {
     return this.now();
   }
 
+  /** Back to the start-up setting: startAtMs from now on, or real time. */
   reset(): void {
-    this.offsetMs = 0;
+    this.offsetMs = this.startAtMs === undefined ? 0 : this.startAtMs - Date.now();
   }
 }

@@ -50,18 +50,14 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     () => ctx.counters,
   );
   const store = new EmulatorStore(options.seed, clock, tokens, webhooks, options.historyYears, options.consentAthleteActivities);
-  Object.assign(ctx, {
-    options,
-    clock,
-    tokens,
-    store,
-    webhooks,
+  // The context's replaceable parts, as at start-up (and again after a reset).
+  const freshState = () => ({
     rateLimiter: new RateLimiter(options.rateLimits),
     faults: applyFaultPatch(NO_FAULTS, options.faults, clock.now()),
     faultRandom: mulberry32(options.seed ^ 0x5eed_0002),
     counters: emptyCounters(),
-    baseUrl: '',
-  } satisfies EmulatorContext);
+  });
+  Object.assign(ctx, { options, clock, tokens, store, webhooks, baseUrl: '', ...freshState() } satisfies EmulatorContext);
 
   // Start-up athletes are generated relative to one fixed instant, so a reset regenerates identical data.
   const populateAtMs = clock.now();
@@ -73,14 +69,9 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     webhooks.cancelAll();
     webhooks.subscription = undefined;
     tokens.reset();
-    tokens.rotation = options.refreshRotation;
     clock.reset();
-    if (options.startTimeMs !== undefined) clock.set(options.startTimeMs);
     store.reset();
-    ctx.rateLimiter = new RateLimiter(options.rateLimits);
-    ctx.faults = applyFaultPatch(NO_FAULTS, options.faults, clock.now());
-    ctx.faultRandom = mulberry32(options.seed ^ 0x5eed_0002);
-    ctx.counters = emptyCounters();
+    Object.assign(ctx, freshState());
     populate();
   };
 

@@ -60,9 +60,10 @@ export function resolveVisibility(current: Visibility, patch: { private?: boolea
 export class EmulatorStore {
   readonly athletes = new Map<number, AthleteRecord>();
   readonly activities = new Map<number, ActivityRecord>();
-  private random: Random;
-  private nextActivityId: number;
-  private nextAthleteId: number;
+  private random!: Random;
+  private nextActivityId!: number;
+  private nextAthleteId!: number;
+  private subscriptionCounter = 0;
 
   constructor(
     private readonly seed: number,
@@ -72,22 +73,19 @@ export class EmulatorStore {
     private readonly historyYears: number,
     private readonly consentAthleteActivities = 0,
   ) {
-    this.random = mulberry32(seed);
-    // Strava activity ids are past 2^31 (about 1.5e10 today); athlete ids are 8-9 digits.
-    this.nextActivityId = 12_000_000_000 + randomInt(this.random, 0, 999_999) * 1000;
-    this.nextAthleteId = 30_000_000 + randomInt(this.random, 0, 9_999) * 1000;
+    this.reset();
   }
 
+  /** Empty, with the seeded stream and id counters as at construction: regenerating gives identical data. */
   reset(): void {
     this.athletes.clear();
     this.activities.clear();
     this.subscriptionCounter = 0;
     this.random = mulberry32(this.seed);
+    // Strava activity ids are past 2^31 (about 1.5e10 today); athlete ids are 8-9 digits.
     this.nextActivityId = 12_000_000_000 + randomInt(this.random, 0, 999_999) * 1000;
     this.nextAthleteId = 30_000_000 + randomInt(this.random, 0, 9_999) * 1000;
   }
-
-  private subscriptionCounter = 0;
 
   /** Push subscription ids look like Strava's (six digits). */
   nextSubscriptionId(): number {

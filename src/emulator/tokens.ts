@@ -43,11 +43,14 @@ export class TokenStore {
   private byRefresh = new Map<string, Grant>();
   private byAccess = new Map<string, AccessTokenRecord>();
   private codes = new Map<string, CodeRecord>();
+  rotation: RefreshRotation;
 
   constructor(
-    public rotation: RefreshRotation,
+    private readonly startRotation: RefreshRotation,
     private readonly accessTtlS: number,
-  ) {}
+  ) {
+    this.rotation = startRotation;
+  }
 
   issueCode(athleteId: number, scopes: Set<string>, nowS: number): string {
     const code = newSecret();
@@ -129,7 +132,9 @@ export class TokenStore {
     return true;
   }
 
+  /** Forgets every grant and code; rotation goes back to the start-up setting. */
   reset(): void {
+    this.rotation = this.startRotation;
     this.grants.clear();
     this.byRefresh.clear();
     this.byAccess.clear();
