@@ -28,13 +28,17 @@ export class HttpError extends Error {
 
 export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
 
-/** Turns a zod failure at the edge into a 400 that names each offending field. */
-export function invalidRequest(error: z.ZodError, where: string): HttpError {
-  const details = error.issues
+/** The first few issues of a zod failure, each with the field it concerns (`where` for the value as a whole). */
+export function describeIssues(error: z.ZodError, where: string): string {
+  return error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.length ? issue.path.join('.') : where}: ${issue.message}`)
     .join('; ');
-  return new HttpError(400, 'invalid_request', `invalid ${where}: ${details}`);
+}
+
+/** Turns a zod failure at the edge into a 400 that names each offending field. */
+export function invalidRequest(error: z.ZodError, where: string): HttpError {
+  return new HttpError(400, 'invalid_request', `invalid ${where}: ${describeIssues(error, where)}`);
 }
 
 /** Parses one part of a request with zod, throwing a 400 HttpError on failure. */

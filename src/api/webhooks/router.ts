@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { recordEvent, type RecordResult } from '../../db/repositories/webhook-inbox.js';
-import { errorBody } from '../http/errors.js';
+import { describeIssues, errorBody } from '../http/errors.js';
 import { withTimeout } from '../http/timeout.js';
 import { handshakeQuerySchema, toEventSignal, toInboxInput, webhookEventSchema, type WebhookAck } from './event-schema.js';
 import type { EventForwarder } from './forward.js';
@@ -67,11 +67,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
 
     const parsed = webhookEventSchema.safeParse(req.body);
     if (!parsed.success) {
-      const details = parsed.error.issues
-        .slice(0, 5)
-        .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`)
-        .join('; ');
-      ack(400, errorBody('invalid_event', `not a Strava webhook event: ${details}`), 'rejected');
+      ack(400, errorBody('invalid_event', `not a Strava webhook event: ${describeIssues(parsed.error, 'body')}`), 'rejected');
       return;
     }
     const event = parsed.data;
