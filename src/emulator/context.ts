@@ -19,6 +19,8 @@ export interface EmulatorContext {
   faults: FaultSettings;
   /** Seeded: fault decisions on API calls. */
   faultRandom: Random;
+  /** Webhook drop/duplicate/reorder decisions: its own stream, restarted by a reset like the others. */
+  webhookRandom: Random;
   counters: Counters;
   baseUrl: string;
 }

@@ -46,7 +46,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
   const webhooks = new WebhookDispatcher(
     { timeoutMs: options.webhookTimeoutMs, maxAttempts: options.webhookMaxAttempts, retryDelayMs: options.webhookRetryDelayMs },
     () => ctx.faults,
-    mulberry32(options.seed ^ 0x5eed_0001),
+    () => ctx.webhookRandom,
     () => ctx.counters,
   );
   const store = new EmulatorStore(options.seed, clock, tokens, webhooks, options.historyYears, options.consentAthleteActivities);
@@ -55,6 +55,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     rateLimiter: new RateLimiter(options.rateLimits),
     faults: applyFaultPatch(NO_FAULTS, options.faults, clock.now()),
     faultRandom: mulberry32(options.seed ^ 0x5eed_0002),
+    webhookRandom: mulberry32(options.seed ^ 0x5eed_0001),
     counters: emptyCounters(),
   });
   Object.assign(ctx, { options, clock, tokens, store, webhooks, baseUrl: '', ...freshState() } satisfies EmulatorContext);

@@ -56,7 +56,7 @@ export class WebhookDispatcher {
   constructor(
     private readonly settings: WebhookSettings,
     private readonly faults: () => FaultSettings,
-    private readonly random: Random,
+    private readonly random: () => Random,
     private readonly counters: () => Counters,
   ) {}
 
@@ -81,9 +81,10 @@ export class WebhookDispatcher {
     };
     const faults = this.faults();
     // Always draw all three numbers so one fault's rate does not shift the others' decisions.
-    const dropRoll = this.random();
-    const duplicateRoll = this.random();
-    const reorderRoll = this.random();
+    const random = this.random();
+    const dropRoll = random();
+    const duplicateRoll = random();
+    const reorderRoll = random();
     if (dropRoll < faults.webhookDropRate) {
       counters.dropped++;
       this.record({ event: payload, duplicate: false, dropped: true, attempts: [], outcome: 'dropped' });

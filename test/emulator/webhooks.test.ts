@@ -247,6 +247,25 @@ describe('webhook faults', () => {
     expect(sortedIds(again.received)).toEqual(firstIds);
   });
 
+  it('a reset restarts the drop decisions: the same events are dropped as after a fresh start', async () => {
+    await withEmulator({ seed: 5, webhookRetryDelayMs: 50, faults: { webhookDropRate: 0.5 } }, async (emulator) => {
+      const droppedOrdinals = async () => {
+        await subscribe(emulator, callback.url);
+        const athlete = await emulator.control.createAthlete();
+        await emulator.control.issueTokens(athlete.id);
+        for (let i = 0; i < 40; i++) await emulator.control.createActivity(athlete.id);
+        await emulator.control.webhooksSettled(20_000);
+        const log = await emulator.control.webhookLog();
+        return log.filter((entry) => entry.event.object_type === 'activity').map((entry) => entry.outcome === 'dropped');
+      };
+      const first = await droppedOrdinals();
+      await emulator.control.reset();
+      const afterReset = await droppedOrdinals();
+      expect(first.filter(Boolean).length).toBeGreaterThan(0);
+      expect(afterReset).toEqual(first);
+    });
+  });
+
   it('duplicates at the configured rate: the same payload twice', async () => {
     const { received, counters } = await produce({ seed: 4, faults: { webhookDuplicateRate: 0.25, webhookDuplicateDelayMs: 20 } }, 300);
     expect(counters.duplicated).toBeGreaterThan(45);
