@@ -8,18 +8,13 @@ import { FAILURE_TYPES } from './types.js';
  */
 export function toActivityFailure(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
-  const e = error as Error & { waitMs?: number; retryAfterMs?: number; retryable?: boolean };
+  const e = error as Error & { retryAfterMs?: number };
   switch (e.name) {
     case 'RateBudgetExhaustedError':
     case 'StravaRateLimitedError': {
-      const retryAfterMs = Math.max(1_000, e.waitMs ?? e.retryAfterMs ?? 60_000);
-      // Retryable, honouring the window; details repeat the delay because workflow code cannot read nextRetryDelay.
-      return ApplicationFailure.create({
-        type: FAILURE_TYPES.rateLimited,
-        message: e.message,
-        nextRetryDelay: retryAfterMs,
-        details: [{ retryAfterMs }],
-      });
+      // The workflow lists RateLimited as non-retryable and waits out the window itself, reading it from details.
+      const retryAfterMs = Math.max(1_000, e.retryAfterMs ?? 60_000);
+      return ApplicationFailure.create({ type: FAILURE_TYPES.rateLimited, message: e.message, details: [{ retryAfterMs }] });
     }
     case 'NeedsReauthError':
     case 'StravaTokenInvalidError':
