@@ -14,6 +14,7 @@ import {
   tooManyRequests,
   truthActivities,
 } from './helpers/ground-truth.js';
+import { importPageRunning } from './helpers/pending-activities.js';
 import { createHarness, waitForStatus, type Handle, type Harness } from './workflow-harness.js';
 
 /**
@@ -81,8 +82,6 @@ async function athleteState(athleteId: number): Promise<string | undefined> {
   return row?.state;
 }
 
-const PENDING_ACTIVITY_STATE_STARTED = 2; // temporal.api.enums.v1.PendingActivityState
-
 /** Waits until the server shows an activity of the workflow that failed and is being retried. */
 async function retriedActivity(handle: Handle, timeoutMs: number): Promise<{ type: string; attempt: number; failure: string }> {
   const deadline = Date.now() + timeoutMs;
@@ -92,17 +91,6 @@ async function retriedActivity(handle: Handle, timeoutMs: number): Promise<{ typ
     if (retried) return { type: retried.activityType?.name ?? '?', attempt: retried.attempt ?? 0, failure: retried.lastFailure?.message ?? '' };
     if (Date.now() > deadline) throw new Error(`no activity retried; pending: ${JSON.stringify(raw.pendingActivities)}`);
     await sleep(100);
-  }
-}
-
-/** Waits until an import page is running on the worker (not between pages, not in a retry back-off). */
-async function importPageRunning(handle: Handle, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { raw } = await handle.describe();
-    if ((raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'importPage' && a.state === PENDING_ACTIVITY_STATE_STARTED)) return;
-    if (Date.now() > deadline) throw new Error('no import page in flight');
-    await sleep(20);
   }
 }
 

@@ -3,8 +3,9 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { expectConverged, listRequests, rowCounts, storedActivities, tooManyRequests, truthActivities } from './helpers/ground-truth.js';
+import { importPageRunning } from './helpers/pending-activities.js';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process.js';
-import { createHarness, waitForStatus, type Handle, type Harness } from './workflow-harness.js';
+import { createHarness, waitForStatus, type Harness } from './workflow-harness.js';
 
 /**
  * A worker process dies mid-import (SIGKILL: no graceful shutdown, its in-flight activity simply vanishes) and a
@@ -18,22 +19,6 @@ let dev: DevServerHandles;
 let harness: Harness;
 let workerEnv: Record<string, string>;
 const processes: WorkerProcess[] = [];
-
-const PENDING_ACTIVITY_STATE_STARTED = 2; // temporal.api.enums.v1.PendingActivityState
-
-/** Waits until the server shows an import page started by a worker (in flight). */
-async function importPageRunning(handle: Handle, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { raw } = await handle.describe();
-    const started = (raw.pendingActivities ?? []).some(
-      (a) => a.activityType?.name === 'importPage' && a.state === PENDING_ACTIVITY_STATE_STARTED,
-    );
-    if (started) return;
-    if (Date.now() > deadline) throw new Error('no import page in flight');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const ACTIVITIES = 1400; // 7 full pages, then an empty one that ends the import
 const LIST_PAGES = 8;
