@@ -63,14 +63,6 @@ function cancellation(): AbortSignal | undefined {
   }
 }
 
-function heartbeat(details?: unknown): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    // Not running inside an activity (unit tests call the functions directly).
-  }
-}
-
 /** Well inside the workflow's heartbeatTimeout for Strava activities (15 s); the SDK throttles what it sends. */
 const HEARTBEAT_EVERY_MS = 3_000;
 
@@ -149,7 +141,6 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
           added += outcome.added.length;
           updated += outcome.updated.length;
           repaired += outcome.added.length + outcome.webhookFieldsChanged.length;
-          heartbeat({ page });
           if (list.length < perPage) break;
         }
         // What Strava no longer returns inside the window was deleted or made invisible: remove it here too.
