@@ -9,7 +9,6 @@ import {
   activityIdsStartedSince,
   latestActivityStarts,
   removeActivities,
-  removeTombstones,
   tombstoneOf,
   upsertActivities,
 } from '../db/repositories/activities.js';
@@ -235,8 +234,6 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
 
     async purgeAthlete({ athleteId }) {
       const { activitiesDeleted } = await purgeAthlete(sql, athleteId);
-      await removeTombstones(sql, athleteId);
-      await publishChange(sql, { athleteId, kind: 'athlete_purged', count: activitiesDeleted });
       log?.info({ athleteId, activitiesDeleted }, 'athlete purged after deauthorization');
       return { activitiesDeleted };
     },

@@ -1,4 +1,7 @@
 import { textArray, type Db, type Sql } from '../connection.js';
+import { publishChange } from '../change-feed.js';
+import { removeTombstones } from './activities.js';
+import { deleteTokens } from './tokens.js';
 import type { SyncState } from '../../domain/sync-types.js';
 
 export interface AthleteRow {
@@ -57,14 +60,17 @@ export async function recordSync(sql: Db, athleteId: number, at: Date, kind: 'sy
 }
 
 /**
- * Deauthorization purge (Strava API agreement): tokens and synced activities go, the athlete row stays as a
- * tombstone with state revoked so operators can see what happened.
+ * Deauthorization purge (Strava API agreement): tokens, synced activities and their delete tombstones go in one
+ * transaction, announced on the change feed when it commits; the athlete row stays with state revoked so
+ * operators can see what happened.
  */
 export async function purgeAthlete(sql: Sql, athleteId: number): Promise<{ activitiesDeleted: number }> {
   return sql.begin(async (tx) => {
-    await tx`delete from tokens where athlete_id = ${athleteId}`;
+    await deleteTokens(tx, athleteId);
     const deleted = await tx`delete from activities where athlete_id = ${athleteId}`;
+    await removeTombstones(tx, athleteId);
     await tx`update athletes set state = 'revoked', revoked_at = now(), updated_at = now() where id = ${athleteId}`;
+    await publishChange(tx, { athleteId, kind: 'athlete_purged', count: deleted.count });
     return { activitiesDeleted: deleted.count };
   });
 }
