@@ -13,6 +13,10 @@ export interface DevServerOptions {
   /** Extra `--dynamic-config-value K=JSON` pairs. */
   dynamicConfig?: Record<string, unknown>;
   log?: (line: string) => void;
+  /** Extra environment for the server process (the webhook benchmark caps its Go threads with GOMAXPROCS). */
+  env?: Record<string, string>;
+  /** Runs the server under `nice -n <niceness>`: lower CPU priority than the processes it shares a machine with. */
+  niceness?: number;
 }
 
 export interface RunningDevServer {
@@ -46,7 +50,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Ru
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
-  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, commandArgs] = options.niceness === undefined
+    ? [temporalCliPath(), args]
+    : ['nice', ['-n', String(options.niceness), temporalCliPath(), ...args]];
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const log = options.log ?? (() => {});
   child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));

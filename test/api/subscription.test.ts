@@ -10,7 +10,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { createStravaClient } from '../../src/strava/client.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, uniqueTaskQueue, type DevServerHandles } from '../helpers/temporal.js';
-import { startApi, type RunningApi } from './webhooks-fixtures/app.js';
+import { startApi, type ApiHarness } from './helpers/api-harness.js';
 import { receivedEvents, startRecordingWorker, testConfig, waitFor } from './webhooks-fixtures/harness.js';
 
 const db = useTestDatabase();
@@ -20,7 +20,7 @@ const KEY = 'subscription-test-admin-key';
 describe('/admin/subscription and `strava-sync subscription`', () => {
   let dev: DevServerHandles;
   let emulator: RunningEmulator;
-  let api: RunningApi;
+  let api: ApiHarness;
   let worker: { stop(): Promise<void> };
   let env: Record<string, string>;
   const admin = (method: string, path = '/admin/subscription', key: string | null = KEY) =>
@@ -44,10 +44,10 @@ describe('/admin/subscription and `strava-sync subscription`', () => {
       ADMIN_API_KEY: KEY,
     };
     worker = await startRecordingWorker(dev.nativeConnection, taskQueue);
-    api = await startApi({ sql: db.sql, temporal: dev.client, env });
+    api = await startApi({ db, dev, emulator, env: { ADMIN_API_KEY: KEY, TEMPORAL_TASK_QUEUE: taskQueue }, relay: true });
   });
   afterAll(async () => {
-    await api?.server.stop(1_000);
+    await api?.stop();
     await worker?.stop();
     await emulator?.close();
     await dev?.close();

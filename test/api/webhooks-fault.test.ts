@@ -10,7 +10,7 @@ import { countByOutcome, listEvents } from '../../src/db/repositories/webhook-in
 import { freePort, startDevServer, type RunningDevServer } from '../../src/dev/temporal-dev-server.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { quietRuntime, uniqueTaskQueue } from '../helpers/temporal.js';
-import { startApi, type RunningApi } from './webhooks-fixtures/app.js';
+import { startApi, type ApiHarness } from './helpers/api-harness.js';
 import { proxiedUrl, startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { event, postJson, receivedEvents, startRecordingWorker, uniqueAthleteIds, waitFor } from './webhooks-fixtures/harness.js';
 
@@ -32,7 +32,7 @@ describe('webhooks while Temporal and PostgreSQL fail', () => {
   let native: NativeConnection | undefined;
   let proxy: TcpProxy;
   let appSql: Sql;
-  let api: RunningApi;
+  let api: ApiHarness;
   const taskQueue = uniqueTaskQueue('fault');
   const owners = uniqueAthleteIds(10);
   const [stranger] = uniqueAthleteIds(1) as [number];
@@ -62,16 +62,17 @@ describe('webhooks while Temporal and PostgreSQL fail', () => {
     const appUrl = proxiedUrl(db.url, proxy);
     appSql = createSql(appUrl, { max: 5, applicationName: 'fault-test-api' });
     api = await startApi({
-      sql: db.sql,
+      db,
+      dev: { address: temporal!.address, client },
       appSql,
-      temporal: client,
-      env: { DATABASE_URL: appUrl, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue },
+      env: { DATABASE_URL: appUrl, TEMPORAL_TASK_QUEUE: taskQueue },
+      relay: true,
       webhookRelay: { minBackoffMs: 200, maxBackoffMs: 1_000, idlePollMs: 200 },
     });
     for (const owner of owners) await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
   });
   afterAll(async () => {
-    await api?.server.stop(1_000);
+    await api?.stop();
     await appSql?.end({ timeout: 1 });
     await proxy?.stop();
     await connection?.close();

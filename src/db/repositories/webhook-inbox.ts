@@ -105,11 +105,6 @@ export async function noteForwardFailure(tx: Db, ids: number[]): Promise<void> {
   await tx`update webhook_events set forward_attempts = forward_attempts + 1 where id = any(${bigintArray(tx, ids)})`;
 }
 
-export async function countPending(sql: Db): Promise<number> {
-  const [row] = await sql<{ count: number }[]>`select count(*)::int as count from webhook_events where outcome = 'pending'`;
-  return row!.count;
-}
-
 export async function countByOutcome(sql: Db): Promise<Record<InboxOutcome, number>> {
   const rows = await sql<{ outcome: InboxOutcome; count: number }[]>`
     select outcome, count(*)::int as count from webhook_events group by outcome`;

@@ -9,6 +9,7 @@ import { createStravaServices, type StravaServices } from '../../../src/strava/s
 import { freePort } from '../../../src/dev/temporal-dev-server.js';
 import type { RunningEmulator } from '../../../src/emulator/index.js';
 import { upsertConnectedAthlete } from '../../../src/db/repositories/athletes.js';
+import type { Sql } from '../../../src/db/connection.js';
 import type { TestDatabase } from '../../helpers/database.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../../helpers/temporal.js';
 
@@ -36,11 +37,16 @@ export interface ApiHarness {
 
 export interface HarnessOptions {
   db: TestDatabase;
-  dev: DevServerHandles;
+  /** The Temporal server the app signals: the shared dev server, or a test's own. */
+  dev: Pick<DevServerHandles, 'address' | 'client'>;
   emulator?: RunningEmulator;
   env?: Record<string, string>;
   appOptions?: AppDeps['options'];
+  /** Runs the webhook relay (off by default so a test can watch rows stay pending). */
   relay?: boolean;
+  webhookRelay?: AppDeps['webhookRelay'];
+  /** The pool the app uses (e.g. through a proxy that a fault test cuts); defaults to `db.sql`. */
+  appSql?: Sql;
 }
 
 /** The real API on a real port, over the test's database, the shared Temporal dev server and the emulator. */
@@ -73,7 +79,16 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
   const clock = { offsetMs: 0 };
   const now = () => Date.now() + clock.offsetMs;
   const strava = createStravaServices(config, options.db.sql, options.emulator ? { now: () => options.emulator!.now() } : {});
-  const app = createApp({ config, sql: options.db.sql, temporal: options.dev.client, strava, logger, now, options: options.appOptions });
+  const app = createApp({
+    config,
+    sql: options.appSql ?? options.db.sql,
+    temporal: options.dev.client,
+    strava,
+    logger,
+    now,
+    options: options.appOptions,
+    ...(options.webhookRelay ? { webhookRelay: options.webhookRelay } : {}),
+  });
   const server = await startServer(app, { port, host: '127.0.0.1', relay: options.relay ?? false });
   const url = server.url;
   return {
