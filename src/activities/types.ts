@@ -84,13 +84,3 @@ export interface AthleteActivities {
   deauthorizeAthlete(input: { athleteId: number }): Promise<{ requests: number }>;
   purgeAthlete(input: { athleteId: number }): Promise<{ activitiesDeleted: number }>;
 }
-
-/** Failure types the activities raise; the workflow's retry policy and error handling key on these names. */
-export const FAILURE_TYPES = {
-  rateLimited: 'RateLimited',
-  needsReauth: 'NeedsReauth',
-  missingScope: 'MissingScope',
-  appForbidden: 'AppForbidden',
-  badRequest: 'StravaBadRequest',
-  notFound: 'StravaNotFound',
-} as const;

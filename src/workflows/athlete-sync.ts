@@ -29,10 +29,9 @@ import {
   stravaEventSignal,
   syncNowUpdate,
 } from './messages.js';
+import { FAILURE_TYPES, HANDLED_FAILURE_TYPES } from './failure-types.js';
 import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
 
-/** Failure types (src/activities/types.ts FAILURE_TYPES) the workflow handles itself instead of retrying blindly. */
-const HANDLED_FAILURES = ['RateLimited', 'NeedsReauth', 'MissingScope', 'AppForbidden', 'StravaBadRequest', 'StravaNotFound'];
 
 // Strava calls: transient errors retry a few times; rate limits, revoked tokens and a forbidden app come back to
 // the workflow at once so it can show the state (rate_limited, needs_reauth, paused) and wait durably.
@@ -41,7 +40,7 @@ const HANDLED_FAILURES = ['RateLimited', 'NeedsReauth', 'MissingScope', 'AppForb
 const strava = proxyActivities<AthleteActivities>({
   startToCloseTimeout: '2m',
   heartbeatTimeout: '15s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 6, nonRetryableErrorTypes: HANDLED_FAILURES },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 6, nonRetryableErrorTypes: HANDLED_FAILURE_TYPES },
 });
 // Database-only activities: PostgreSQL outages heal, so they retry until they succeed.
 const db = proxyActivities<AthleteActivities>({
@@ -68,12 +67,12 @@ function classify(error: unknown): Failure {
   const cause = error.cause;
   const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : (cause?.name ?? 'Error');
   const message = cause?.message ?? error.message;
-  if (type === 'RateLimited') {
+  if (type === FAILURE_TYPES.rateLimited) {
     const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { retryAfterMs?: number } | undefined) : undefined;
     return { kind: 'rate_limited', type, message, retryAfterMs: Math.max(1_000, details?.retryAfterMs ?? 60_000) };
   }
-  if (type === 'NeedsReauth' || type === 'MissingScope') return { kind: 'needs_reauth', type, message };
-  if (type === 'AppForbidden') return { kind: 'app_forbidden', type, message };
+  if (type === FAILURE_TYPES.needsReauth || type === FAILURE_TYPES.missingScope) return { kind: 'needs_reauth', type, message };
+  if (type === FAILURE_TYPES.appForbidden) return { kind: 'app_forbidden', type, message };
   return { kind: 'failed', type, message };
 }
 
@@ -385,7 +384,7 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     state.counters.syncNows += serving.length;
     if (blocked('realtime')) {
       const retryIn = Math.ceil(((state.rateLimitedUntil.realtime ?? now()) - now()) / 1000);
-      resolveWaiters(serving, { failure: { type: 'RateLimited', message: `Strava's rate limit is reached; try again in ${retryIn} s` } });
+      resolveWaiters(serving, { failure: { type: FAILURE_TYPES.rateLimited, message: `Strava's rate limit is reached; try again in ${retryIn} s` } });
       return;
     }
     const startedAt = now();
@@ -546,14 +545,14 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       }
     }
     if (state.auth === 'needs_reauth') {
-      resolveWaiters(waiters, { failure: { type: 'NeedsReauth', message: 'the athlete must reconnect to Strava before syncing' } });
+      resolveWaiters(waiters, { failure: { type: FAILURE_TYPES.needsReauth, message: 'the athlete must reconnect to Strava before syncing' } });
       await setState('needs_reauth');
       await condition(() => wake);
       continue;
     }
     if (state.pausedUntil !== null) {
       if (state.pausedUntil > now()) {
-        resolveWaiters(waiters, { failure: { type: 'AppForbidden', message: 'Strava currently refuses this application; syncing is paused' } });
+        resolveWaiters(waiters, { failure: { type: FAILURE_TYPES.appForbidden, message: 'Strava currently refuses this application; syncing is paused' } });
         await setState('paused');
         await condition(() => wake, Math.max(1, state.pausedUntil - now()));
         continue;
