@@ -88,6 +88,7 @@ export const configSchema = z.object({
   BACKFILL_OVERLAP: durationSchema.default(7 * 86_400_000),
   FOCUS_STALE_AFTER: durationSchema.default(3_600_000),
   SYNC_NOW_WAIT: durationSchema.default(20_000),
+  WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),
   RATE_BACKGROUND_SHARE: share.default(0.6),
   RATE_INTERACTIVE_SHARE: share.default(0.85),
   STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),

@@ -20,7 +20,7 @@ import { createHttpMetrics } from './http/metrics.js';
 import { requestLog } from './http/request-log.js';
 import { buildOpenApiDocument } from './openapi/document.js';
 import type { ApiStrava } from './strava-deps.js';
-import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type WebhookIngestionDeps } from './webhooks/index.js';
+import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type InboxRetention, type WebhookIngestionDeps } from './webhooks/index.js';
 import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
 
 export interface RateLimitSetting {
@@ -73,6 +73,8 @@ export interface AppDeps {
 export type ApiApp = Express & {
   /** The webhook inbox relay: the server starts it with the listener and stops it on shutdown. */
   relay: InboxRelay;
+  /** Prunes handled inbox rows past WEBHOOK_INBOX_RETENTION; started and stopped with the relay. */
+  inboxRetention: InboxRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
 };
@@ -151,5 +153,5 @@ export function createApp(deps: AppDeps): ApiApp {
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return Object.assign(app, { relay: webhooks.relay, streams });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams });
 }

@@ -19,7 +19,7 @@ export interface StartOptions {
   port: number;
   host?: string;
   logger?: Logger;
-  /** Start the webhook inbox relay with the listener (default true). */
+  /** Start the webhook inbox relay and retention with the listener (default true). */
   relay?: boolean;
 }
 
@@ -39,7 +39,10 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
   });
   const port = (server.address() as AddressInfo).port;
   const runRelay = options.relay ?? true;
-  if (runRelay) app.relay.start();
+  if (runRelay) {
+    app.relay.start();
+    app.inboxRetention.start();
+  }
   options.logger?.info({ port, host }, 'api listening');
 
   let stopping: Promise<void> | undefined;
@@ -64,7 +67,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
         server.closeAllConnections();
         await closed;
       }
-      if (runRelay) await app.relay.stop();
+      if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop()]);
       options.logger?.info('api stopped');
     })());
 

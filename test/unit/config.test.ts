@@ -26,13 +26,15 @@ describe('config', () => {
       PORT: 3000,
       BACKFILL_INTERVAL: 3 * 3_600_000,
       FOCUS_STALE_AFTER: 3_600_000,
+      WEBHOOK_INBOX_RETENTION: 14 * 86_400_000,
     });
     expect(config.TOKEN_ENCRYPTION_KEY).toHaveLength(32);
     expect(config.tokenKeyId).toMatch(/^[0-9a-f]{12}$/);
   });
 
   it('parses durations in s, m, h and d', () => {
-    const config = loadConfig({ BACKFILL_INTERVAL: '90s', FOCUS_STALE_AFTER: '15m', BACKFILL_OVERLAP: '1d' });
+    const config = loadConfig({ BACKFILL_INTERVAL: '90s', FOCUS_STALE_AFTER: '15m', BACKFILL_OVERLAP: '1d', WEBHOOK_INBOX_RETENTION: '30d' });
+    expect(config.WEBHOOK_INBOX_RETENTION).toBe(30 * 86_400_000);
     expect(config.BACKFILL_INTERVAL).toBe(90_000);
     expect(config.FOCUS_STALE_AFTER).toBe(900_000);
     expect(config.BACKFILL_OVERLAP).toBe(86_400_000);
@@ -54,6 +56,7 @@ describe('config', () => {
     ['PORT', 'http', ''],
     ['BACKFILL_INTERVAL', '3 hours', 'duration'],
     ['FOCUS_STALE_AFTER', '-5m', 'duration'],
+    ['WEBHOOK_INBOX_RETENTION', 'forever', 'duration'],
     ['RATE_BACKGROUND_SHARE', '1.5', ''],
     ['LOG_LEVEL', 'loud', ''],
     ['STRAVA_WEBHOOK_PATH_TOKEN', 'short', '16'],

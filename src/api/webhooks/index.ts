@@ -6,11 +6,13 @@ import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { createEventForwarder, type EventForwarder } from './forward.js';
 import { WEBHOOK_METRICS } from './metrics.js';
+import { createInboxRetention, type InboxRetention, type InboxRetentionOptions } from './inbox-retention.js';
 import { createInboxRelay, type InboxRelay, type InboxRelayOptions } from './relay.js';
 import { createWebhookRouter } from './router.js';
 
 export { createWebhookRouter, type WebhookRouterDeps, WEBHOOK_BODY_LIMIT_BYTES } from './router.js';
 export { createInboxRelay, type InboxRelay } from './relay.js';
+export { createInboxRetention, type InboxRetention } from './inbox-retention.js';
 export { createEventForwarder, type EventForwarder } from './forward.js';
 export { webhookCallbackPath, webhookCallbackUrl, WEBHOOK_BASE_PATH } from './paths.js';
 export * from './event-schema.js';
@@ -21,6 +23,7 @@ export interface WebhookIngestionDeps {
   temporal: Client;
   logger?: Logger;
   relay?: Omit<InboxRelayOptions, 'sql' | 'forwarder' | 'logger'>;
+  retention?: Omit<InboxRetentionOptions, 'sql' | 'retentionMs' | 'logger'>;
   /** Deadline for the direct signal when PostgreSQL is down (the whole answer must fit in Strava's 2 s). */
   directSignalTimeoutMs?: number;
   /** Deadline for one relay signal. */
@@ -30,12 +33,14 @@ export interface WebhookIngestionDeps {
 export interface WebhookIngestion {
   router: Router;
   relay: InboxRelay;
+  /** Deletes handled inbox rows past WEBHOOK_INBOX_RETENTION; runs beside the relay. */
+  retention: InboxRetention;
   forwarder: EventForwarder;
 }
 
 /**
- * Everything the app needs for webhooks: the router, and the relay that forwards inbox rows (start it with the
- * server, stop it during graceful shutdown: `relay.start()` / `await relay.stop()`).
+ * Everything the app needs for webhooks: the router, the relay that forwards inbox rows and the retention that
+ * prunes handled ones (start both with the server, stop them during graceful shutdown).
  */
 export function createWebhookIngestion(deps: WebhookIngestionDeps): WebhookIngestion {
   const relayForwarder = createEventForwarder(deps.temporal, deps.config, { timeoutMs: deps.relaySignalTimeoutMs ?? 5_000 });
@@ -48,7 +53,13 @@ export function createWebhookIngestion(deps: WebhookIngestionDeps): WebhookInges
     onRecorded: () => relay.nudge(),
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
-  return { router, relay, forwarder: relayForwarder };
+  const retention = createInboxRetention({
+    sql: deps.sql,
+    retentionMs: deps.config.WEBHOOK_INBOX_RETENTION,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...deps.retention,
+  });
+  return { router, relay, retention, forwarder: relayForwarder };
 }
 
 /** Adds the webhook metrics to an app's registry (call once per registry). */

@@ -39,5 +39,11 @@ export const relayFailures = new Counter({
   registers: [],
 });
 
+export const inboxPruned = new Counter({
+  name: 'strava_webhook_inbox_pruned_total',
+  help: 'Forwarded or ignored inbox rows deleted after WEBHOOK_INBOX_RETENTION',
+  registers: [],
+});
+
 /** Every webhook metric, for registering them in another registry as well. */
-export const WEBHOOK_METRICS: Metric[] = [webhookEventsReceived, webhookEventsIgnored, webhookAckSeconds, relayForwarded, relayFailures];
+export const WEBHOOK_METRICS: Metric[] = [webhookEventsReceived, webhookEventsIgnored, webhookAckSeconds, relayForwarded, relayFailures, inboxPruned];

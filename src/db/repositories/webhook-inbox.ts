@@ -105,6 +105,28 @@ export async function noteForwardFailure(tx: Db, ids: number[]): Promise<void> {
   await tx`update webhook_events set forward_attempts = forward_attempts + 1 where id = any(${bigintArray(tx, ids)})`;
 }
 
+/**
+ * Deletes up to `limit` forwarded or ignored rows received before `before`, oldest first; pending rows are never
+ * deleted. Ids grow with arrival, so the scan stops at the first row received since `before` instead of reading
+ * every newer row. Returns how many rows went.
+ */
+export async function pruneHandledEvents(sql: Db, before: Date, limit: number): Promise<number> {
+  const deleted = await sql`
+    with boundary as (
+      select coalesce(
+        (select id from webhook_events where received_at >= ${before} order by id limit 1),
+        (select max(id) + 1 from webhook_events)
+      ) as id
+    ), doomed as (
+      select e.id from webhook_events e, boundary b
+      where e.id < b.id and e.outcome <> 'pending' and e.received_at < ${before}
+      order by e.id
+      limit ${limit}
+    )
+    delete from webhook_events w using doomed where w.id = doomed.id`;
+  return deleted.count;
+}
+
 export async function countByOutcome(sql: Db): Promise<Record<InboxOutcome, number>> {
   const rows = await sql<{ outcome: InboxOutcome; count: number }[]>`
     select outcome, count(*)::int as count from webhook_events group by outcome`;

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { createInboxRetention } from '../../src/api/webhooks/inbox-retention.js';
+import { inboxPruned } from '../../src/api/webhooks/metrics.js';
+import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
+import { listEvents, markForwarded, recordEvent } from '../../src/db/repositories/webhook-inbox.js';
+import { toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
+import { useTestDatabase } from '../helpers/database.js';
+import { event, uniqueAthleteIds } from './webhooks-fixtures/harness.js';
+
+const db = useTestDatabase();
+const DAY = 86_400_000;
+
+/** Records one event for `owner` as received `ageDays` ago, optionally marked forwarded. */
+async function recordAged(owner: number, ageDays: number, forwarded: boolean): Promise<number> {
+  const recorded = await recordEvent(db.sql, toInboxInput(webhookEventSchema.parse(event({ owner_id: owner }))));
+  if (recorded.kind !== 'recorded') throw new Error('expected a new row');
+  if (forwarded) await markForwarded(db.sql, [recorded.id]);
+  await db.sql`update webhook_events set received_at = now() - make_interval(secs => ${ageDays * 86_400}) where id = ${recorded.id}`;
+  return recorded.id;
+}
+
+describe('webhook inbox retention', () => {
+  it('deletes forwarded and ignored rows past the retention, batch by batch, and never a pending row', async () => {
+    const [owner, stranger] = uniqueAthleteIds(2) as [number, number];
+    await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
+    const oldForwarded: number[] = [];
+    for (let i = 0; i < 7; i++) oldForwarded.push(await recordAged(owner, 20, true));
+    const oldIgnored = await recordAged(stranger, 20, false); // not connected: recorded as ignored
+    const oldPending = await recordAged(owner, 30, false);
+    const recentForwarded = await recordAged(owner, 2, true);
+    const recentPending = await recordAged(owner, 1, false);
+
+    const prunedBefore = (await inboxPruned.get()).values[0]?.value ?? 0;
+    const retention = createInboxRetention({ sql: db.sql, retentionMs: 14 * DAY, batchSize: 3 });
+    expect(await retention.pruneOnce()).toBe(8);
+
+    const left = [...(await listEvents(db.sql, { ownerId: owner })), ...(await listEvents(db.sql, { ownerId: stranger }))];
+    expect(left.map((row) => row.id).sort((a, b) => a - b)).toEqual([oldPending, recentForwarded, recentPending].sort((a, b) => a - b));
+    expect(left.find((row) => row.id === oldPending)?.outcome).toBe('pending');
+    expect(left.some((row) => row.id === oldIgnored || oldForwarded.includes(row.id))).toBe(false);
+    expect(((await inboxPruned.get()).values[0]?.value ?? 0) - prunedBefore).toBe(8);
+
+    // Caught up: nothing more to delete, and a second instance pruning at the same time is harmless.
+    const other = createInboxRetention({ sql: db.sql, retentionMs: 14 * DAY });
+    expect(await Promise.all([retention.pruneOnce(), other.pruneOnce()])).toEqual([0, 0]);
+  });
+
+  it('prunes when started, then on its interval, and stops cleanly', async () => {
+    const [owner] = uniqueAthleteIds(1) as [number];
+    await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
+    await recordAged(owner, 0, true);
+    let clock = Date.now();
+    const retention = createInboxRetention({ sql: db.sql, retentionMs: 7 * DAY, intervalMs: 100, now: () => clock });
+    retention.start();
+    // Not past a 7-day retention: the first prune keeps it.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await listEvents(db.sql, { ownerId: owner })).toHaveLength(1);
+    // Eight days later (on the retention's clock) the next interval removes it.
+    clock += 8 * DAY;
+    await expect.poll(async () => (await listEvents(db.sql, { ownerId: owner })).length, { timeout: 3_000 }).toBe(0);
+    await retention.stop();
+  });
+});
