@@ -103,15 +103,7 @@ export async function subscribe(emulator: RunningEmulator, callbackUrl: string, 
   return { status: response.status, text, json: JSON.parse(text) as Record<string, unknown> };
 }
 
-export async function waitFor<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+export { waitFor } from '../helpers/wait-for.js';
 
 export const FIFTEEN_MIN_MS = 15 * 60 * 1000;
 export const DAY_MS = 24 * 60 * 60 * 1000;

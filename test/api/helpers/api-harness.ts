@@ -13,6 +13,8 @@ import type { Sql } from '../../../src/db/connection.js';
 import type { TestDatabase } from '../../helpers/database.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../../helpers/temporal.js';
 
+export { eventually } from '../../helpers/wait-for.js';
+
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const STATE_SECRET = 'test-oauth-state-secret-0123456789';
 
@@ -138,15 +140,4 @@ export async function connectAthlete(harness: ApiHarness, emulator: RunningEmula
     await harness.strava.vault.store(id, tokens, tx);
   });
   return id;
-}
-
-/** Polls until check returns a value (not undefined), or fails after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
 }

@@ -11,6 +11,8 @@ import { athleteWorkflowId } from '../../../src/workflows/messages.js';
 import type { WebhookEventInput } from '../../../src/api/webhooks/event-schema.js';
 import { receivedEventsQuery } from './recording-workflow.js';
 
+export { waitFor } from '../../helpers/wait-for.js';
+
 const RECORDING_WORKFLOW = fileURLToPath(new URL('./recording-workflow.ts', import.meta.url));
 
 let bundle: Promise<{ code: string }> | undefined;
@@ -38,15 +40,6 @@ export async function receivedEvents(client: Client, athleteId: number): Promise
     return await client.workflow.getHandle(athleteWorkflowId(athleteId)).query(receivedEventsQuery);
   } catch {
     return [];
-  }
-}
-
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
