@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
   const webhooks = createWebhookIngestion({ config, sql, temporal, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
-  registerWebhookMetrics(metrics.registry);
+  registerWebhookMetrics(metrics.registry, sql);
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
   const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/api/http/logger.js';
 import { startServer } from '../../src/api/server.js';
 import { createSql } from '../../src/db/connection.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
+import { countByOutcome } from '../../src/db/repositories/webhook-inbox.js';
 import { createStravaServices } from '../../src/strava/services.js';
 import { athleteWorkflowId } from '../../src/workflows/messages.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -99,6 +100,25 @@ describe('cross-cutting behaviour of the app', () => {
     expect(text).toMatch(/strava_webhook_events_received_total/);
     expect(text).toMatch(/strava_rate_window_limit 100/);
     expect(text).toMatch(/strava_rate_day_limit 1000/);
+  });
+
+  it('GET /metrics: the relay backlog (pending inbox rows and the age of the oldest) for alerting', async () => {
+    const athleteId = uniqueAthleteId();
+    await upsertConnectedAthlete(db.sql, athleteId, ['read', 'activity:read_all']);
+    // This harness runs without the relay, so the event stays pending.
+    const posted = await api.fetch('/webhooks/strava', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ object_type: 'activity', object_id: 4242, aspect_type: 'create', updates: {}, owner_id: athleteId, subscription_id: 1, event_time: 1_700_000_000 }),
+    });
+    expect(posted.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const text = await (await api.fetch('/metrics')).text();
+    const pending = Number(/^strava_webhook_inbox_pending (\d+)$/m.exec(text)?.[1]);
+    const oldest = Number(/^strava_webhook_inbox_oldest_pending_seconds ([\d.]+)$/m.exec(text)?.[1]);
+    expect(pending).toBe((await countByOutcome(db.sql)).pending);
+    expect(pending).toBeGreaterThanOrEqual(1);
+    expect(oldest).toBeGreaterThanOrEqual(1);
   });
 
   it('errors are JSON without stack traces; unknown routes 404; security headers set', async () => {

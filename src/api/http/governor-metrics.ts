@@ -1,19 +1,13 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { RateSnapshot } from '../../strava/rate-governor.js';
+import { perScrape } from './per-scrape.js';
 
 /**
  * Rate governor usage and limits, read from PostgreSQL at scrape time (the budget is shared by every
  * process, so any API instance reports the application-wide numbers).
  */
 export function registerGovernorMetrics(registry: Registry, snapshot: () => Promise<RateSnapshot>): void {
-  let pending: Promise<RateSnapshot | undefined> | undefined;
-  // One snapshot per scrape, shared by the gauges below.
-  const read = () => {
-    pending ??= snapshot()
-      .catch(() => undefined)
-      .finally(() => setTimeout(() => (pending = undefined), 0));
-    return pending;
-  };
+  const read = perScrape(snapshot);
   const gauge = (name: string, help: string, pick: (s: RateSnapshot, set: (value: number, labels?: Record<string, string>) => void) => void, labelNames: string[] = []) =>
     new Gauge({
       name,

@@ -5,7 +5,8 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { createEventForwarder, type EventForwarder } from './forward.js';
-import { WEBHOOK_METRICS } from './metrics.js';
+import { pendingBacklog } from '../../db/repositories/webhook-inbox.js';
+import { registerInboxBacklogMetrics, WEBHOOK_METRICS } from './metrics.js';
 import { createInboxRetention, type InboxRetention, type InboxRetentionOptions } from './inbox-retention.js';
 import { createInboxRelay, type InboxRelay, type InboxRelayOptions } from './relay.js';
 import { createWebhookRouter } from './router.js';
@@ -62,7 +63,8 @@ export function createWebhookIngestion(deps: WebhookIngestionDeps): WebhookInges
   return { router, relay, retention, forwarder: relayForwarder };
 }
 
-/** Adds the webhook metrics to an app's registry (call once per registry). */
-export function registerWebhookMetrics(registry: Registry): void {
+/** Adds the webhook metrics, and the inbox backlog read from `sql`, to an app's registry (call once per registry). */
+export function registerWebhookMetrics(registry: Registry, sql: Sql): void {
   for (const metric of WEBHOOK_METRICS) registry.registerMetric(metric);
+  registerInboxBacklogMetrics(registry, () => pendingBacklog(sql));
 }

@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import { perScrape } from '../http/per-scrape.js';
 
 /**
  * Webhook and relay metrics. Module-level (the receiver and relay count into them wherever they run), in no
@@ -47,3 +48,29 @@ export const inboxPruned = new Counter({
 
 /** Every webhook metric, for registering them in another registry as well. */
 export const WEBHOOK_METRICS: Metric[] = [webhookEventsReceived, webhookEventsIgnored, webhookAckSeconds, relayForwarded, relayFailures, inboxPruned];
+
+/**
+ * The relay's backlog, read from PostgreSQL at scrape time (the inbox is shared, so every API instance reports the
+ * same numbers): the signal to alert on when Temporal is down or the relay falls behind.
+ */
+export function registerInboxBacklogMetrics(registry: Registry, read: () => Promise<{ count: number; oldestReceivedAt: Date | null }>): void {
+  const backlog = perScrape(read);
+  new Gauge({
+    name: 'strava_webhook_inbox_pending',
+    help: 'Inbox events recorded but not yet forwarded to their workflow',
+    registers: [registry],
+    async collect() {
+      const value = await backlog();
+      if (value) this.set(value.count);
+    },
+  });
+  new Gauge({
+    name: 'strava_webhook_inbox_oldest_pending_seconds',
+    help: 'Age of the oldest inbox event still waiting for the relay (0 when none)',
+    registers: [registry],
+    async collect() {
+      const value = await backlog();
+      if (value) this.set(value.oldestReceivedAt ? Math.max(0, (Date.now() - value.oldestReceivedAt.getTime()) / 1000) : 0);
+    },
+  });
+}

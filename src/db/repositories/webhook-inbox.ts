@@ -127,6 +127,13 @@ export async function pruneHandledEvents(sql: Db, before: Date, limit: number): 
   return deleted.count;
 }
 
+/** How many rows wait for the relay, and since when the oldest of them has (null when none). */
+export async function pendingBacklog(sql: Db): Promise<{ count: number; oldestReceivedAt: Date | null }> {
+  const [row] = await sql<{ count: number; oldestReceivedAt: Date | null }[]>`
+    select count(*)::int as count, min(received_at) as "oldestReceivedAt" from webhook_events where outcome = 'pending'`;
+  return row ?? { count: 0, oldestReceivedAt: null };
+}
+
 export async function countByOutcome(sql: Db): Promise<Record<InboxOutcome, number>> {
   const rows = await sql<{ outcome: InboxOutcome; count: number }[]>`
     select outcome, count(*)::int as count from webhook_events group by outcome`;
