@@ -32,7 +32,6 @@ import {
 import { FAILURE_TYPES, HANDLED_FAILURE_TYPES } from './failure-types.js';
 import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
 
-
 // Strava calls: transient errors retry a few times; rate limits, revoked tokens and a forbidden app come back to
 // the workflow at once so it can show the state (rate_limited, needs_reauth, paused) and wait durably.
 // They heartbeat while running (src/activities/index.ts): a worker that dies mid-call is noticed after the

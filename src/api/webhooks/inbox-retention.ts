@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/connection.js';
-import { pruneHandledEvents } from '../../db/repositories/webhook-inbox.js';
+import { firstIdReceivedSince, pruneHandledEvents } from '../../db/repositories/webhook-inbox.js';
 import { inboxPruned } from './metrics.js';
 
 export interface InboxRetentionOptions {
@@ -40,12 +40,16 @@ export function createInboxRetention(options: InboxRetentionOptions): InboxReten
 
   async function pruneOnce(): Promise<number> {
     const before = new Date(now() - retentionMs);
+    // Rows from here on are newer than the cut-off: no batch needs to look at them.
+    const belowId = await firstIdReceivedSince(sql, before);
+    let afterId = 0;
     let total = 0;
     for (;;) {
-      const deleted = await pruneHandledEvents(sql, before, batchSize);
+      const { deleted, lastId } = await pruneHandledEvents(sql, { before, afterId, belowId, limit: batchSize });
       total += deleted;
       inboxPruned.inc(deleted);
-      if (deleted < batchSize) break;
+      if (deleted < batchSize || lastId === null) break;
+      afterId = lastId;
       // Let the receiver's inserts through between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }

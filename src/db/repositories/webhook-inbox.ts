@@ -105,26 +105,34 @@ export async function noteForwardFailure(tx: Db, ids: number[]): Promise<void> {
   await tx`update webhook_events set forward_attempts = forward_attempts + 1 where id = any(${bigintArray(tx, ids)})`;
 }
 
+/** The id of the first row received at or after `at` (ids grow with arrival), or null when every row is older. */
+export async function firstIdReceivedSince(sql: Db, at: Date): Promise<number | null> {
+  const [row] = await sql<{ id: number }[]>`select id from webhook_events where received_at >= ${at} order by id limit 1`;
+  return row?.id ?? null;
+}
+
 /**
- * Deletes up to `limit` forwarded or ignored rows received before `before`, oldest first; pending rows are never
- * deleted. Ids grow with arrival, so the scan stops at the first row received since `before` instead of reading
- * every newer row. Returns how many rows went.
+ * Deletes up to `limit` forwarded or ignored rows received before `before` with an id in (afterId, belowId), in id
+ * order; pending rows are never deleted. The id range keeps each batch a short primary-key range scan: callers pass
+ * the last id of the previous batch and the first id received since `before` (null: no bound). Returns how many
+ * rows went and the highest id deleted.
  */
-export async function pruneHandledEvents(sql: Db, before: Date, limit: number): Promise<number> {
-  const deleted = await sql`
-    with boundary as (
-      select coalesce(
-        (select id from webhook_events where received_at >= ${before} order by id limit 1),
-        (select max(id) + 1 from webhook_events)
-      ) as id
-    ), doomed as (
-      select e.id from webhook_events e, boundary b
-      where e.id < b.id and e.outcome <> 'pending' and e.received_at < ${before}
-      order by e.id
-      limit ${limit}
+export async function pruneHandledEvents(
+  sql: Db,
+  range: { before: Date; afterId: number; belowId: number | null; limit: number },
+): Promise<{ deleted: number; lastId: number | null }> {
+  const [row] = await sql<{ deleted: number; lastId: number | null }[]>`
+    with doomed as (
+      select id from webhook_events
+      where id > ${range.afterId} and id < ${range.belowId ?? Number.MAX_SAFE_INTEGER}
+        and outcome <> 'pending' and received_at < ${range.before}
+      order by id
+      limit ${range.limit}
+    ), deleted as (
+      delete from webhook_events w using doomed where w.id = doomed.id returning w.id
     )
-    delete from webhook_events w using doomed where w.id = doomed.id`;
-  return deleted.count;
+    select count(*)::int as deleted, max(id) as "lastId" from deleted`;
+  return row ?? { deleted: 0, lastId: null };
 }
 
 /** How many rows wait for the relay, and since when the oldest of them has (null when none). */
