@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CLASS_WEIGHT,
+  MAX_BACKFILL_INTERVAL_MS,
+  REQUESTS_PER_BACKFILL,
+  backfillIntervalMs,
+  withJitter,
+  type FleetLoad,
+} from '../../src/workflows/backfill-plan.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const fleet = (athletes: Partial<FleetLoad['athletes']>, athleteClass: FleetLoad['athleteClass'], dailyBackgroundBudget = 600): FleetLoad => ({
+  athletes: { active: 0, recent: 0, dormant: 0, ...athletes },
+  athleteClass,
+  dailyBackgroundBudget,
+});
+
+/** Requests a day the fleet spends when each class backfills at the interval the planner gives it. */
+function dailyDemand(base: number, load: Omit<FleetLoad, 'athleteClass'>): number {
+  let total = 0;
+  for (const c of ['active', 'recent', 'dormant'] as const) {
+    const interval = backfillIntervalMs(base, { ...load, athleteClass: c });
+    total += load.athletes[c] * (DAY / interval) * REQUESTS_PER_BACKFILL;
+  }
+  return total;
+}
+
+describe('backfillIntervalMs', () => {
+  it('keeps the base interval while the whole fleet fits in the daily background budget', () => {
+    // 20 athletes x 8 backfills x 1.2 requests = 192 requests a day, under 600.
+    expect(backfillIntervalMs(3 * HOUR, fleet({ active: 10, dormant: 10 }, 'dormant'))).toBe(3 * HOUR);
+  });
+
+  it('stretches an over-budget fleet so that its demand meets the budget, active athletes least', () => {
+    const load = fleet({ active: 400, recent: 300, dormant: 300 }, 'active', 600);
+    const active = backfillIntervalMs(3 * HOUR, load);
+    const recent = backfillIntervalMs(3 * HOUR, { ...load, athleteClass: 'recent' });
+    const dormant = backfillIntervalMs(3 * HOUR, { ...load, athleteClass: 'dormant' });
+    expect(active).toBeGreaterThan(3 * HOUR);
+    expect(recent / active).toBeCloseTo(CLASS_WEIGHT.recent / CLASS_WEIGHT.active, 5);
+    expect(dormant / active).toBeCloseTo(CLASS_WEIGHT.dormant / CLASS_WEIGHT.active, 5);
+    expect(dailyDemand(3 * HOUR, load)).toBeCloseTo(600, 0);
+  });
+
+  it('never plans a backfill further away than the two-week cap, however large the fleet', () => {
+    expect(backfillIntervalMs(3 * HOUR, fleet({ dormant: 1_000_000 }, 'dormant', 600))).toBe(MAX_BACKFILL_INTERVAL_MS);
+  });
+
+  it('treats a zero or negative budget as one request a day instead of dividing by zero', () => {
+    const interval = backfillIntervalMs(3 * HOUR, fleet({ active: 10 }, 'active', 0));
+    // 10 athletes x 8 backfills x 1.2 requests = 96 a day against a budget of 1: stretched 96 times.
+    expect(interval).toBe(3 * HOUR * 96);
+  });
+});
+
+describe('withJitter', () => {
+  it('spreads an interval by at most the jitter fraction either way', () => {
+    expect(withJitter(10 * HOUR, 0.1, 0)).toBe(9 * HOUR);
+    expect(withJitter(10 * HOUR, 0.1, 0.5)).toBe(10 * HOUR);
+    expect(withJitter(10 * HOUR, 0.1, 0.999999)).toBeLessThanOrEqual(11 * HOUR);
+    expect(withJitter(10 * HOUR, 0.1, 0.999999)).toBeGreaterThan(10.99 * HOUR);
+  });
+
+  it('never returns less than a second', () => {
+    expect(withJitter(10, 0.5, 0)).toBe(1_000);
+  });
+});
