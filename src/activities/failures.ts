@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE_TYPES } from '../workflows/failure-types.js';
+import { FAILURE_TYPES } from '../domain/failure-types.js';
 
 /**
  * Turns a Strava error into the Temporal failure the workflow understands. Errors are recognised by `name`

@@ -12,11 +12,11 @@ import {
   tombstoneOf,
   upsertActivities,
 } from '../db/repositories/activities.js';
-import type { ActivityClass, FleetLoad } from '../workflows/backfill-plan.js';
+import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
 import { asActivity, toActivityFailure } from './failures.js';
-import type { AthleteActivities } from './types.js';
+import type { AthleteActivities } from '../domain/activity-contract.js';
 
-export type { AthleteActivities } from './types.js';
+export type { AthleteActivities } from '../domain/activity-contract.js';
 
 /**
  * The Strava calls the activities make (the shape of AthleteStrava from src/strava/athlete-api.ts): every call
@@ -49,7 +49,6 @@ export interface ActivityDeps {
   dailyBackgroundBudget?: number;
 }
 
-const DAY_MS = 86_400_000;
 const FLEET_CACHE_MS = 60_000;
 const MAX_PER_PAGE = 200;
 
@@ -87,14 +86,6 @@ function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise
 }
 
 const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
-
-function classify(latestStart: Date | null, now: number): ActivityClass {
-  if (!latestStart) return 'dormant';
-  const age = now - latestStart.getTime();
-  if (age <= 14 * DAY_MS) return 'active';
-  if (age <= 90 * DAY_MS) return 'recent';
-  return 'dormant';
-}
 
 /** Builds the athlete activities around injected dependencies (tests inject fakes with the same shape). */
 export function createActivities(deps: ActivityDeps): AthleteActivities {
@@ -202,7 +193,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
       let athleteClass: ActivityClass = 'dormant';
       for (const row of fleetCache.rows) {
-        const c = classify(row.latestStart, t);
+        const c = activityClassOf(row.latestStart, t);
         athletes[c] += 1;
         if (row.athleteId === athleteId) athleteClass = c;
       }

@@ -2,10 +2,10 @@
  * Strava's per-application rate limits: 15-minute windows aligned to :00/:15/:30/:45 UTC and a daily window
  * reset at midnight UTC, on the emulator clock. Requests refused by a limit still count toward the daily usage.
  */
+import { DAY_MS, MINUTE_MS } from '../domain/durations.js';
 import type { RateLimits } from './options.js';
 
-const FIFTEEN_MIN_MS = 15 * 60 * 1000;
-const DAY_MS = 24 * 60 * 60 * 1000;
+const FIFTEEN_MIN_MS = 15 * MINUTE_MS;
 
 interface Usage {
   overall: number;

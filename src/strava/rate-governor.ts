@@ -8,7 +8,8 @@ import {
   type BudgetCounts,
   type BudgetPriority,
 } from '../db/repositories/rate-budget.js';
-import { budgetPair, dayStart, DAY_MS, FIFTEEN_MINUTES_MS, windowStart, type RateUsage } from './rate-headers.js';
+import { DAY_MS } from '../domain/durations.js';
+import { budgetPair, dayStart, FIFTEEN_MINUTES_MS, windowStart, type RateUsage } from './rate-headers.js';
 
 /**
  * One Strava rate budget for the whole application, kept in PostgreSQL and shared by every process.

@@ -3,6 +3,7 @@
  * X-RateLimit-Limit / X-RateLimit-Usage (overall) and X-ReadRateLimit-Limit / X-ReadRateLimit-Usage (reads).
  * Everything this service calls is a read, so the governor budgets on the read pair.
  */
+import { DAY_MS, MINUTE_MS } from '../domain/durations.js';
 
 export interface WindowCounts {
   fifteenMinute: number;
@@ -49,8 +50,7 @@ export function budgetPair(usage: RateUsage): RateLimitPair | undefined {
   return usage.read ?? usage.overall;
 }
 
-export const FIFTEEN_MINUTES_MS = 15 * 60_000;
-export const DAY_MS = 86_400_000;
+export const FIFTEEN_MINUTES_MS = 15 * MINUTE_MS;
 
 /** Start of the 15-minute window (aligned to :00/:15/:30/:45 UTC) containing `ms`. */
 export function windowStart(ms: number): number {

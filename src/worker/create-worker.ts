@@ -1,6 +1,6 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
-import type { AthleteActivities } from '../activities/types.js';
+import type { AthleteActivities } from '../domain/activity-contract.js';
 import { WORKFLOWS_PATH } from './workflows-path.js';
 
 export interface AthleteWorkerOptions {

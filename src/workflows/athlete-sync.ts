@@ -10,7 +10,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { AthleteActivities, SyncWindowResult } from '../activities/types.js';
+import type { AthleteActivities, SyncWindowResult } from '../domain/activity-contract.js';
 import type { Priority, StravaEventSignal, SyncResult, SyncState } from '../domain/sync-types.js';
 import {
   reviveState,
@@ -29,7 +29,7 @@ import {
   stravaEventSignal,
   syncNowUpdate,
 } from './messages.js';
-import { FAILURE_TYPES, HANDLED_FAILURE_TYPES } from './failure-types.js';
+import { FAILURE_TYPES, HANDLED_FAILURE_TYPES } from '../domain/failure-types.js';
 import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
 
 // Strava calls: transient errors retry a few times; rate limits, revoked tokens and a forbidden app come back to

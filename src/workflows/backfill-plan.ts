@@ -6,22 +6,12 @@
  * interval stretches least, a long-inactive athlete's most, so the budget goes where new activities appear.
  */
 
-export const ACTIVITY_CLASSES = ['active', 'recent', 'dormant'] as const;
-export type ActivityClass = (typeof ACTIVITY_CLASSES)[number];
+import { DAY_MS } from '../domain/durations.js';
+import { ACTIVITY_CLASSES, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
 
 /** Relative stretch per class (dormant athletes are backfilled 8x less often than active ones when over budget). */
 export const CLASS_WEIGHT: Record<ActivityClass, number> = { active: 1, recent: 3, dormant: 8 };
 
-export interface FleetLoad {
-  /** Connected (not revoked) athletes per activity class. */
-  athletes: Record<ActivityClass, number>;
-  /** Requests per day the background share allows (daily read limit x background share). */
-  dailyBackgroundBudget: number;
-  /** The class of the athlete asking. */
-  athleteClass: ActivityClass;
-}
-
-const DAY_MS = 86_400_000;
 /** Longest interval, whatever the load: a backfill at least every two weeks. */
 export const MAX_BACKFILL_INTERVAL_MS = 14 * DAY_MS;
 

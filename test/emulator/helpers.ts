@@ -105,5 +105,5 @@ export async function subscribe(emulator: RunningEmulator, callbackUrl: string, 
 
 export { waitFor } from '../helpers/wait-for.js';
 
-export const FIFTEEN_MIN_MS = 15 * 60 * 1000;
-export const DAY_MS = 24 * 60 * 60 * 1000;
+export { DAY_MS } from '../../src/domain/durations.js';
+export { FIFTEEN_MINUTES_MS as FIFTEEN_MIN_MS } from '../../src/strava/rate-headers.js';

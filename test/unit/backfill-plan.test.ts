@@ -5,8 +5,8 @@ import {
   REQUESTS_PER_BACKFILL,
   backfillIntervalMs,
   withJitter,
-  type FleetLoad,
 } from '../../src/workflows/backfill-plan.js';
+import type { FleetLoad } from '../../src/domain/fleet-load.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

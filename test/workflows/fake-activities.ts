@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AthleteActivities, FetchActivityResult, SyncWindowResult } from '../../src/activities/types.js';
+import type { AthleteActivities, FetchActivityResult, SyncWindowResult } from '../../src/domain/activity-contract.js';
 import type { StravaEventSignal } from '../../src/domain/sync-types.js';
-import type { FleetLoad } from '../../src/workflows/backfill-plan.js';
+import type { FleetLoad } from '../../src/domain/fleet-load.js';
 
 export interface Call {
   name: keyof AthleteActivities;

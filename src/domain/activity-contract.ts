@@ -1,5 +1,5 @@
-import type { Priority, SyncState } from '../domain/sync-types.js';
-import type { FleetLoad } from '../workflows/backfill-plan.js';
+import type { FleetLoad } from './fleet-load.js';
+import type { Priority, SyncState } from './sync-types.js';
 
 /**
  * Arguments and results of the athlete activities. They land in workflow history, so they hold ids, counts,

@@ -1,0 +1,27 @@
+import { DAY_MS } from './durations.js';
+
+/**
+ * How busy the fleet is, as the budget-aware backfill planner sees it: the worker's fleetLoad activity measures it,
+ * the workflow plans with it (src/workflows/backfill-plan.ts). Pure, so both sides can share it.
+ */
+
+export const ACTIVITY_CLASSES = ['active', 'recent', 'dormant'] as const;
+export type ActivityClass = (typeof ACTIVITY_CLASSES)[number];
+
+export interface FleetLoad {
+  /** Connected (not revoked) athletes per activity class. */
+  athletes: Record<ActivityClass, number>;
+  /** Requests per day the background share allows (daily read limit x background share). */
+  dailyBackgroundBudget: number;
+  /** The class of the athlete asking. */
+  athleteClass: ActivityClass;
+}
+
+/** An athlete's class from their latest activity start: active within 14 days, recent within 90, else dormant. */
+export function activityClassOf(latestStart: Date | null, now: number): ActivityClass {
+  if (!latestStart) return 'dormant';
+  const age = now - latestStart.getTime();
+  if (age <= 14 * DAY_MS) return 'active';
+  if (age <= 90 * DAY_MS) return 'recent';
+  return 'dormant';
+}
