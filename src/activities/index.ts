@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Sql } from '../db/connection.js';
 import type { Priority, SyncState } from '../domain/sync-types.js';
-import type { SummaryActivity, DetailedActivity, StravaAthlete } from '../strava/schemas.js';
+import type { DetailedActivity, StravaAthlete, SummaryActivity } from '../domain/strava-objects.js';
 import { publishChange } from '../db/change-feed.js';
 import { purgeAthlete, recordSync, setAthleteState } from '../db/repositories/athletes.js';
 import {

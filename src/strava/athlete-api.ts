@@ -2,7 +2,7 @@ import type { CallOptions, ListActivitiesParams, StravaClient } from './client.j
 import { NeedsReauthError, RateBudgetExhaustedError, StravaRateLimitedError, StravaTokenInvalidError } from './errors.js';
 import { dayExhausted, type RateUsage } from './rate-headers.js';
 import type { Priority, RateGovernor } from './rate-governor.js';
-import type { DetailedActivity, StravaAthlete, SummaryActivity } from './schemas.js';
+import type { DetailedActivity, StravaAthlete, SummaryActivity } from '../domain/strava-objects.js';
 import type { TokenVault } from './token-vault.js';
 
 /**

@@ -13,18 +13,20 @@ import {
 import { parseRateHeaders, retryAfterFor429, type RateUsage } from './rate-headers.js';
 import {
   athleteSchema,
-  deauthorizeResponseSchema,
   detailedActivitySchema,
+  summaryActivityListSchema,
+  type DetailedActivity,
+  type StravaAthlete,
+  type SummaryActivity,
+} from '../domain/strava-objects.js';
+import {
+  deauthorizeResponseSchema,
   faultSchema,
   pushSubscriptionListSchema,
   pushSubscriptionSchema,
-  summaryActivityListSchema,
   tokenResponseSchema,
-  type DetailedActivity,
   type Fault,
   type PushSubscription,
-  type StravaAthlete,
-  type SummaryActivity,
   type TokenResponse,
 } from './schemas.js';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { getAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { upsertActivities } from '../../src/db/repositories/activities.js';
-import type { SummaryActivity } from '../../src/strava/schemas.js';
+import type { SummaryActivity } from '../../src/domain/strava-objects.js';
 import { athleteWorkflowId } from '../../src/workflows/messages.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';

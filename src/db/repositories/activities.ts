@@ -1,6 +1,6 @@
 import { bigintArray, type Db, type Sql } from '../connection.js';
 import { publishChange } from '../change-feed.js';
-import type { SummaryActivity } from '../../strava/schemas.js';
+import type { SummaryActivity } from '../../domain/strava-objects.js';
 
 /** detail_level values (001_initial.sql): a list page gives a summary, GET /activities/{id} the detail. */
 export const DETAIL_LEVEL = { summary: 2, detail: 3 } as const;
