@@ -1,36 +1,44 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
+import { StravaError, type StravaErrorKind } from '../strava/errors.js';
 
 /**
- * Turns a Strava error into the Temporal failure the workflow understands. Errors are recognised by `name`
- * (the Strava error classes set it to their class name). Messages of Strava errors never contain tokens;
- * anything else is reduced to its class name and message.
+ * The Temporal failure type each kind of Strava error becomes; undefined keeps the error as it is, so Temporal
+ * retries it (a 5xx). Every listed type is non-retryable for Temporal: the workflow handles each one itself.
+ */
+const FAILURE_TYPE_OF_KIND: Record<StravaErrorKind, string | undefined> = {
+  rate_limited: FAILURE_TYPES.rateLimited,
+  rate_budget_exhausted: FAILURE_TYPES.rateLimited,
+  needs_reauth: FAILURE_TYPES.needsReauth,
+  token_invalid: FAILURE_TYPES.needsReauth,
+  missing_scope: FAILURE_TYPES.missingScope,
+  app_forbidden: FAILURE_TYPES.appForbidden,
+  bad_request: FAILURE_TYPES.badRequest,
+  invalid_response: FAILURE_TYPES.badRequest,
+  not_found: FAILURE_TYPES.notFound,
+  server_error: undefined,
+};
+
+/** True when `error` is a Strava error of one of `kinds` (errors are told apart by kind, one way everywhere). */
+export function isStravaError(error: unknown, ...kinds: StravaErrorKind[]): error is StravaError {
+  return error instanceof StravaError && kinds.includes(error.kind);
+}
+
+/**
+ * Turns a Strava error into the Temporal failure the workflow understands. Messages of Strava errors never contain
+ * tokens; anything else is passed on unchanged (the SDK reduces it to its class name and message).
  */
 export function toActivityFailure(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  const e = error as Error & { retryAfterMs?: number };
-  switch (e.name) {
-    case 'RateBudgetExhaustedError':
-    case 'StravaRateLimitedError': {
-      // The workflow lists RateLimited as non-retryable and waits out the window itself, reading it from details.
-      const retryAfterMs = Math.max(1_000, e.retryAfterMs ?? 60_000);
-      return ApplicationFailure.create({ type: FAILURE_TYPES.rateLimited, message: e.message, details: [{ retryAfterMs }] });
-    }
-    case 'NeedsReauthError':
-    case 'StravaTokenInvalidError':
-      return ApplicationFailure.create({ type: FAILURE_TYPES.needsReauth, message: e.message, nonRetryable: true });
-    case 'StravaMissingScopeError':
-      return ApplicationFailure.create({ type: FAILURE_TYPES.missingScope, message: e.message, nonRetryable: true });
-    case 'StravaAppForbiddenError':
-      return ApplicationFailure.create({ type: FAILURE_TYPES.appForbidden, message: e.message, nonRetryable: true });
-    case 'StravaBadRequestError':
-    case 'StravaInvalidResponseError':
-      return ApplicationFailure.create({ type: FAILURE_TYPES.badRequest, message: e.message, nonRetryable: true });
-    case 'StravaNotFoundError':
-      return ApplicationFailure.create({ type: FAILURE_TYPES.notFound, message: e.message, nonRetryable: true });
-    default:
-      return error;
+  if (!(error instanceof StravaError)) return error;
+  const type = FAILURE_TYPE_OF_KIND[error.kind];
+  if (type === undefined) return error;
+  if (type === FAILURE_TYPES.rateLimited) {
+    // Retryable for Temporal's sake, but the workflow lists RateLimited as non-retryable and waits out the window
+    // itself, reading the wait from details.
+    const retryAfterMs = Math.max(1_000, error.retryAfterMs ?? 60_000);
+    return ApplicationFailure.create({ type, message: error.message, details: [{ retryAfterMs }] });
   }
+  return ApplicationFailure.create({ type, message: error.message, nonRetryable: true });
 }
 
 /** Runs fn and rethrows its failure as a Temporal failure. */

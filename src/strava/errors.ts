@@ -2,7 +2,8 @@ import type { FaultError } from './schemas.js';
 
 /**
  * One error taxonomy for every Strava call. Callers (activities, API routes) decide from `retryable` and
- * `retryAfterMs` alone; `name` equals the class name so Temporal failure types can match on it.
+ * `retryAfterMs` alone, and tell errors apart by `kind` (src/activities/failures.ts maps each kind to a Temporal
+ * failure type); `name` equals the class name, for logs.
  * Messages name the endpoint (path only, never the query string: push subscription calls carry the client
  * secret there) and Strava's Fault codes; they never contain tokens or secrets.
  */
