@@ -85,6 +85,13 @@ describe('POST/GET /webhooks/strava', () => {
       ['updates that are not an object', { ...valid, updates: 'title' }],
       ['updates.private that is not a boolean string', { ...valid, aspect_type: 'update', updates: { private: 'maybe' } }],
       ['a nested object inside updates', { ...valid, aspect_type: 'update', updates: { extra: { deep: 1 } } }],
+      ['a NUL character in updates.title', { ...valid, aspect_type: 'update', updates: { title: 'a\u0000b' } }],
+      ['a NUL character in an unknown updates key', { ...valid, aspect_type: 'update', updates: { note: '\u0000' } }],
+      ['an unpaired surrogate in updates.type', { ...valid, aspect_type: 'update', updates: { type: 'Run\ud800' } }],
+      ['a lone low surrogate in updates', { ...valid, aspect_type: 'update', updates: { note: '\udc00x' } }],
+      ['an updates key outside [a-z_]', { ...valid, aspect_type: 'update', updates: { 'Title\u0000': 'x' } }],
+      ['an updates key __proto__', { ...valid, aspect_type: 'update', updates: JSON.parse('{"__proto__": "x"}') }],
+      ['more than 8 updates keys', { ...valid, aspect_type: 'update', updates: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${'a'.repeat(i)}`, 1])) }],
     ];
     it.each(cases)('rejects %s with 400 and stores nothing', async (_name, body) => {
       const response = await postJson(`${api.url}/webhooks/strava`, body);
@@ -117,7 +124,7 @@ describe('POST/GET /webhooks/strava', () => {
       const body = event({ owner_id: connected, object_id: 777_001, aspect_type: 'create', updates: {} });
       const response = await postJson(`${api.url}/webhooks/strava`, body);
       expect(response.status).toBe(200);
-      expect(response.body).toEqual({ status: 'recorded' });
+      expect(response.body).toEqual({ status: 'received' });
       // The 200 came after the commit: the row is there the moment the answer is.
       const [row] = await listEvents(db.sql, { ownerId: connected });
       expect(row).toMatchObject({ objectId: 777_001, aspectType: 'create' });
@@ -145,8 +152,9 @@ describe('POST/GET /webhooks/strava', () => {
       const body = event({ owner_id: connected, object_id: 777_010, aspect_type: 'create' });
       const answers = await Promise.all([1, 2, 3].map(() => postJson(`${api.url}/webhooks/strava`, body)));
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
-      expect(answers.map((a) => a.body.status).sort()).toEqual(['duplicate', 'duplicate', 'recorded']);
-      expect((await postJson(`${api.url}/webhooks/strava`, body)).body).toEqual({ status: 'duplicate' });
+      // Recorded and duplicate are answered alike (the answer never tells a sender what became of its event).
+      expect(answers.map((a) => a.body)).toEqual(Array(3).fill({ status: 'received' }));
+      expect((await postJson(`${api.url}/webhooks/strava`, body)).body).toEqual({ status: 'received' });
       const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_010);
       expect(rows).toHaveLength(1);
       const received = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.some((e) => e.objectId === 777_010));
@@ -154,6 +162,25 @@ describe('POST/GET /webhooks/strava', () => {
       const again = await receivedEvents(dev.client, connected);
       expect(again.filter((e) => e.objectId === 777_010)).toHaveLength(1);
       expect(received.length).toBeGreaterThan(0);
+    });
+
+    it('clamps a future event_time to the time of receipt and keeps the sent one as identity', async () => {
+      const sentTime = 4_000_000_000; // 2096
+      const body = event({ owner_id: connected, object_id: 777_050, aspect_type: 'update', updates: { type: 'Ride' }, event_time: sentTime });
+      const before = Math.floor(Date.now() / 1000);
+      expect((await postJson(`${api.url}/webhooks/strava`, body)).status).toBe(200);
+      const after = Math.floor(Date.now() / 1000);
+      const received = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.some((e) => e.objectId === 777_050));
+      const signalTime = received.find((e) => e.objectId === 777_050)!.eventTime;
+      expect(signalTime).toBeGreaterThanOrEqual(before);
+      expect(signalTime).toBeLessThanOrEqual(after);
+      const [row] = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_050);
+      expect(row).toMatchObject({ eventTime: sentTime, appliedEventTime: signalTime });
+      // A past event_time is kept as sent.
+      const past = event({ owner_id: connected, object_id: 777_051, event_time: 1_000_000_000 });
+      expect((await postJson(`${api.url}/webhooks/strava`, past)).status).toBe(200);
+      const pastSignal = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.some((e) => e.objectId === 777_051));
+      expect(pastSignal.find((e) => e.objectId === 777_051)!.eventTime).toBe(1_000_000_000);
     });
 
     it('maps a title/privacy update to field names and a boolean, never the title text', async () => {
@@ -175,7 +202,7 @@ describe('POST/GET /webhooks/strava', () => {
       const before = (await webhookEventsIgnored.get()).values.find((v) => v.labels.reason === 'athlete_not_connected')?.value ?? 0;
       for (const owner of [stranger, revoked]) {
         const response = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: owner, object_id: 777_030 }));
-        expect(response).toEqual({ status: 200, body: { status: 'ignored' } });
+        expect(response).toEqual({ status: 200, body: { status: 'received' } });
         const rows = await listEvents(db.sql, { ownerId: owner });
         expect(rows).toMatchObject([{ outcome: 'ignored', ignoreReason: 'athlete_not_connected', forwardedAt: null }]);
       }
@@ -192,10 +219,10 @@ describe('POST/GET /webhooks/strava', () => {
       await storeSubscription(db.sql, 555, 'https://example.test/webhooks/strava');
       try {
         const foreign = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: connected, object_id: 777_040, subscription_id: 556 }));
-        expect(foreign).toEqual({ status: 200, body: { status: 'ignored' } });
+        expect(foreign).toEqual({ status: 200, body: { status: 'received' } });
         const ours = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: connected, object_id: 777_041, subscription_id: 555 }));
-        expect(ours).toEqual({ status: 200, body: { status: 'recorded' } });
-        const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId >= 777_040);
+        expect(ours).toEqual({ status: 200, body: { status: 'received' } });
+        const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_040 || r.objectId === 777_041);
         expect(rows.map((r) => [r.objectId, r.outcome === 'ignored' ? r.ignoreReason : 'accepted'])).toEqual([
           [777_040, 'subscription_mismatch'],
           [777_041, 'accepted'],
