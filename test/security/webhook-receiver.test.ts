@@ -214,7 +214,8 @@ describe('webhook receiver under attack (issue 10)', () => {
           : event({ owner_id: stranger + 1_000 + (i % 7), object_id: 60_000 + i, subscription_id: OUR_SUBSCRIPTION }),
       );
       expect(await inParallel(fakes)).toEqual(Array(1_000).fill(200));
-      const [{ ignored }] = await db.sql<{ ignored: number }[]>`select count(*)::int as ignored from webhook_events where outcome = 'ignored'`;
+      const [row] = await db.sql<{ ignored: number }[]>`select count(*)::int as ignored from webhook_events where outcome = 'ignored'`;
+      const ignored = row!.ignored;
       expect(ignored).toBeLessThanOrEqual(IGNORED_SAMPLE_SIZE);
       expect(ignored).toBeGreaterThan(0);
       expect((await ignoredCount('subscription_mismatch')) - mismatchBefore).toBe(500);
@@ -229,8 +230,9 @@ describe('webhook receiver under attack (issue 10)', () => {
       const events = Array.from({ length: MAX_PENDING_PER_ATHLETE + extra }, (_, i) =>
         event({ owner_id: flooded, object_id: 70_000 + i, subscription_id: OUR_SUBSCRIPTION }));
       expect(await inParallel(events)).toEqual(Array(events.length).fill(200));
-      const [{ pending }] = await db.sql<{ pending: number }[]>`
+      const [row] = await db.sql<{ pending: number }[]>`
         select count(*)::int as pending from webhook_events where owner_id = ${flooded} and outcome = 'pending'`;
+      const pending = row!.pending;
       // The cap is read in the inserting statement, so inserts running at that very moment (at most the pool's
       // connections) can each pass it once.
       expect(pending).toBeGreaterThanOrEqual(MAX_PENDING_PER_ATHLETE);

@@ -27,29 +27,23 @@ export const MAX_UPDATE_KEYS = 8;
  * create/delete. Unknown keys are kept (Strava may add fields) as long as they are scalars, their names short
  * snake_case, and there are at most MAX_UPDATE_KEYS of them.
  */
-const ownKeys = (value: unknown): string[] =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value) : [];
-
 export const webhookUpdatesSchema = z
-  // Keys are checked on the object as received: zod's object and record parsing skip an own `__proto__` key.
-  .unknown()
-  .superRefine((value, ctx) => {
-    const keys = ownKeys(value);
+  .object({
+    title: storableString(2_000).optional(),
+    type: storableString(100).optional(),
+    private: stringBoolean.optional(),
+    authorized: stringBoolean.optional(),
+  })
+  .catchall(z.union([storableString(2_000), z.number(), z.boolean(), z.null()]))
+  // zod never copies an own `__proto__` key into its output, so what is checked here is all that is stored.
+  .superRefine((updates, ctx) => {
+    const keys = Object.keys(updates);
     if (keys.length > MAX_UPDATE_KEYS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_UPDATE_KEYS} keys` });
     for (const key of keys.filter((k) => !UPDATE_KEY_PATTERN.test(k)).slice(0, 3)) {
       ctx.addIssue({ code: 'custom', path: [key.slice(0, 40)], message: 'key names are lower-case letters and underscores (at most 40)' });
     }
   })
-  .pipe(
-    z
-      .object({
-        title: storableString(2_000).optional(),
-        type: storableString(100).optional(),
-        private: stringBoolean.optional(),
-        authorized: stringBoolean.optional(),
-      })
-      .catchall(z.union([storableString(2_000), z.number(), z.boolean(), z.null()])),
-  );
+  .meta({ maxProperties: MAX_UPDATE_KEYS, propertyNames: { pattern: UPDATE_KEY_PATTERN.source } });
 
 /** A Strava push event (docs/strava-api.md, "Webhooks"). Some senders omit `updates`; null counts as missing. */
 export const webhookEventSchema = z
