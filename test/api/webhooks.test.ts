@@ -283,6 +283,41 @@ describe('STRAVA_WEBHOOK_PATH_TOKEN', () => {
   });
 });
 
+describe('requireSubscription (the default in production)', () => {
+  let dev: DevServerHandles;
+  let api: Awaited<ReturnType<typeof listen>>;
+  const [owner] = uniqueAthleteIds(1) as [number];
+
+  beforeAll(async () => {
+    dev = await connectDevServer();
+    const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: dev.address, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('webhooks-require') });
+    const ingestion = createWebhookIngestion({ config, sql: db.sql, temporal: dev.client, requireSubscription: true });
+    api = await listen(ingestion.router);
+    await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await dev?.close();
+  });
+
+  it('ignores every event while no subscription is stored, and accepts ours once one is', async () => {
+    await clearStoredSubscription(db.sql);
+    const before = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: owner, object_id: 999_001, subscription_id: 131300 }));
+    expect(before).toEqual({ status: 200, body: { status: 'received' } });
+    await storeSubscription(db.sql, 131300, 'https://example.test/webhooks/strava');
+    try {
+      const after = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: owner, object_id: 999_002, subscription_id: 131300 }));
+      expect(after).toEqual({ status: 200, body: { status: 'received' } });
+    } finally {
+      await clearStoredSubscription(db.sql);
+    }
+    expect((await listEvents(db.sql, { ownerId: owner })).map((r) => [r.objectId, r.outcome, r.ignoreReason])).toEqual([
+      [999_001, 'ignored', 'no_subscription'],
+      [999_002, 'pending', null],
+    ]);
+  });
+});
+
 describe('event mapping', () => {
   const parse = (body: unknown) => toEventSignal(webhookEventSchema.parse(body));
   const base = { object_type: 'activity', object_id: 1, aspect_type: 'update', owner_id: 2, subscription_id: 3, event_time: 4 };
