@@ -91,7 +91,7 @@ describe('webhooks while Temporal and PostgreSQL fail', () => {
     const answers: { status: number; body: unknown }[] = [];
     for (let i = 0; i < sent.length; i += 10) answers.push(...(await Promise.all(sent.slice(i, i + 10).map(post))));
     expect(answers.map((a) => a.status)).toEqual(Array(100).fill(200));
-    expect(answers.every((a) => (a.body as { status: string }).status === 'recorded')).toBe(true);
+    expect(answers.every((a) => (a.body as { status: string }).status === 'received')).toBe(true);
     expect(await countByOutcome(db.sql)).toMatchObject({ pending: 100, forwarded: 0 });
     await waitFor(async () => api.app.relay.backingOff, (b) => b, 10_000);
     expect(api.app.relay.backingOff).toBe(true);
@@ -120,7 +120,7 @@ describe('webhooks while Temporal and PostgreSQL fail', () => {
     await proxy.stop();
     const owner = owners[0]!;
     const viaTemporal = await post(event({ owner_id: owner, object_id: 71_000_001 }));
-    expect(viaTemporal).toEqual({ status: 200, body: { status: 'forwarded' } });
+    expect(viaTemporal).toEqual({ status: 200, body: { status: 'received' } });
     const received = await waitFor(() => receivedEvents(client, owner), (e) => e.some((x) => x.objectId === 71_000_001));
     expect(received.filter((x) => x.objectId === 71_000_001)).toHaveLength(1);
 
@@ -141,7 +141,7 @@ describe('webhooks while Temporal and PostgreSQL fail', () => {
     await proxy.start();
     await startTemporal();
     const retried = await waitFor(() => post(event({ owner_id: owner, object_id: 71_000_003 })), (r) => r.status === 200, 10_000);
-    expect(retried).toEqual({ status: 200, body: { status: 'recorded' } });
+    expect(retried).toEqual({ status: 200, body: { status: 'received' } });
     const after = await waitFor(() => receivedEvents(client, owner), (e) => e.some((x) => x.objectId === 71_000_003), 20_000);
     expect(after.filter((x) => x.objectId === 71_000_003)).toHaveLength(1);
   });

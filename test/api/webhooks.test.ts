@@ -85,6 +85,12 @@ describe('POST/GET /webhooks/strava', () => {
       ['updates that are not an object', { ...valid, updates: 'title' }],
       ['updates.private that is not a boolean string', { ...valid, aspect_type: 'update', updates: { private: 'maybe' } }],
       ['a nested object inside updates', { ...valid, aspect_type: 'update', updates: { extra: { deep: 1 } } }],
+      ['a NUL character in updates.title', { ...valid, aspect_type: 'update', updates: { title: 'a\u0000b' } }],
+      ['a NUL character in an unknown updates key', { ...valid, aspect_type: 'update', updates: { note: '\u0000' } }],
+      ['an unpaired surrogate in updates.type', { ...valid, aspect_type: 'update', updates: { type: 'Run\ud800' } }],
+      ['a lone low surrogate in updates', { ...valid, aspect_type: 'update', updates: { note: '\udc00x' } }],
+      ['an updates key outside [a-z_]', { ...valid, aspect_type: 'update', updates: { 'Title\u0000': 'x' } }],
+      ['more than 8 updates keys', { ...valid, aspect_type: 'update', updates: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${'a'.repeat(i)}`, 1])) }],
     ];
     it.each(cases)('rejects %s with 400 and stores nothing', async (_name, body) => {
       const response = await postJson(`${api.url}/webhooks/strava`, body);
@@ -117,7 +123,7 @@ describe('POST/GET /webhooks/strava', () => {
       const body = event({ owner_id: connected, object_id: 777_001, aspect_type: 'create', updates: {} });
       const response = await postJson(`${api.url}/webhooks/strava`, body);
       expect(response.status).toBe(200);
-      expect(response.body).toEqual({ status: 'recorded' });
+      expect(response.body).toEqual({ status: 'received' });
       // The 200 came after the commit: the row is there the moment the answer is.
       const [row] = await listEvents(db.sql, { ownerId: connected });
       expect(row).toMatchObject({ objectId: 777_001, aspectType: 'create' });
@@ -145,8 +151,9 @@ describe('POST/GET /webhooks/strava', () => {
       const body = event({ owner_id: connected, object_id: 777_010, aspect_type: 'create' });
       const answers = await Promise.all([1, 2, 3].map(() => postJson(`${api.url}/webhooks/strava`, body)));
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
-      expect(answers.map((a) => a.body.status).sort()).toEqual(['duplicate', 'duplicate', 'recorded']);
-      expect((await postJson(`${api.url}/webhooks/strava`, body)).body).toEqual({ status: 'duplicate' });
+      // Recorded and duplicate are answered alike (the answer never tells a sender what became of its event).
+      expect(answers.map((a) => a.body)).toEqual(Array(3).fill({ status: 'received' }));
+      expect((await postJson(`${api.url}/webhooks/strava`, body)).body).toEqual({ status: 'received' });
       const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_010);
       expect(rows).toHaveLength(1);
       const received = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.some((e) => e.objectId === 777_010));
@@ -154,6 +161,25 @@ describe('POST/GET /webhooks/strava', () => {
       const again = await receivedEvents(dev.client, connected);
       expect(again.filter((e) => e.objectId === 777_010)).toHaveLength(1);
       expect(received.length).toBeGreaterThan(0);
+    });
+
+    it('clamps a future event_time to the time of receipt and keeps the sent one as identity', async () => {
+      const sentTime = 4_000_000_000; // 2096
+      const body = event({ owner_id: connected, object_id: 777_050, aspect_type: 'update', updates: { type: 'Ride' }, event_time: sentTime });
+      const before = Math.floor(Date.now() / 1000);
+      expect((await postJson(`${api.url}/webhooks/strava`, body)).status).toBe(200);
+      const after = Math.floor(Date.now() / 1000);
+      const received = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.some((e) => e.objectId === 777_050));
+      const signalTime = received.find((e) => e.objectId === 777_050)!.eventTime;
+      expect(signalTime).toBeGreaterThanOrEqual(before);
+      expect(signalTime).toBeLessThanOrEqual(after);
+      const [row] = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_050);
+      expect(row).toMatchObject({ eventTime: sentTime, appliedEventTime: signalTime });
+      // A past event_time is kept as sent.
+      const past = event({ owner_id: connected, object_id: 777_051, event_time: 1_000_000_000 });
+      expect((await postJson(`${api.url}/webhooks/strava`, past)).status).toBe(200);
+      const pastSignal = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.some((e) => e.objectId === 777_051));
+      expect(pastSignal.find((e) => e.objectId === 777_051)!.eventTime).toBe(1_000_000_000);
     });
 
     it('maps a title/privacy update to field names and a boolean, never the title text', async () => {
@@ -175,7 +201,7 @@ describe('POST/GET /webhooks/strava', () => {
       const before = (await webhookEventsIgnored.get()).values.find((v) => v.labels.reason === 'athlete_not_connected')?.value ?? 0;
       for (const owner of [stranger, revoked]) {
         const response = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: owner, object_id: 777_030 }));
-        expect(response).toEqual({ status: 200, body: { status: 'ignored' } });
+        expect(response).toEqual({ status: 200, body: { status: 'received' } });
         const rows = await listEvents(db.sql, { ownerId: owner });
         expect(rows).toMatchObject([{ outcome: 'ignored', ignoreReason: 'athlete_not_connected', forwardedAt: null }]);
       }
@@ -192,10 +218,10 @@ describe('POST/GET /webhooks/strava', () => {
       await storeSubscription(db.sql, 555, 'https://example.test/webhooks/strava');
       try {
         const foreign = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: connected, object_id: 777_040, subscription_id: 556 }));
-        expect(foreign).toEqual({ status: 200, body: { status: 'ignored' } });
+        expect(foreign).toEqual({ status: 200, body: { status: 'received' } });
         const ours = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: connected, object_id: 777_041, subscription_id: 555 }));
-        expect(ours).toEqual({ status: 200, body: { status: 'recorded' } });
-        const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId >= 777_040);
+        expect(ours).toEqual({ status: 200, body: { status: 'received' } });
+        const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_040 || r.objectId === 777_041);
         expect(rows.map((r) => [r.objectId, r.outcome === 'ignored' ? r.ignoreReason : 'accepted'])).toEqual([
           [777_040, 'subscription_mismatch'],
           [777_041, 'accepted'],
@@ -257,6 +283,41 @@ describe('STRAVA_WEBHOOK_PATH_TOKEN', () => {
   });
 });
 
+describe('requireSubscription (the default in production)', () => {
+  let dev: DevServerHandles;
+  let api: Awaited<ReturnType<typeof listen>>;
+  const [owner] = uniqueAthleteIds(1) as [number];
+
+  beforeAll(async () => {
+    dev = await connectDevServer();
+    const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: dev.address, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('webhooks-require') });
+    const ingestion = createWebhookIngestion({ config, sql: db.sql, temporal: dev.client, requireSubscription: true });
+    api = await listen(ingestion.router);
+    await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await dev?.close();
+  });
+
+  it('ignores every event while no subscription is stored, and accepts ours once one is', async () => {
+    await clearStoredSubscription(db.sql);
+    const before = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: owner, object_id: 999_001, subscription_id: 131300 }));
+    expect(before).toEqual({ status: 200, body: { status: 'received' } });
+    await storeSubscription(db.sql, 131300, 'https://example.test/webhooks/strava');
+    try {
+      const after = await postJson(`${api.url}/webhooks/strava`, event({ owner_id: owner, object_id: 999_002, subscription_id: 131300 }));
+      expect(after).toEqual({ status: 200, body: { status: 'received' } });
+    } finally {
+      await clearStoredSubscription(db.sql);
+    }
+    expect((await listEvents(db.sql, { ownerId: owner })).map((r) => [r.objectId, r.outcome, r.ignoreReason])).toEqual([
+      [999_001, 'ignored', 'no_subscription'],
+      [999_002, 'pending', null],
+    ]);
+  });
+});
+
 describe('event mapping', () => {
   const parse = (body: unknown) => toEventSignal(webhookEventSchema.parse(body));
   const base = { object_type: 'activity', object_id: 1, aspect_type: 'update', owner_id: 2, subscription_id: 3, event_time: 4 };
@@ -269,6 +330,12 @@ describe('event mapping', () => {
 
   it('turns updates.private "false" into private: false and keeps type changes as a field name', () => {
     expect(parse({ ...base, updates: { private: 'false', type: 'Ride' } })).toMatchObject({ updatedFields: ['private', 'type'], private: false });
+  });
+
+  it('never carries an own __proto__ key of `updates` into the event', () => {
+    const parsed = webhookEventSchema.parse({ ...base, updates: JSON.parse('{"__proto__": {"polluted": 1}, "type": "Ride"}') });
+    expect(Object.keys(parsed.updates)).toEqual(['type']);
+    expect(Object.getPrototypeOf(parsed.updates)).toBe(Object.prototype);
   });
 
   it('accepts ids beyond 2^31', () => {

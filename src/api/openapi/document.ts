@@ -81,7 +81,7 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     description: 'Answered 200 only once the event is durably recorded (inbox row or accepted signal).',
     request: { body: { content: { 'application/json': { schema: webhookEventSchema } } } },
     responses: {
-      200: json(webhookAckSchema, 'Recorded (or ignored: not connected / not our subscription)'),
+      200: json(webhookAckSchema, 'Always {"status": "received"}: recorded, duplicate, ignored (another subscription, an athlete not connected) and signalled alike, so the answer reveals nothing'),
       400: errorResponse('Malformed event'),
       413: errorResponse('Body over 16 KB'),
       429: errorResponse('Rate limited'),

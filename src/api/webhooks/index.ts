@@ -9,7 +9,7 @@ import { pendingBacklog } from '../../db/repositories/webhook-inbox.js';
 import { registerInboxBacklogMetrics, WEBHOOK_METRICS } from './metrics.js';
 import { createInboxRetention, type InboxRetention, type InboxRetentionOptions } from './inbox-retention.js';
 import { createInboxRelay, type InboxRelay, type InboxRelayOptions } from './relay.js';
-import { createWebhookRouter } from './router.js';
+import { createWebhookRouter, type WebhookRouterDeps } from './router.js';
 
 export { createWebhookRouter, type WebhookRouterDeps, WEBHOOK_BODY_LIMIT_BYTES } from './router.js';
 export { createInboxRelay, type InboxRelay } from './relay.js';
@@ -29,6 +29,10 @@ export interface WebhookIngestionDeps {
   directSignalTimeoutMs?: number;
   /** Deadline for one relay signal. */
   relaySignalTimeoutMs?: number;
+  /** Ignore events while no subscription is stored; defaults to NODE_ENV=production. */
+  requireSubscription?: boolean;
+  /** Inbox bounds (tests shrink them). */
+  inbox?: WebhookRouterDeps['inbox'];
 }
 
 export interface WebhookIngestion {
@@ -52,6 +56,8 @@ export function createWebhookIngestion(deps: WebhookIngestionDeps): WebhookInges
     sql: deps.sql,
     forwarder: directForwarder,
     onRecorded: () => relay.nudge(),
+    requireSubscription: deps.requireSubscription ?? deps.config.NODE_ENV === 'production',
+    ...(deps.inbox ? { inbox: deps.inbox } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
   const retention = createInboxRetention({

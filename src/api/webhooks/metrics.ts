@@ -8,14 +8,14 @@ import { perScrape } from '../http/per-scrape.js';
 
 export const webhookEventsReceived = new Counter({
   name: 'strava_webhook_events_received_total',
-  help: 'Webhook POSTs by result: recorded (pending forward), duplicate, ignored, forwarded_without_inbox (database down, signal accepted), rejected (400/413), unavailable (503)',
+  help: 'Webhook POSTs by result: recorded (pending forward), duplicate, ignored, forwarded_without_inbox (database unreachable, signal accepted), rejected (400/413), failed (500: the insert failed for another reason; not forwarded), unavailable (503). Every 200 answers the same body',
   labelNames: ['result'] as const,
   registers: [],
 });
 
 export const webhookEventsIgnored = new Counter({
   name: 'strava_webhook_events_ignored_total',
-  help: 'Webhook events recorded as ignored, by reason (athlete_not_connected, subscription_mismatch)',
+  help: 'Webhook events ignored (never forwarded; at most a small sample is stored), by reason: subscription_mismatch, no_subscription, athlete_not_connected, athlete_backlog_full',
   labelNames: ['reason'] as const,
   registers: [],
 });

@@ -128,7 +128,7 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
               object_id: row.objectId,
               aspect_type: row.aspectType as 'create' | 'update' | 'delete',
               owner_id: row.ownerId,
-              event_time: row.eventTime,
+              event_time: row.appliedEventTime,
               updates: row.updates,
             }));
             forwarded.push(row.id);

@@ -3,10 +3,11 @@ import express, { type ErrorRequestHandler, type Request, type Response, type Ro
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
-import { recordEvent, type RecordResult } from '../../db/repositories/webhook-inbox.js';
+import { recordEvent, type RecordOptions, type RecordResult } from '../../db/repositories/webhook-inbox.js';
 import { describeIssues, errorBody } from '../http/errors.js';
 import { withTimeout } from '../http/timeout.js';
-import { handshakeQuerySchema, toEventSignal, toInboxInput, webhookEventSchema, type WebhookAck } from './event-schema.js';
+import { classifyDatabaseError, errorCode } from './database-errors.js';
+import { handshakeQuerySchema, toEventSignal, toInboxInput, WEBHOOK_ACK, webhookEventSchema, type WebhookAck } from './event-schema.js';
 import type { EventForwarder } from './forward.js';
 import { webhookAckSeconds, webhookEventsIgnored, webhookEventsReceived } from './metrics.js';
 import { WEBHOOK_BASE_PATH, webhookCallbackPath } from './paths.js';
@@ -26,6 +27,15 @@ export interface WebhookRouterDeps {
    * Strava gives up after 2 s, so both this and the forwarder's deadline must fit well inside that.
    */
   recordTimeoutMs?: number;
+  /**
+   * Ignore every event while no subscription is stored (production). Otherwise (development, tests) the
+   * subscription check is skipped until one is stored.
+   */
+  requireSubscription?: boolean;
+  /** Inbox bounds (tests shrink them). */
+  inbox?: Pick<RecordOptions, 'ignoredSampleSize' | 'maxPendingPerAthlete'>;
+  /** The server clock that event times are clamped to. */
+  now?: () => number;
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -37,6 +47,19 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
 export function createWebhookRouter(deps: WebhookRouterDeps): Router {
   const { sql, forwarder, logger } = deps;
   const recordTimeoutMs = deps.recordTimeoutMs ?? 1_000;
+  const requireSubscription = deps.requireSubscription ?? false;
+  const recordOptions: RecordOptions = { requireSubscription, ...deps.inbox };
+  const now = deps.now ?? Date.now;
+  /**
+   * The subscription id PostgreSQL last reported (null: none stored; undefined: not yet heard). While PostgreSQL
+   * is unreachable this is the only way to keep a foreign subscription's events out of the direct signal.
+   */
+  let lastStoredSubscription: { id: number | null } | undefined;
+  const directSignalAllowed = (subscriptionId: number): boolean => {
+    if (!lastStoredSubscription) return false;
+    if (lastStoredSubscription.id === null) return !requireSubscription;
+    return lastStoredSubscription.id === subscriptionId;
+  };
   const path = webhookCallbackPath(deps.config);
   const expectedVerifyToken = digest(deps.config.STRAVA_WEBHOOK_VERIFY_TOKEN);
   const router = express.Router();
@@ -71,20 +94,40 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
       return;
     }
     const event = parsed.data;
+    const inbox = toInboxInput(event, now());
 
     let recorded: RecordResult;
     try {
-      recorded = await withTimeout(recordEvent(sql, toInboxInput(event)), recordTimeoutMs);
+      recorded = await withTimeout(recordEvent(sql, inbox, recordOptions), recordTimeoutMs);
     } catch (dbError) {
-      // PostgreSQL did not take the event. Temporal accepting the signal is durable too; if it does not,
-      // a 503 makes Strava retry (it tries three times in all, a minute or two apart).
+      const failure = classifyDatabaseError(dbError);
+      const code = errorCode(dbError) ?? (dbError instanceof Error ? dbError.name : 'unknown');
+      if (failure === 'bad_input') {
+        logger?.warn({ code, ownerId: event.owner_id }, 'webhook: PostgreSQL refused a value of the event; answering 400');
+        ack(400, errorBody('invalid_event', 'the event holds a value that cannot be stored'), 'rejected');
+        return;
+      }
+      if (failure === 'other') {
+        logger?.error({ code, ownerId: event.owner_id }, 'webhook: recording the event failed; answering 500, not forwarded');
+        ack(500, errorBody('internal', 'the event could not be recorded'), 'failed');
+        return;
+      }
+      // PostgreSQL is unreachable. Temporal accepting the signal is durable too, but only for an event of the
+      // subscription PostgreSQL last reported (the database's other checks cannot run): anything else gets a 503,
+      // which makes Strava retry (three tries in all, a minute or two apart).
+      if (!directSignalAllowed(event.subscription_id)) {
+        logger?.warn({ code, ownerId: event.owner_id }, 'webhook: database unavailable and the subscription is not known to match; answering 503');
+        res.set('Retry-After', '60');
+        ack(503, errorBody('unavailable', 'the event could not be recorded; retry later'), 'unavailable');
+        return;
+      }
       try {
-        await forwarder.deliverToRunning(toEventSignal(event));
-        logger?.warn({ err: String(dbError), ownerId: event.owner_id }, 'webhook: database unavailable; signalled the running workflow directly');
-        ack(200, { status: 'forwarded' }, 'forwarded_without_inbox');
+        await forwarder.deliverToRunning(toEventSignal({ ...event, event_time: inbox.appliedEventTime ?? event.event_time }));
+        logger?.warn({ code, ownerId: event.owner_id }, 'webhook: database unavailable; signalled the running workflow directly');
+        ack(200, WEBHOOK_ACK, 'forwarded_without_inbox');
       } catch (temporalError) {
         logger?.error(
-          { dbError: String(dbError), temporalError: String(temporalError), ownerId: event.owner_id },
+          { code, temporalError: errorCode(temporalError) ?? String(temporalError), ownerId: event.owner_id },
           'webhook: neither PostgreSQL nor Temporal accepted the event; answering 503',
         );
         res.set('Retry-After', '60');
@@ -93,16 +136,18 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
       return;
     }
 
+    lastStoredSubscription = { id: recorded.storedSubscriptionId };
+    // One answer for all three: whether an id matched or an athlete is connected is nobody's business but ours.
     if (recorded.kind === 'duplicate') {
-      ack(200, { status: 'duplicate' }, 'duplicate');
+      ack(200, WEBHOOK_ACK, 'duplicate');
       return;
     }
     if (recorded.outcome === 'ignored') {
       webhookEventsIgnored.inc({ reason: recorded.ignoreReason });
-      ack(200, { status: 'ignored' }, 'ignored');
+      ack(200, WEBHOOK_ACK, 'ignored');
       return;
     }
-    ack(200, { status: 'recorded' }, 'recorded');
+    ack(200, WEBHOOK_ACK, 'recorded');
     deps.onRecorded?.();
   });
 

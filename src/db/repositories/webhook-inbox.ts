@@ -1,7 +1,11 @@
 import { bigintArray, type Db } from '../connection.js';
 
-/** Why an event was recorded but will never be forwarded. */
-export type IgnoreReason = 'athlete_not_connected' | 'subscription_mismatch';
+/**
+ * Why an event was recorded but will never be forwarded. A closed set: it is the `reason` label of
+ * strava_webhook_events_ignored_total.
+ */
+export const IGNORE_REASONS = ['subscription_mismatch', 'no_subscription', 'athlete_not_connected', 'athlete_backlog_full'] as const;
+export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 export type InboxOutcome = 'pending' | 'forwarded' | 'ignored';
 
 /** What the receiver stores: Strava's event identity plus the (title-redacted) updates object. */
@@ -11,12 +15,16 @@ export interface InboxEventInput {
   aspectType: string;
   ownerId: number;
   subscriptionId: number;
+  /** As sent: part of the event's identity, so Strava's retries collide. */
   eventTime: number;
+  /** What the workflow receives: eventTime clamped to the server's clock at receipt (defaults to eventTime). */
+  appliedEventTime?: number;
   updates: Record<string, string | boolean | number | null>;
 }
 
-export interface InboxRow extends InboxEventInput {
+export interface InboxRow extends Omit<InboxEventInput, 'appliedEventTime'> {
   id: number;
+  appliedEventTime: number;
   receivedAt: Date;
   forwardedAt: Date | null;
   outcome: InboxOutcome;
@@ -24,46 +32,95 @@ export interface InboxRow extends InboxEventInput {
   forwardAttempts: number;
 }
 
-export type RecordResult =
+/** The subscription id stored when the event was recorded (null: none), for the receiver's database-down path. */
+export type RecordResult = (
   | { kind: 'recorded'; id: number; outcome: 'pending' }
   | { kind: 'recorded'; id: number; outcome: 'ignored'; ignoreReason: IgnoreReason }
-  | { kind: 'duplicate' };
+  | { kind: 'duplicate' }
+) & { storedSubscriptionId: number | null };
+
+export interface RecordOptions {
+  /** Refuse (ignore) every event while no subscription is stored; otherwise the subscription check is skipped. */
+  requireSubscription?: boolean;
+  /** Slots of the ignored-event sample (migration 007): at most this many ignored rows exist. */
+  ignoredSampleSize?: number;
+  /** Pending rows an athlete may have; further events for it are ignored (`athlete_backlog_full`). */
+  maxPendingPerAthlete?: number;
+}
+
+export const IGNORED_SAMPLE_SIZE = 100;
+export const MAX_PENDING_PER_ATHLETE = 1_000;
 
 const columns = (sql: Db) => sql`
   id, object_type as "objectType", object_id as "objectId", aspect_type as "aspectType", owner_id as "ownerId",
-  subscription_id as "subscriptionId", event_time as "eventTime", updates, received_at as "receivedAt",
+  subscription_id as "subscriptionId", event_time as "eventTime",
+  coalesce(applied_event_time, event_time) as "appliedEventTime", updates, received_at as "receivedAt",
   forwarded_at as "forwardedAt", outcome, ignore_reason as "ignoreReason", forward_attempts as "forwardAttempts"`;
 
 /**
  * Records one webhook event in a single autocommitted statement, deciding in the same statement whether it will
- * be forwarded: events for athletes who are not connected (no row, or revoked) or for a subscription other than
- * the stored one are kept as `ignored`. When no subscription is stored the subscription check is skipped.
- * A duplicate (same Strava event identity, including the redacted `updates`: migration 006) inserts nothing.
+ * be forwarded. It is ignored when its subscription_id is not the stored one (or none is stored and
+ * `requireSubscription`), when the athlete is not connected (no row, or revoked), or when the athlete already has
+ * `maxPendingPerAthlete` rows waiting. An ignored event takes a slot of the bounded sample (replacing that slot's
+ * row) and never takes part in duplicate detection. A duplicate (same Strava event identity, including the
+ * redacted `updates`: migrations 006/007) of a pending or forwarded row inserts nothing; an event dated after its
+ * receipt never counts as the original of a later one.
  */
-export async function recordEvent(sql: Db, event: InboxEventInput): Promise<RecordResult> {
-  const [row] = await sql<{ id: number | null; outcome: InboxOutcome | null; ignoreReason: IgnoreReason | null }[]>`
-    with verdict as (
+export async function recordEvent(sql: Db, event: InboxEventInput, options: RecordOptions = {}): Promise<RecordResult> {
+  const requireSubscription = options.requireSubscription ?? false;
+  const sampleSize = options.ignoredSampleSize ?? IGNORED_SAMPLE_SIZE;
+  const maxPending = options.maxPendingPerAthlete ?? MAX_PENDING_PER_ATHLETE;
+  const appliedEventTime = Math.min(event.appliedEventTime ?? event.eventTime, event.eventTime);
+  const [row] = await sql<{ id: number | null; outcome: InboxOutcome | null; ignoreReason: IgnoreReason | null; storedSubscriptionId: number | null }[]>`
+    with stored as (
+      select (select subscription_id from webhook_subscription) as subscription_id
+    ), verdict as (
       select case
-        when exists (select 1 from webhook_subscription)
-             and not exists (select 1 from webhook_subscription where subscription_id = ${event.subscriptionId})
+        when stored.subscription_id is null and ${requireSubscription} then 'no_subscription'
+        when stored.subscription_id is not null and stored.subscription_id <> ${event.subscriptionId}
           then 'subscription_mismatch'
         when not exists (select 1 from athletes where id = ${event.ownerId} and state <> 'revoked')
           then 'athlete_not_connected'
+        when (select count(*) from (
+                select 1 from webhook_events where owner_id = ${event.ownerId} and outcome = 'pending' limit ${maxPending}
+              ) backlog) >= ${maxPending}
+          then 'athlete_backlog_full'
       end as reason
-    ), inserted as (
+      from stored
+    ), accepted as (
       insert into webhook_events
-        (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, updates, outcome, ignore_reason)
+        (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, applied_event_time, updates, outcome)
       select ${event.objectType}, ${event.objectId}, ${event.aspectType}, ${event.ownerId}, ${event.subscriptionId},
-             ${event.eventTime}, ${sql.json(event.updates)},
-             case when reason is null then 'pending' else 'ignored' end, reason
-      from verdict
-      on conflict (object_type, object_id, aspect_type, event_time, owner_id, md5(updates::text)) do nothing
+             ${event.eventTime}, ${appliedEventTime}, ${sql.json(event.updates)}, 'pending'
+      from verdict where reason is null
+      on conflict (object_type, object_id, aspect_type, event_time, owner_id, md5(updates::text))
+        where outcome <> 'ignored' and (applied_event_time is null or event_time <= applied_event_time)
+        do nothing
       returning id, outcome, ignore_reason
+    ), sampled as (
+      insert into webhook_events
+        (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, applied_event_time, updates,
+         outcome, ignore_reason, ignored_slot)
+      select ${event.objectType}, ${event.objectId}, ${event.aspectType}, ${event.ownerId}, ${event.subscriptionId},
+             ${event.eventTime}, ${appliedEventTime}, ${sql.json(event.updates)}, 'ignored', reason,
+             (nextval('webhook_events_ignored_slot') % ${sampleSize})::int
+      from verdict where reason is not null
+      on conflict (ignored_slot) where outcome = 'ignored' do update set
+        -- A new id keeps "ids grow with arrival", which inbox retention relies on.
+        id = excluded.id, object_type = excluded.object_type, object_id = excluded.object_id,
+        aspect_type = excluded.aspect_type, owner_id = excluded.owner_id, subscription_id = excluded.subscription_id,
+        event_time = excluded.event_time, applied_event_time = excluded.applied_event_time, updates = excluded.updates,
+        ignore_reason = excluded.ignore_reason, received_at = excluded.received_at
+      returning id, outcome, ignore_reason
+    ), inserted as (
+      select * from accepted union all select * from sampled
     )
-    select i.id, i.outcome, i.ignore_reason as "ignoreReason" from (select 1) as one left join inserted i on true`;
-  if (!row || row.id === null) return { kind: 'duplicate' };
-  if (row.outcome === 'ignored') return { kind: 'recorded', id: row.id, outcome: 'ignored', ignoreReason: row.ignoreReason! };
-  return { kind: 'recorded', id: row.id, outcome: 'pending' };
+    select i.id, i.outcome, i.ignore_reason as "ignoreReason", stored.subscription_id as "storedSubscriptionId"
+    from stored left join inserted i on true`;
+  const storedSubscriptionId = row?.storedSubscriptionId ?? null;
+  if (!row || row.id === null) return { kind: 'duplicate', storedSubscriptionId };
+  if (row.outcome === 'ignored') return { kind: 'recorded', id: row.id, outcome: 'ignored', ignoreReason: row.ignoreReason!, storedSubscriptionId };
+  return { kind: 'recorded', id: row.id, outcome: 'pending', storedSubscriptionId };
 }
 
 /**
