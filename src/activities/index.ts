@@ -13,6 +13,7 @@ import {
   upsertActivities,
 } from '../db/repositories/activities.js';
 import type { ActivityClass, FleetLoad } from '../workflows/backfill-plan.js';
+import { clampEventTime } from '../workflows/event-time.js';
 import { asActivity, toActivityFailure } from './failures.js';
 import type { AthleteActivities } from './types.js';
 
@@ -122,7 +123,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       });
     },
 
-    async syncWindow({ athleteId, after, priority, kind, perPage = MAX_PER_PAGE }) {
+    async syncWindow({ athleteId, after, priority, kind, perPage = MAX_PER_PAGE, watch }) {
       return asActivity(async () => {
         const syncedAt = now();
         const observedAt = new Date(syncedAt);
@@ -149,12 +150,14 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         repaired += deleted.length;
         await recordSync(sql, athleteId, observedAt, kind === 'backfill' ? 'backfill' : 'sync');
         if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
-        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt };
+        const found = watch?.filter((id) => seen.has(id));
+        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, ...(found ? { found } : {}) };
       });
     },
 
-    async fetchActivity({ athleteId, activityId, priority, eventTime }) {
+    async fetchActivity({ athleteId, activityId, priority, eventTime: signalled }) {
       return asActivity(async () => {
+        const eventTime = clampEventTime(signalled, now());
         const deletedAt = await tombstoneOf(sql, activityId);
         if (deletedAt && deletedAt.getTime() > eventTime * 1000) {
           return { outcome: 'superseded', added: false, changed: false, requests: 0 } as const;
@@ -183,7 +186,9 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
     },
 
     async removeActivity({ athleteId, activityId, eventTime }) {
-      const deleted = await removeActivities(sql, athleteId, [activityId], new Date(eventTime * 1000));
+      // A retry cannot fix a bad time, so it is clamped rather than failing: one signal never stalls an athlete.
+      const deletedAt = new Date(clampEventTime(eventTime, now()) * 1000);
+      const deleted = await removeActivities(sql, athleteId, [activityId], deletedAt);
       return { deleted: deleted.length > 0 };
     },
 
