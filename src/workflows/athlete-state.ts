@@ -40,6 +40,8 @@ export interface AthleteSyncOptions {
   deferredFetchesKeep: number;
   /** An empty bucket degrades a burst to one list of the recent window, at most once per this interval. */
   burstListIntervalMs: number;
+  /** The burst list waits this long after the first deferred fetch, so the rest of a burst is in it too. */
+  burstSettleMs: number;
 }
 
 export const DEFAULT_SYNC_OPTIONS: AthleteSyncOptions = {
@@ -61,6 +63,7 @@ export const DEFAULT_SYNC_OPTIONS: AthleteSyncOptions = {
   eventFetchRefillMs: 10 * 60_000,
   deferredFetchesKeep: 100,
   burstListIntervalMs: 3_600_000,
+  burstSettleMs: 30_000,
 };
 
 export interface ImportProgress {

@@ -340,7 +340,10 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
   function deferFetch(activityId: number, eventTime: number, confirmsDelete: boolean) {
     state.counters.fetchesDeferred += 1;
     if (!defer(state.deferred, activityId, { eventTime, confirmsDelete }, opts.deferredFetchesKeep)) state.counters.droppedEvents += 1;
-    state.burstListPending = true;
+    if (!state.burstListPending) {
+      state.burstListPending = true;
+      state.burstListNotBefore = Math.max(state.burstListNotBefore ?? 0, now() + opts.burstSettleMs);
+    }
   }
 
   /**
