@@ -189,7 +189,7 @@ export interface AthleteStatus {
   pendingNotFoundRetries: number;
   /** Activities waiting for a token of the event fetch budget. */
   deferredFetches: number;
-  /** Tokens left in the event fetch budget. */
+  /** Tokens left in the event fetch budget, as of the workflow's last step (a query does not move its clock). */
   fetchTokens: number;
   rateLimitedUntil: string | null;
   pausedUntil: string | null;
