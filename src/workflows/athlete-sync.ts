@@ -579,11 +579,18 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     state.deauthPending = false;
     // needs_reauth already proves the tokens are dead; verifying would need a token we do not have.
     if (state.auth !== 'needs_reauth') {
+      // The check is one realtime call an unsigned event asked for: it takes a token of the event budget (the
+      // main loop only gets here with one available, so a forged stream of deauthorizations costs the bucket).
+      if (!takeFetchToken()) {
+        state.deauthPending = true;
+        return false;
+      }
       const outcome = await attempt(() =>
         strava.verifyAuthorization.executeWithOptions({ summary: 'verify deauthorization (GET /athlete)' }, [{ athleteId }]),
       );
       if (!outcome.ok && outcome.kind !== 'needs_reauth') {
         onFailure(outcome, 'realtime');
+        if (outcome.kind === 'rate_limited') returnFetchToken();
         // Verify again once the wait is over; an unexpected failure leaves the event unconfirmed.
         if (outcome.kind !== 'failed') state.deauthPending = true;
         return false;
@@ -629,6 +636,7 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       for (const retry of Object.values(state.notFound)) times.push(retry.dueAt);
       if (Object.keys(state.deferred).length > 0) times.push(nextTokenAt(state.fetchBudget, budgetShape, now()));
       if (state.burstListPending && state.burstListNotBefore !== null) times.push(state.burstListNotBefore);
+      if (state.deauthPending) times.push(nextTokenAt(state.fetchBudget, budgetShape, now()));
       for (const until of Object.values(state.rateLimitedUntil)) if (until !== undefined && until > now()) times.push(until);
       if (state.backgroundHoldUntil !== null && state.backgroundHoldUntil > now()) times.push(state.backgroundHoldUntil);
     }
@@ -648,7 +656,7 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       if (await handleDisconnect()) return;
       continue;
     }
-    if (state.deauthPending && !blocked('realtime')) {
+    if (state.deauthPending && !blocked('realtime') && (state.auth === 'needs_reauth' || tokenAvailable())) {
       if (await handleDeauthorization()) return;
       continue;
     }

@@ -439,6 +439,28 @@ describe('athleteSync: events are hints, and what they may cost is bounded', () 
     });
   });
 
+  it('forged deauthorizations cost the same bucket: 30 of them make at most 10 checks, and a genuine one still purges', async () => {
+    const fake = new FakeActivities();
+    fake.authorized = true;
+    await scenario(fake, { backfillIntervalMs: 100 * HOUR }, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      for (let i = 0; i < 30; i++) {
+        await handle.signal(stravaEventSignal, deauthEvent(athleteId, 500 + i));
+        // One at a time, as a patient attacker would (a burst would coalesce into one check anyway).
+        await waitFor(handle, (s) => s.counters.eventsReceived === i + 1 && s.state === 'idle');
+      }
+      expect(fake.callsOf('verifyAuthorization')).toHaveLength(10);
+      expect((await handle.query(statusQuery)).counters.staleDeauthorizations).toBe(10);
+
+      // The athlete really revokes: the pending check runs at the next token and purges.
+      fake.authorized = false;
+      await env.sleep(11 * MINUTE);
+      await handle.result();
+      expect(fake.callsOf('verifyAuthorization')).toHaveLength(11);
+      expect(fake.callsOf('purgeAthlete')).toHaveLength(1);
+    });
+  });
+
   it('carries the fetch budget and deferred fetches across continue-as-new', async () => {
     const fake = new FakeActivities();
     for (let i = 0; i < 14; i++) fake.truth.set(800 + i, 1);
