@@ -111,6 +111,13 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
   let wake = false;
   let ended = false;
 
+  /** Owes one list of the recent window, after a burst settles and at most once per burstListIntervalMs. */
+  function scheduleBurstList() {
+    if (state.burstListPending) return;
+    state.burstListPending = true;
+    state.burstListNotBefore = Math.max(state.burstListNotBefore ?? 0, Date.now() + opts.burstSettleMs);
+  }
+
   // ---- handlers: registered before the first await ----
   setHandler(statusQuery, (): AthleteStatus => {
     const until = Math.max(0, ...Object.values(state.rateLimitedUntil).map((t) => t ?? 0));
@@ -149,9 +156,10 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     if (event.objectType === 'athlete') {
       if (event.deauthorized) state.deauthPending = true;
     } else if (state.pendingEvents.length >= opts.maxPendingEvents) {
-      // Bounded history: drop the event and let a catch-up sync find the change instead.
+      // Bounded history: drop the event and let a list find the change instead (the burst list: rate-limited,
+      // so a flood of events cannot buy a list each).
       state.counters.droppedEvents += 1;
-      state.catchUpPending = true;
+      scheduleBurstList();
     } else {
       state.pendingEvents.push(event);
     }
@@ -340,10 +348,7 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
   function deferFetch(activityId: number, eventTime: number, confirmsDelete: boolean) {
     state.counters.fetchesDeferred += 1;
     if (!defer(state.deferred, activityId, { eventTime, confirmsDelete }, opts.deferredFetchesKeep)) state.counters.droppedEvents += 1;
-    if (!state.burstListPending) {
-      state.burstListPending = true;
-      state.burstListNotBefore = Math.max(state.burstListNotBefore ?? 0, now() + opts.burstSettleMs);
-    }
+    scheduleBurstList();
   }
 
   /**
@@ -473,13 +478,13 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       const key = String(id);
       if (state.deferred[key]?.confirmsDelete) state.counters.staleDeletes += 1;
       delete state.deferred[key];
-      delete state.tombstones[key];
     }
   }
 
   /** Fetches deferred activities while the budget has tokens. */
   async function processDeferred() {
     for (const [key, entry] of Object.entries(state.deferred)) {
+      if (state.deferred[key] !== entry) continue; // settled or replaced while an earlier fetch ran
       if (!takeFetchToken()) return;
       delete state.deferred[key];
       const purpose: FetchPurpose = entry.confirmsDelete ? 'delete' : 'update';
