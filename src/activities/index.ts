@@ -13,7 +13,7 @@ import {
   upsertActivities,
 } from '../db/repositories/activities.js';
 import type { ActivityClass, FleetLoad } from '../workflows/backfill-plan.js';
-import { clampEventTime } from '../workflows/event-time.js';
+import { clampEventTime } from '../domain/event-time.js';
 import { asActivity, toActivityFailure } from './failures.js';
 import type { AthleteActivities } from './types.js';
 

@@ -22,7 +22,7 @@ import {
 } from './athlete-state.js';
 import { backfillIntervalMs, withJitter } from './backfill-plan.js';
 import { eventKey, planActivityEvents, pushBounded, recordTombstone, type ActivityAction } from './event-plan.js';
-import { clampEventTime } from './event-time.js';
+import { clampEventTime } from '../domain/event-time.js';
 import { defer, nextTokenAt, refill, take, type BudgetShape } from './fetch-budget.js';
 import {
   appFocusSignal,

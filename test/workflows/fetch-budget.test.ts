@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defer, nextTokenAt, refill, take } from '../../src/workflows/fetch-budget.js';
-import { clampEventTime } from '../../src/workflows/event-time.js';
+import { clampEventTime } from '../../src/domain/event-time.js';
 
 /** The pure parts of "events are hints": the per-athlete fetch bucket and the event time clamp. */
 
