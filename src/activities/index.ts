@@ -12,6 +12,7 @@ import {
   tombstoneOf,
   upsertActivities,
 } from '../db/repositories/activities.js';
+import { clampEventTime } from '../domain/event-time.js';
 import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
 import { asActivity, toActivityFailure } from './failures.js';
 import type { AthleteActivities } from '../domain/activity-contract.js';
@@ -113,7 +114,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       });
     },
 
-    async syncWindow({ athleteId, after, priority, kind, perPage = MAX_PER_PAGE }) {
+    async syncWindow({ athleteId, after, priority, kind, perPage = MAX_PER_PAGE, watch }) {
       return asActivity(async () => {
         const syncedAt = now();
         const observedAt = new Date(syncedAt);
@@ -140,12 +141,14 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         repaired += deleted.length;
         await recordSync(sql, athleteId, observedAt, kind === 'backfill' ? 'backfill' : 'sync');
         if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
-        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt };
+        const found = watch?.filter((id) => seen.has(id));
+        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, ...(found ? { found } : {}) };
       });
     },
 
-    async fetchActivity({ athleteId, activityId, priority, eventTime }) {
+    async fetchActivity({ athleteId, activityId, priority, eventTime: signalled }) {
       return asActivity(async () => {
+        const eventTime = clampEventTime(signalled, now());
         const deletedAt = await tombstoneOf(sql, activityId);
         if (deletedAt && deletedAt.getTime() > eventTime * 1000) {
           return { outcome: 'superseded', added: false, changed: false, requests: 0 } as const;
@@ -174,7 +177,9 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
     },
 
     async removeActivity({ athleteId, activityId, eventTime }) {
-      const deleted = await removeActivities(sql, athleteId, [activityId], new Date(eventTime * 1000));
+      // A retry cannot fix a bad time, so it is clamped rather than failing: one signal never stalls an athlete.
+      const deletedAt = new Date(clampEventTime(eventTime, now()) * 1000);
+      const deleted = await removeActivities(sql, athleteId, [activityId], deletedAt);
       return { deleted: deleted.length > 0 };
     },
 

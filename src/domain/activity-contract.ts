@@ -31,6 +31,8 @@ export interface SyncWindowInput {
   priority: Priority;
   kind: 'backfill' | 'quick';
   perPage?: number;
+  /** Activity ids the caller is looking for (deferred event fetches); the result says which were listed. */
+  watch?: number[];
 }
 
 export interface SyncWindowResult {
@@ -43,13 +45,15 @@ export interface SyncWindowResult {
   requests: number;
   /** Epoch ms at which the listing started: the time the sync is recorded as. */
   syncedAt: number;
+  /** The ids of `watch` that the listing returned (absent when nothing was watched). */
+  found?: number[];
 }
 
 export interface FetchActivityInput {
   athleteId: number;
   activityId: number;
   priority: Priority;
-  /** event_time (s) of the event that asked for the fetch. */
+  /** event_time (s) of the event that asked for the fetch; unsigned input, clamped to [0, now] before use. */
   eventTime: number;
 }
 
@@ -63,7 +67,10 @@ export interface FetchActivityResult {
 export interface RemoveActivityInput {
   athleteId: number;
   activityId: number;
-  /** event_time (s) of the delete (or of the event whose fetch gave up): older observations never resurrect it. */
+  /**
+   * event_time (s) of the delete (or of the event whose fetch gave up): older observations never resurrect it.
+   * Unsigned input: clamped to [0, now] (a value that is no time is "now"), so it never fails the activity.
+   */
   eventTime: number;
 }
 

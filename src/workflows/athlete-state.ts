@@ -29,6 +29,19 @@ export interface AthleteSyncOptions {
   maxPendingEvents: number;
   dedupeKeep: number;
   tombstonesKeep: number;
+  /**
+   * Per-athlete budget of realtime Strava fetches triggered by webhook events (a token bucket): anyone can POST
+   * an event, so what events may cost is capped here. Each event fetch (create, update, delete confirmation,
+   * 404 re-fetch) takes a token; the bucket holds eventFetchCapacity and gains one every eventFetchRefillMs.
+   */
+  eventFetchCapacity: number;
+  eventFetchRefillMs: number;
+  /** Activities waiting for a token (fetched as tokens refill); beyond this, a catch-up list instead. */
+  deferredFetchesKeep: number;
+  /** An empty bucket degrades a burst to one list of the recent window, at most once per this interval. */
+  burstListIntervalMs: number;
+  /** The burst list waits this long after the first deferred fetch, so the rest of a burst is in it too. */
+  burstSettleMs: number;
 }
 
 export const DEFAULT_SYNC_OPTIONS: AthleteSyncOptions = {
@@ -46,6 +59,11 @@ export const DEFAULT_SYNC_OPTIONS: AthleteSyncOptions = {
   maxPendingEvents: 1000,
   dedupeKeep: 500,
   tombstonesKeep: 500,
+  eventFetchCapacity: 10,
+  eventFetchRefillMs: 10 * 60_000,
+  deferredFetchesKeep: 100,
+  burstListIntervalMs: 3_600_000,
+  burstSettleMs: 30_000,
 };
 
 export interface ImportProgress {
@@ -65,12 +83,33 @@ export interface NotFoundRetry {
   eventTime: number;
 }
 
+/** An activity an event asked about while the fetch budget was empty. */
+export interface DeferredFetch {
+  /** Clamped event_time (s) of the newest event about it. */
+  eventTime: number;
+  /** The newest event was a delete: a 404 removes the activity, a 200 proves the delete stale or forged. */
+  confirmsDelete: boolean;
+}
+
+/** Token bucket of event-triggered Strava fetches. */
+export interface FetchBudget {
+  tokens: number;
+  /** Epoch ms up to which refills are accounted for. */
+  refilledAt: number;
+}
+
 export interface SyncCounters {
   eventsReceived: number;
   eventsHandled: number;
   duplicateEvents: number;
   droppedEvents: number;
   staleEvents: number;
+  /** Delete events Strava contradicted (the activity is still there): stale or forged. */
+  staleDeletes: number;
+  /** Event fetches postponed because the per-athlete budget was empty. */
+  fetchesDeferred: number;
+  /** Lists run instead of event fetches when the budget ran out. */
+  burstLists: number;
   fetches: number;
   notFoundGaveUp: number;
   repairs: number;
@@ -108,6 +147,14 @@ export interface AthleteWorkflowState {
   recentEventKeys: string[];
   /** activity id -> event_time (s) of the delete; bounded; the database table is the durable copy. */
   tombstones: Record<string, number>;
+  /** Budget of event-triggered fetches (null: full; set at the first fetch). */
+  fetchBudget: FetchBudget | null;
+  /** activity id -> what to fetch once a token is free; bounded by deferredFetchesKeep. */
+  deferred: Record<string, DeferredFetch>;
+  /** A list of the recent window is owed instead of event fetches (budget empty or deferred set full). */
+  burstListPending: boolean;
+  /** Epoch ms before which no further burst list runs. */
+  burstListNotBefore: number | null;
   /** Epoch ms until which calls of a priority would be refused by the governor. */
   rateLimitedUntil: Partial<Record<Priority, number>>;
   /** Epoch ms before which background work (import/backfill) is not retried after an unexpected failure. */
@@ -140,6 +187,10 @@ export interface AthleteStatus {
   import: { done: boolean; pages: number; imported: number; before: number | null };
   pendingEvents: number;
   pendingNotFoundRetries: number;
+  /** Activities waiting for a token of the event fetch budget. */
+  deferredFetches: number;
+  /** Tokens left in the event fetch budget, as of the workflow's last step (a query does not move its clock). */
+  fetchTokens: number;
   rateLimitedUntil: string | null;
   pausedUntil: string | null;
   counters: SyncCounters;
@@ -153,6 +204,9 @@ export function emptyCounters(): SyncCounters {
     duplicateEvents: 0,
     droppedEvents: 0,
     staleEvents: 0,
+    staleDeletes: 0,
+    fetchesDeferred: 0,
+    burstLists: 0,
     fetches: 0,
     notFoundGaveUp: 0,
     repairs: 0,
@@ -181,6 +235,10 @@ export function initialState(): AthleteWorkflowState {
     notFound: {},
     recentEventKeys: [],
     tombstones: {},
+    fetchBudget: null,
+    deferred: {},
+    burstListPending: false,
+    burstListNotBefore: null,
     rateLimitedUntil: {},
     backgroundHoldUntil: null,
     pausedUntil: null,

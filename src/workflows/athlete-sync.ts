@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -21,6 +22,8 @@ import {
 } from './athlete-state.js';
 import { backfillIntervalMs, withJitter } from './backfill-plan.js';
 import { eventKey, planActivityEvents, pushBounded, recordTombstone, type ActivityAction } from './event-plan.js';
+import { clampEventTime } from '../domain/event-time.js';
+import { defer, nextTokenAt, refill, take, type BudgetShape } from './fetch-budget.js';
 import {
   appFocusSignal,
   disconnectSignal,
@@ -60,6 +63,15 @@ interface SyncNowWaiter {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+// Patches (workflows started before these changes replay their recorded commands; see docs/workflow.md):
+/** A delete event fetches the activity first and removes it only when Strava answers 404. */
+const CONFIRM_DELETES_PATCH = 'confirm-deletes-with-strava';
+/** Event-triggered fetches take a token of the per-athlete budget; without one they are deferred. */
+const EVENT_FETCH_BUDGET_PATCH = 'event-fetch-budget';
+
+/** What a fetch triggered by an event means: a 404 after a create is retried, after a delete it confirms it. */
+type FetchPurpose = 'create' | 'update' | 'delete';
+
 /** Classifies an activity failure by its Temporal failure type (no side effects). */
 function classify(error: unknown): Failure {
   if (!(error instanceof ActivityFailure)) throw error;
@@ -92,9 +104,19 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
   const { athleteId } = input;
   const opts = resolveOptions(input.options);
   const state: AthleteWorkflowState = reviveState(input.carried);
+  const budgetShape: BudgetShape = { capacity: opts.eventFetchCapacity, refillMs: opts.eventFetchRefillMs };
+  // Tombstones carried from earlier code may hold a forged future time: none may outrank "now".
+  for (const [key, deletedAt] of Object.entries(state.tombstones)) state.tombstones[key] = clampEventTime(deletedAt, Date.now());
   let waiters: SyncNowWaiter[] = [];
   let wake = false;
   let ended = false;
+
+  /** Owes one list of the recent window, after a burst settles and at most once per burstListIntervalMs. */
+  function scheduleBurstList() {
+    if (state.burstListPending) return;
+    state.burstListPending = true;
+    state.burstListNotBefore = Math.max(state.burstListNotBefore ?? 0, Date.now() + opts.burstSettleMs);
+  }
 
   // ---- handlers: registered before the first await ----
   setHandler(statusQuery, (): AthleteStatus => {
@@ -108,6 +130,8 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       import: { done: state.import.done, pages: state.import.pages, imported: state.import.imported, before: state.import.before },
       pendingEvents: state.pendingEvents.length,
       pendingNotFoundRetries: Object.keys(state.notFound).length,
+      deferredFetches: Object.keys(state.deferred).length,
+      fetchTokens: refill(state.fetchBudget, budgetShape, Date.now()).tokens,
       rateLimitedUntil: until > Date.now() ? iso(until) : null,
       pausedUntil: state.pausedUntil !== null ? iso(state.pausedUntil) : null,
       counters: { ...state.counters },
@@ -115,8 +139,10 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     };
   });
 
-  setHandler(stravaEventSignal, (event: StravaEventSignal) => {
+  setHandler(stravaEventSignal, (signalled: StravaEventSignal) => {
     state.counters.eventsReceived += 1;
+    // Unsigned input: an event from the future counts as now, and a value that is no time at all as now too.
+    const event: StravaEventSignal = { ...signalled, eventTime: clampEventTime(signalled.eventTime, Date.now()) };
     if (event.ownerId !== athleteId) {
       log.warn('event for another athlete ignored', { athleteId, ownerId: event.ownerId });
       return;
@@ -130,9 +156,10 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     if (event.objectType === 'athlete') {
       if (event.deauthorized) state.deauthPending = true;
     } else if (state.pendingEvents.length >= opts.maxPendingEvents) {
-      // Bounded history: drop the event and let a catch-up sync find the change instead.
+      // Bounded history: drop the event and let a list find the change instead (the burst list: rate-limited,
+      // so a flood of events cannot buy a list each).
       state.counters.droppedEvents += 1;
-      state.catchUpPending = true;
+      scheduleBurstList();
     } else {
       state.pendingEvents.push(event);
     }
@@ -263,13 +290,19 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
   }
 
   /** Lists activities after `from - overlap` and reconciles the stored ones in that window. */
-  async function syncWindow(priority: Priority, kind: 'backfill' | 'quick', from: number, reason: string): Promise<Outcome<SyncWindowResult & { startedAt: number }>> {
+  async function syncWindow(
+    priority: Priority,
+    kind: 'backfill' | 'quick',
+    from: number,
+    reason: string,
+    watch?: number[],
+  ): Promise<Outcome<SyncWindowResult & { startedAt: number }>> {
     const startedAt = now();
     const after = Math.floor((from - opts.backfillOverlapMs) / 1000);
     await setState('syncing');
     const outcome = await attempt(() =>
       strava.syncWindow.executeWithOptions({ summary: `${reason}: list activities after ${iso(after * 1000)} (${priority})` }, [
-        { athleteId, after, priority, kind, perPage: opts.importPageSize },
+        { athleteId, after, priority, kind, perPage: opts.importPageSize, ...(watch !== undefined ? { watch } : {}) },
       ]),
     );
     if (!outcome.ok) {
@@ -292,28 +325,47 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
 
   async function removeActivity(activityId: number, eventTime: number, why: string) {
     await db.removeActivity.executeWithOptions({ summary: `remove activity ${activityId} (${why})` }, [{ athleteId, activityId, eventTime }]);
-    recordTombstone(state.tombstones, activityId, eventTime, opts.tombstonesKeep);
+    // A tombstone is never dated after the moment it is recorded: a later observation from Strava always wins.
+    recordTombstone(state.tombstones, activityId, clampEventTime(eventTime, now()), opts.tombstonesKeep);
     delete state.notFound[String(activityId)];
+    delete state.deferred[String(activityId)];
   }
 
-  /** Returns false when the action must wait (rate limit, re-authorization, paused app). */
-  async function applyAction(action: ActivityAction): Promise<boolean> {
-    const key = String(action.activityId);
-    if (action.kind === 'stale') {
-      state.counters.staleEvents += action.events.length;
-      return true;
-    }
-    if (action.kind === 'delete') {
-      await removeActivity(action.activityId, action.eventTime, 'delete event');
-      return true;
-    }
+  /** Takes a token of the event fetch budget (always granted to runs recorded before the budget existed). */
+  function takeFetchToken(): boolean {
+    if (!patched(EVENT_FETCH_BUDGET_PATCH)) return true;
+    const { budget, taken } = take(state.fetchBudget, budgetShape, now());
+    state.fetchBudget = budget;
+    return taken;
+  }
+
+  /** Gives back a token whose call Strava never saw (the rate governor refused it). */
+  function returnFetchToken() {
+    if (state.fetchBudget !== null) state.fetchBudget = { ...state.fetchBudget, tokens: Math.min(budgetShape.capacity, state.fetchBudget.tokens + 1) };
+  }
+
+  /** Postpones an event fetch until a token is free; a full deferred set falls back to a list of the recent window. */
+  function deferFetch(activityId: number, eventTime: number, confirmsDelete: boolean) {
+    state.counters.fetchesDeferred += 1;
+    if (!defer(state.deferred, activityId, { eventTime, confirmsDelete }, opts.deferredFetchesKeep)) state.counters.droppedEvents += 1;
+    scheduleBurstList();
+  }
+
+  /**
+   * Fetches an activity an event named (realtime priority) and applies Strava's answer. Returns false when the
+   * fetch must wait (rate limit, re-authorization, paused app).
+   */
+  async function fetchForEvent(activityId: number, eventTime: number, purpose: FetchPurpose, events: number, label: string): Promise<boolean> {
+    const key = String(activityId);
+    delete state.deferred[key]; // this fetch answers whatever a deferred event asked about the activity
     const outcome = await attempt(() =>
-      strava.fetchActivity.executeWithOptions({ summary: `fetch activity ${action.activityId} (event ${action.eventTime})` }, [
-        { athleteId, activityId: action.activityId, priority: 'realtime', eventTime: action.eventTime },
+      strava.fetchActivity.executeWithOptions({ summary: `fetch activity ${activityId} (${label} ${eventTime})` }, [
+        { athleteId, activityId, priority: 'realtime', eventTime },
       ]),
     );
     if (!outcome.ok) {
       onFailure(outcome, 'realtime');
+      if (outcome.kind === 'rate_limited') returnFetchToken();
       // A failure retries could not fix loses this event; the next backfill repairs the activity.
       return outcome.kind === 'failed';
     }
@@ -323,15 +375,39 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     if (outcome.value.outcome === 'upserted') {
       delete state.tombstones[key];
       delete state.notFound[key];
+      if (purpose === 'delete') {
+        // Strava still shows it: the delete was stale or forged, and the activity stays.
+        state.counters.staleDeletes += 1;
+        log.warn('delete event ignored: Strava still returns the activity (stale or forged event)', { athleteId, activityId });
+      }
     } else if (outcome.value.outcome === 'superseded') {
-      state.counters.staleEvents += action.events.length;
-    } else if (action.afterCreate && opts.notFoundRetryDelaysMs.length > 0) {
+      state.counters.staleEvents += events;
+    } else if (purpose === 'create' && opts.notFoundRetryDelaysMs.length > 0) {
       // Strava may still be processing a new activity: look again later.
-      state.notFound[key] = { attempt: 1, dueAt: now() + opts.notFoundRetryDelaysMs[0]!, eventTime: action.eventTime };
+      state.notFound[key] = { attempt: 1, dueAt: now() + opts.notFoundRetryDelaysMs[0]!, eventTime };
     } else {
-      await removeActivity(action.activityId, action.eventTime, 'not visible');
+      await removeActivity(activityId, eventTime, purpose === 'delete' ? 'delete confirmed by Strava' : 'not visible');
     }
     return true;
+  }
+
+  /** Returns false when the action must wait (rate limit, re-authorization, paused app). */
+  async function applyAction(action: ActivityAction): Promise<boolean> {
+    if (action.kind === 'stale') {
+      state.counters.staleEvents += action.events.length;
+      return true;
+    }
+    if (action.kind === 'delete' && !patched(CONFIRM_DELETES_PATCH)) {
+      await removeActivity(action.activityId, action.eventTime, 'delete event');
+      return true;
+    }
+    // An event is a hint: even a delete only makes the workflow ask Strava (a 404 confirms it).
+    if (!takeFetchToken()) {
+      deferFetch(action.activityId, action.eventTime, action.kind === 'delete');
+      return true;
+    }
+    const purpose: FetchPurpose = action.kind === 'delete' ? 'delete' : action.afterCreate ? 'create' : 'update';
+    return fetchForEvent(action.activityId, action.eventTime, purpose, action.events.length, action.kind === 'delete' ? 'confirm delete' : 'event');
   }
 
   async function processEvents() {
@@ -352,6 +428,11 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     const due = Object.entries(state.notFound).filter(([, r]) => r.dueAt <= now());
     for (const [key, retry] of due) {
       const activityId = Number(key);
+      if (!takeFetchToken()) {
+        // Out of budget: look again when the next token arrives (the retry keeps its attempt number).
+        state.notFound[key] = { ...retry, dueAt: Math.max(now() + 1, nextTokenAt(state.fetchBudget, budgetShape, now())) };
+        continue;
+      }
       const outcome = await attempt(() =>
         strava.fetchActivity.executeWithOptions({ summary: `fetch activity ${activityId} again (404 retry ${retry.attempt})` }, [
           { athleteId, activityId, priority: 'realtime', eventTime: retry.eventTime },
@@ -360,6 +441,7 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       if (state.notFound[key] !== retry) continue; // a newer event took over meanwhile
       if (!outcome.ok) {
         onFailure(outcome, 'realtime');
+        if (outcome.kind === 'rate_limited') returnFetchToken();
         if (outcome.kind !== 'failed') return;
         delete state.notFound[key];
         continue;
@@ -377,6 +459,43 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       }
     }
   }
+
+  /**
+   * The event fetch budget ran out: one list of the recent window (interactive priority) finds what a burst of
+   * events was about, instead of one fetch each. What it does not find stays deferred for the refilling budget.
+   */
+  async function burstList() {
+    state.burstListPending = false;
+    state.burstListNotBefore = now() + opts.burstListIntervalMs;
+    state.counters.burstLists += 1;
+    const watch = Object.keys(state.deferred).map(Number);
+    const outcome = await syncWindow('interactive', 'quick', quickSyncFrom(), 'event burst', watch);
+    if (!outcome.ok) {
+      if (outcome.kind !== 'failed') state.burstListPending = true;
+      return;
+    }
+    for (const id of outcome.value.found ?? []) {
+      const key = String(id);
+      if (state.deferred[key]?.confirmsDelete) state.counters.staleDeletes += 1;
+      delete state.deferred[key];
+    }
+  }
+
+  /** Fetches deferred activities while the budget has tokens. */
+  async function processDeferred() {
+    for (const [key, entry] of Object.entries(state.deferred)) {
+      if (state.deferred[key] !== entry) continue; // settled or replaced while an earlier fetch ran
+      if (!takeFetchToken()) return;
+      delete state.deferred[key];
+      const purpose: FetchPurpose = entry.confirmsDelete ? 'delete' : 'update';
+      if (!(await fetchForEvent(Number(key), entry.eventTime, purpose, 1, 'deferred event'))) {
+        defer(state.deferred, Number(key), entry, opts.deferredFetchesKeep);
+        return;
+      }
+    }
+  }
+
+  const tokenAvailable = () => refill(state.fetchBudget, budgetShape, now()).tokens >= 1;
 
   async function serveSyncNow() {
     const serving = waiters.filter((w) => !w.done);
@@ -465,11 +584,18 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     state.deauthPending = false;
     // needs_reauth already proves the tokens are dead; verifying would need a token we do not have.
     if (state.auth !== 'needs_reauth') {
+      // The check is one realtime call an unsigned event asked for: it takes a token of the event budget (the
+      // main loop only gets here with one available, so a forged stream of deauthorizations costs the bucket).
+      if (!takeFetchToken()) {
+        state.deauthPending = true;
+        return false;
+      }
       const outcome = await attempt(() =>
         strava.verifyAuthorization.executeWithOptions({ summary: 'verify deauthorization (GET /athlete)' }, [{ athleteId }]),
       );
       if (!outcome.ok && outcome.kind !== 'needs_reauth') {
         onFailure(outcome, 'realtime');
+        if (outcome.kind === 'rate_limited') returnFetchToken();
         // Verify again once the wait is over; an unexpected failure leaves the event unconfirmed.
         if (outcome.kind !== 'failed') state.deauthPending = true;
         return false;
@@ -513,6 +639,9 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       if (state.pausedUntil !== null) times.push(state.pausedUntil);
       if (state.import.done && state.nextBackfillAt !== null) times.push(Date.parse(state.nextBackfillAt));
       for (const retry of Object.values(state.notFound)) times.push(retry.dueAt);
+      if (Object.keys(state.deferred).length > 0) times.push(nextTokenAt(state.fetchBudget, budgetShape, now()));
+      if (state.burstListPending && state.burstListNotBefore !== null) times.push(state.burstListNotBefore);
+      if (state.deauthPending) times.push(nextTokenAt(state.fetchBudget, budgetShape, now()));
       for (const until of Object.values(state.rateLimitedUntil)) if (until !== undefined && until > now()) times.push(until);
       if (state.backgroundHoldUntil !== null && state.backgroundHoldUntil > now()) times.push(state.backgroundHoldUntil);
     }
@@ -532,7 +661,7 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
       if (await handleDisconnect()) return;
       continue;
     }
-    if (state.deauthPending && !blocked('realtime')) {
+    if (state.deauthPending && !blocked('realtime') && (state.auth === 'needs_reauth' || tokenAvailable())) {
       if (await handleDeauthorization()) return;
       continue;
     }
@@ -564,6 +693,14 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     }
     if (Object.values(state.notFound).some((r) => r.dueAt <= now()) && !blocked('realtime')) {
       await processNotFoundRetries();
+      continue;
+    }
+    if (state.burstListPending && (state.burstListNotBefore ?? 0) <= now() && !blocked('interactive')) {
+      await burstList();
+      continue;
+    }
+    if (Object.keys(state.deferred).length > 0 && tokenAvailable() && !blocked('realtime')) {
+      await processDeferred();
       continue;
     }
     if (waitersPending()) {

@@ -162,8 +162,9 @@ describe('athleteSync (time-skipping, fake activities)', () => {
       async (handle, athleteId) => {
         let status = await waitFor(handle, (s) => importDone(s) && s.counters.eventsHandled === 7);
         expect(status.counters.duplicateEvents).toBe(1);
-        // Activity 10: one fetch for three events; 11 and 12: the newest event is the delete, no fetch at all.
-        expect(fake.callsOf('fetchActivity').map((c) => c.input.activityId)).toEqual([10]);
+        // Activity 10: one fetch for three events; 11 and 12: the newest event is the delete, confirmed by one
+        // fetch each (Strava answers 404) before the removal.
+        expect(fake.callsOf('fetchActivity').map((c) => c.input.activityId)).toEqual([10, 11, 12]);
         expect(fake.callsOf('removeActivity').map((c) => c.input.activityId).sort()).toEqual([11, 12]);
         expect([...fake.stored.entries()]).toEqual([[10, 2]]);
 
@@ -171,7 +172,7 @@ describe('athleteSync (time-skipping, fake activities)', () => {
         await handle.signal(stravaEventSignal, activityEvent(athleteId, 11, 'create', 6));
         status = await waitFor(handle, (s) => s.counters.eventsHandled === 8);
         expect(status.counters.staleEvents).toBeGreaterThanOrEqual(1);
-        expect(fake.callsOf('fetchActivity')).toHaveLength(1);
+        expect(fake.callsOf('fetchActivity')).toHaveLength(3);
         // ... while a newer create (the activity made visible again) fetches it back.
         fake.truth.set(11, 3);
         await handle.signal(stravaEventSignal, activityEvent(athleteId, 11, 'create', 20));
@@ -335,6 +336,145 @@ describe('athleteSync (time-skipping, fake activities)', () => {
       await env.sleep(2 * HOUR + 60_000);
       await waitFor(handle, (s) => s.state === 'idle' && s.pendingEvents === 0);
       expect(fake.stored.get(40)).toBe(1);
+    });
+  });
+});
+
+describe('athleteSync: events are hints, and what they may cost is bounded', () => {
+  const MINUTE = 60_000;
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+  it('removes an activity on a delete event only once Strava answers 404; a delete Strava contradicts is counted and ignored', async () => {
+    const fake = new FakeActivities();
+    for (const id of [60, 61, 62]) fake.truth.set(id, 1);
+    await scenario(fake, {}, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      for (const id of [60, 61, 62]) await handle.signal(stravaEventSignal, activityEvent(athleteId, id, 'create', 100));
+      await waitFor(handle, (s) => s.counters.eventsHandled === 3);
+      expect([...fake.stored.keys()].sort()).toEqual([60, 61, 62]);
+
+      fake.truth.delete(61); // really deleted at Strava
+      // 60: Strava still has it (a stale or forged delete); 62: delete and create in the same second, Strava decides.
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 60, 'delete', 200));
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 61, 'delete', 200));
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 62, 'delete', 201));
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 62, 'create', 201));
+      const status = await waitFor(handle, (s) => s.counters.eventsHandled === 7 && s.state === 'idle');
+      expect(fake.callsOf('removeActivity').map((c) => c.input.activityId)).toEqual([61]);
+      expect([...fake.stored.keys()].sort()).toEqual([60, 62]);
+      expect(status.counters.staleDeletes).toBe(1);
+      // Every delete was looked up at Strava first (realtime priority).
+      const confirmations = fake.callsOf('fetchActivity').slice(3);
+      expect(confirmations.map((c) => c.input.activityId).sort()).toEqual([60, 61, 62]);
+      expect(confirmations.every((c) => c.input.priority === 'realtime')).toBe(true);
+    });
+  });
+
+  it('clamps event times to workflow time: a delete dated 2^53-1 removes nothing and a later genuine update applies', async () => {
+    const fake = new FakeActivities();
+    fake.truth.set(63, 1);
+    await scenario(fake, {}, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 63, 'create', 100));
+      await waitFor(handle, (s) => s.counters.eventsHandled === 1);
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 63, 'delete', Number.MAX_SAFE_INTEGER));
+      await waitFor(handle, (s) => s.counters.eventsHandled === 2 && s.counters.staleDeletes === 1);
+      const forged = fake.callsOf('fetchActivity')[1]!;
+      // Clamped to the workflow's clock (the time-skipping server may run ahead of the wall clock, never by years).
+      expect(forged.input.eventTime as number).toBeLessThan(nowSeconds() + 366 * 86_400);
+      expect(fake.callsOf('removeActivity')).toHaveLength(0);
+
+      fake.truth.set(63, 2);
+      await env.sleep(5 * MINUTE);
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 63, 'update', nowSeconds(), { updatedFields: ['title'] }));
+      await waitFor(handle, (s) => s.counters.eventsHandled === 3);
+      expect(fake.stored.get(63)).toBe(2);
+    });
+  });
+
+  it('caps what forged creates cost: 50 made-up ids take the bucket (10 fetches) and one list, then a token per refill', async () => {
+    const fake = new FakeActivities();
+    const options = { eventFetchCapacity: 10, eventFetchRefillMs: 10 * MINUTE, burstListIntervalMs: 60 * MINUTE, burstSettleMs: 30_000, backfillIntervalMs: 100 * HOUR };
+    await scenario(fake, options, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      const before = fake.stravaRequests();
+      for (let i = 0; i < 50; i++) await handle.signal(stravaEventSignal, activityEvent(athleteId, 900_000 + i, 'create', 100 + i));
+      let status = await waitFor(handle, (s) => s.counters.eventsHandled === 50 && s.state === 'idle');
+      expect(fake.stravaRequests() - before).toBe(10);
+      expect(status.deferredFetches).toBe(40);
+      await env.sleep(31_000); // the burst settles: one list instead of 40 fetches
+      status = await waitFor(handle, (s) => s.counters.burstLists === 1 && s.state === 'idle');
+      expect(fake.stravaRequests() - before).toBe(11);
+      expect(fake.callsOf('syncWindow').at(-1)!.input).toMatchObject({ kind: 'quick', priority: 'interactive' });
+
+      // A whole day: each refill buys one fetch (404 re-fetches of the made-up ids included), lists at most hourly.
+      await env.sleep(24 * HOUR);
+      status = await waitFor(handle, (s) => s.state === 'idle');
+      const dayRequests = fake.stravaRequests() - before;
+      expect(dayRequests).toBeLessThanOrEqual(10 + 1 + (24 * 60) / 10 + 24);
+      expect(fake.callsOf('fetchActivity').length).toBeLessThanOrEqual(10 + (24 * 60) / 10 + 3);
+      expect(fake.stored.size).toBe(0);
+    });
+  });
+
+  it('a burst of 30 real uploads converges with fewer Strava requests than one fetch each', async () => {
+    const fake = new FakeActivities();
+    const ids = Array.from({ length: 30 }, (_, i) => 700 + i);
+    for (const id of ids) fake.truth.set(id, 1);
+    // Half of them started recently (a list of the recent window finds them), half are old uploads.
+    for (const id of ids.filter((id) => id % 2 === 0)) fake.listable.add(id);
+    await scenario(fake, { backfillIntervalMs: 100 * HOUR }, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      const before = fake.stravaRequests();
+      for (const id of ids) await handle.signal(stravaEventSignal, activityEvent(athleteId, id, 'create', 1000 + id));
+      await waitFor(handle, (s) => s.counters.eventsHandled === 30 && s.state === 'idle');
+      await env.sleep(3 * HOUR);
+      const status = await waitFor(handle, (s) => s.deferredFetches === 0 && s.state === 'idle');
+      expect([...fake.stored.keys()].sort()).toEqual(ids);
+      const used = fake.stravaRequests() - before;
+      // 10 fetches at once, one list finds the 10 recent among the 20 deferred, 10 fetches as tokens refill.
+      expect(used).toBe(21);
+      expect(used).toBeLessThan(ids.length);
+      expect(status.counters.burstLists).toBe(1);
+    });
+  });
+
+  it('forged deauthorizations cost the same bucket: 30 of them make at most 10 checks, and a genuine one still purges', async () => {
+    const fake = new FakeActivities();
+    fake.authorized = true;
+    await scenario(fake, { backfillIntervalMs: 100 * HOUR }, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      for (let i = 0; i < 30; i++) {
+        await handle.signal(stravaEventSignal, deauthEvent(athleteId, 500 + i));
+        // One at a time, as a patient attacker would (a burst would coalesce into one check anyway).
+        await waitFor(handle, (s) => s.counters.eventsReceived === i + 1 && s.state === 'idle');
+      }
+      expect(fake.callsOf('verifyAuthorization')).toHaveLength(10);
+      expect((await handle.query(statusQuery)).counters.staleDeauthorizations).toBe(10);
+
+      // The athlete really revokes: the pending check runs at the next token and purges.
+      fake.authorized = false;
+      await env.sleep(11 * MINUTE);
+      await handle.result();
+      expect(fake.callsOf('verifyAuthorization')).toHaveLength(11);
+      expect(fake.callsOf('purgeAthlete')).toHaveLength(1);
+    });
+  });
+
+  it('carries the fetch budget and deferred fetches across continue-as-new', async () => {
+    const fake = new FakeActivities();
+    for (let i = 0; i < 14; i++) fake.truth.set(800 + i, 1);
+    await scenario(fake, { continueAsNewAfterEvents: 60, burstListIntervalMs: 100 * HOUR, backfillIntervalMs: 100 * HOUR }, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      for (let i = 0; i < 14; i++) await handle.signal(stravaEventSignal, activityEvent(athleteId, 800 + i, 'create', 100 + i));
+      const status = await waitFor(handle, (s) => s.counters.eventsHandled === 14 && s.state === 'idle' && s.counters.continuedAsNew >= 1);
+      // The next run still knows the bucket is empty and which 4 activities wait for a token.
+      expect(status.fetchTokens).toBe(0);
+      expect(status.deferredFetches).toBe(4);
+      expect(fake.callsOf('fetchActivity')).toHaveLength(10);
+      await env.sleep(45 * MINUTE);
+      await waitFor(handle, (s) => s.deferredFetches === 0);
+      expect(fake.stored.size).toBe(14);
     });
   });
 });

@@ -20,6 +20,8 @@ export class FakeActivities {
   calls: Call[] = [];
   /** Strava's truth: activity id -> version (absent: 404). */
   truth = new Map<number, number>();
+  /** Ids a list of the recent window returns (the others started too long ago): a subset of truth. */
+  listable = new Set<number>();
   /** What the sync stored: activity id -> version. */
   stored = new Map<number, number>();
   /** Import history: start epochs (s), newest first. */
@@ -34,6 +36,11 @@ export class FakeActivities {
 
   callsOf(name: keyof AthleteActivities): Call[] {
     return this.calls.filter((c) => c.name === name);
+  }
+
+  /** Strava requests made so far (every fake Strava call is one request). */
+  stravaRequests(): number {
+    return this.calls.filter((c) => c.name === 'fetchActivity' || c.name === 'syncWindow' || c.name === 'importPage' || c.name === 'verifyAuthorization').length;
   }
 
   private record(name: keyof AthleteActivities, input: object) {
@@ -68,7 +75,9 @@ export class FakeActivities {
       syncWindow: async (input) => {
         this.record('syncWindow', input);
         this.strava();
-        return { ...this.windowResult, syncedAt: Date.now() };
+        const found = input.watch?.filter((id) => this.listable.has(id) && this.truth.has(id));
+        for (const id of found ?? []) this.stored.set(id, this.truth.get(id)!);
+        return { ...this.windowResult, syncedAt: Date.now(), ...(found ? { found } : {}) };
       },
       fetchActivity: async (input): Promise<FetchActivityResult> => {
         this.record('fetchActivity', input);

@@ -64,8 +64,9 @@ export async function upsertActivities(
   const unique = [...new Map(activities.map((a) => [a.id, a])).values()];
   const ids = unique.map((a) => a.id);
   return sql.begin(async (tx) => {
+    // A tombstone counts at most from when it was recorded: an observation made after that always wins.
     const tombstones = await tx<{ id: number; deletedAt: Date }[]>`
-      select activity_id as id, deleted_at as "deletedAt" from activity_tombstones
+      select activity_id as id, least(deleted_at, recorded_at) as "deletedAt" from activity_tombstones
       where activity_id = any(${bigintArray(tx, ids)}) for update`;
     const blocked = new Set(tombstones.filter((t) => t.deletedAt.getTime() >= options.observedAt.getTime()).map((t) => t.id));
     const writable = unique.filter((a) => !blocked.has(a.id));
@@ -139,17 +140,23 @@ export async function upsertActivities(
   });
 }
 
-/** Deletes activities and records tombstones (kept at the newest delete time), with one NOTIFY. */
+/**
+ * Deletes activities and records tombstones (kept at the newest delete time, never later than the moment they
+ * are recorded, so no delete time can outrank a later observation), with one NOTIFY. Ids stored for another
+ * athlete get no tombstone here: one athlete's events never touch another's activities.
+ */
 export async function removeActivities(sql: Sql, athleteId: number, ids: number[], deletedAt: Date): Promise<number[]> {
   if (ids.length === 0) return [];
   return sql.begin(async (tx) => {
     const tombstones = ids.map((id) => ({ activity_id: id, athlete_id: athleteId, deleted_at: deletedAt.toISOString() }));
     await tx`
       insert into activity_tombstones (activity_id, athlete_id, deleted_at)
-      select activity_id, athlete_id, deleted_at
+      select t.activity_id, t.athlete_id, least(t.deleted_at, now())
       from jsonb_to_recordset(${tx.json(tombstones as never)}) as t(activity_id bigint, athlete_id bigint, deleted_at timestamptz)
+      where not exists (select 1 from activities a where a.id = t.activity_id and a.athlete_id <> t.athlete_id)
       on conflict (activity_id) do update set
-        deleted_at = greatest(activity_tombstones.deleted_at, excluded.deleted_at), recorded_at = now()`;
+        deleted_at = least(greatest(activity_tombstones.deleted_at, excluded.deleted_at), now()), recorded_at = now()
+      where activity_tombstones.athlete_id = excluded.athlete_id`;
     const deleted = await tx<{ id: number }[]>`
       delete from activities where athlete_id = ${athleteId} and id = any(${bigintArray(tx, ids)}) returning id`;
     const deletedIds = deleted.map((d) => d.id);
@@ -160,10 +167,10 @@ export async function removeActivities(sql: Sql, athleteId: number, ids: number[
   });
 }
 
-/** The recorded delete time of an activity, if any. */
+/** The recorded delete time of an activity, if any (never later than when it was recorded). */
 export async function tombstoneOf(sql: Db, activityId: number): Promise<Date | undefined> {
   const [row] = await sql<{ deletedAt: Date }[]>`
-    select deleted_at as "deletedAt" from activity_tombstones where activity_id = ${activityId}`;
+    select least(deleted_at, recorded_at) as "deletedAt" from activity_tombstones where activity_id = ${activityId}`;
   return row?.deletedAt;
 }
 
