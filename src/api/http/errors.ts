@@ -85,6 +85,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(parserError.status).json(errorBody('bad_request', 'the request body could not be read'));
       return;
     }
+    // Express could not percent-decode a path parameter (`/athletes/%E0%A4%A`): the client's mistake, not ours.
+    // Logged as a warning without the path (it may hold the webhook path token) and without a stack.
+    if (error instanceof URIError && (error as BodyParserError).status === 400) {
+      logger.warn({ method: req.method }, 'request path with a malformed percent-encoding refused');
+      res.status(400).json(errorBody('invalid_request', 'the request path holds a malformed percent-encoding (%XX)'));
+      return;
+    }
     logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
     res.status(500).json(errorBody('internal_error', 'internal server error'));
   };
