@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { RawResponse } from './raw-http.js';
+import type { Sql } from '../../../src/db/connection.js';
+import { rawRequest, type RawRequest, type RawResponse } from './raw-http.js';
+import { digestTables } from './table-digest.js';
 
 /**
  * fast-check arbitraries for hostile HTTP input (test/security/property-*.test.ts) and the checks every answer
@@ -141,3 +143,38 @@ export function expectErrorBody(response: RawResponse): void {
   const body = JSON.parse(response.text) as unknown;
   expect(body).toEqual({ error: { code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) } });
 }
+
+/** One generated request and what the answer may be. */
+export interface HostileCase {
+  name: string;
+  request: RawRequest;
+  /** Refused whatever the route's rules (malformed id, bad key, wrong type...): the answer must be a 4xx. */
+  mustRefuse: boolean;
+  /** For an input that is in fact valid: checks the route's normal success answer (status and body). */
+  success?: (response: RawResponse) => void;
+}
+
+/**
+ * The property every answer must have: below 500; a 4xx is the JSON error body and left every stored row as it
+ * was; a success is the route's normal answer; and the process answers the next request.
+ */
+export async function checkHostileCase(baseUrl: string, sql: Sql, testCase: HostileCase): Promise<void> {
+  const before = await digestTables(sql);
+  const response = await rawRequest(baseUrl, testCase.request);
+  const label = `${testCase.name}: ${testCase.request.method} ${testCase.request.path.slice(0, 160)} -> ${response.status} ${response.text.slice(0, 300)}`;
+  expect(response.status, label).toBeLessThan(500);
+  if (testCase.mustRefuse) expect(response.status, label).toBeGreaterThanOrEqual(400);
+  if (response.status >= 400) {
+    expectErrorBody(response);
+    expect(await digestTables(sql), `${label}: a refused request changed stored rows`).toEqual(before);
+  } else {
+    expect(testCase.success, `${label}: succeeded, but no success is defined for this case`).toBeDefined();
+    // `If-None-Match: *` on a route that would answer 200: 304 Not Modified is that success, without a body.
+    const notModified = response.status === 304 && testCase.request.headers?.['if-none-match'] !== undefined;
+    if (!notModified) testCase.success!(response);
+  }
+  expect((await rawRequest(baseUrl, { method: 'GET', path: '/healthz' })).status, `after ${label}`).toBe(200);
+}
+
+/** fast-check's run settings for these suites: the fixed seed (reported on failure), a bounded number of runs. */
+export const propertyRun = (numRuns: number) => ({ seed: PROPERTY_SEED, numRuns, endOnFailure: true });
