@@ -149,21 +149,33 @@ export class AthleteWorkflows {
     return encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
   }
 
-  /** The outcome of an earlier sync-now, waiting at most waitMs. */
+  /**
+   * The outcome of an earlier sync-now, waiting at most waitMs. Undefined when Temporal knows no such update
+   * (a forged or wrong id); throws when Temporal cannot be reached.
+   */
   async syncOutcome(athleteId: number, syncId: string, waitMs: number): Promise<SyncNowOutcome | undefined> {
     const ref = decodeSyncId(syncId);
     if (!ref) return undefined;
-    const handle = this.client.workflow
-      .getHandle(athleteWorkflowId(athleteId))
-      .getUpdateHandle<SyncResult>(ref.u, ref.r ? { workflowRunId: ref.r } : undefined);
+    // An id the server does not know: still being delivered (a recent request), or a wrong id. A request time
+    // in the future is forged: it would keep an unknown id "pending" for ever.
+    const unknown = (): SyncNowOutcome | undefined =>
+      ref.t !== undefined && ref.t <= Date.now() && Date.now() - ref.t < ACCEPT_DEADLINE_MS ? { kind: 'pending', syncId } : undefined;
+    const workflow = this.client.workflow.getHandle(athleteWorkflowId(athleteId), ref.r);
+    // A short call first: an unreachable server must be an error, not look like a sync still running once
+    // waitMs has passed on the long poll below.
+    try {
+      await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => workflow.describe());
+    } catch (error) {
+      if (isUnknownUpdate(error)) return unknown();
+      throw error;
+    }
+    const handle = workflow.getUpdateHandle<SyncResult>(ref.u, ref.r ? { workflowRunId: ref.r } : undefined);
     const abort = new AbortController();
     const result = this.client
       .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => ({ kind: 'done', result: await handle.result() }))
       .catch(updateFailure)
       .catch((error: unknown): SyncNowOutcome | undefined => {
-        // An update id the server does not know: still being delivered (recent request), or a wrong id.
-        // (A request time in the future is forged: it would keep an unknown id "pending" for ever.)
-        if (isUnknownUpdate(error)) return ref.t !== undefined && ref.t <= Date.now() && Date.now() - ref.t < ACCEPT_DEADLINE_MS ? { kind: 'pending', syncId } : undefined;
+        if (isUnknownUpdate(error)) return unknown();
         throw error;
       });
     const winner = await Promise.race([result, delay(waitMs)]);
