@@ -19,6 +19,11 @@ const DEV_SECRETS = {
 } as const;
 
 const SECRET_NAMES = Object.keys(DEV_SECRETS) as (keyof typeof DEV_SECRETS)[];
+/**
+ * The development values are published (this file, the README, the emulator): in production each one is as good
+ * as no secret at all, so setting it explicitly is refused like a missing one. STRAVA_CLIENT_ID is public anyway.
+ */
+const PUBLISHED_SECRET_NAMES = SECRET_NAMES.filter((name) => name !== 'STRAVA_CLIENT_ID');
 
 const encryptionKey = z.string().transform((text, ctx) => {
   const bytes = Buffer.from(text.trim(), 'base64');
@@ -121,17 +126,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     input[name] = value === '' ? undefined : value;
   }
   const production = input.NODE_ENV === 'production';
-  if (!production) {
+  const published: string[] = [];
+  if (production) {
+    for (const name of PUBLISHED_SECRET_NAMES) {
+      if (input[name]?.trim() === DEV_SECRETS[name]) published.push(`${name}: is the published development value; set a secret of your own`);
+    }
+  } else {
     for (const name of SECRET_NAMES) input[name] ??= DEV_SECRETS[name];
   }
   const parsed = configSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  if (!parsed.success || published.length) {
+    const problems = (parsed.error?.issues ?? []).map((issue) => {
       const name = String(issue.path[0] ?? 'config');
       const message = issue.code === 'invalid_type' && input[name] === undefined ? 'is required' : issue.message;
       return `${name}: ${message}`;
     });
-    throw new ConfigError(problems);
+    throw new ConfigError([...published, ...problems]);
   }
   return { ...parsed.data, tokenKeyId: keyId(parsed.data.TOKEN_ENCRYPTION_KEY) };
 }

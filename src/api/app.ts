@@ -16,6 +16,7 @@ import { oauthRouter } from './auth/oauth-router.js';
 import { errorBody, errorHandler, notFoundHandler } from './http/errors.js';
 import { registerGovernorMetrics } from './http/governor-metrics.js';
 import { checkReadiness } from './http/health.js';
+import { jsonBody } from './http/json-body.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { requestLog } from './http/request-log.js';
 import { buildOpenApiDocument } from './openapi/document.js';
@@ -136,7 +137,7 @@ export function createApp(deps: AppDeps): ApiApp {
   app.use('/auth', limiter('OAuth', options.rateLimits.oauth));
   app.use(oauthRouter({ config, sql, strava, workflows, logger, now, stateTtlMs: options.oauthStateTtlMs }));
 
-  app.use('/athletes', adminKey, express.json({ limit: '16kb' }), athletesRouter({ config, sql, workflows, streams, logger }));
+  app.use('/athletes', adminKey, ...jsonBody('16kb'), athletesRouter({ config, sql, workflows, streams, logger }));
 
   // The management page itself is public (it holds no data); everything it loads needs the key.
   app.get('/admin', (_req, res) => {
@@ -148,7 +149,7 @@ export function createApp(deps: AppDeps): ApiApp {
       .send(renderAdminPage(nonce));
   });
   app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
-  app.use('/admin', adminKey, express.json({ limit: '256kb' }), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
+  app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ApiApp } from './app.js';
+import { errorBody } from './http/errors.js';
 
 export interface RunningServer {
   server: Server;
@@ -29,6 +31,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', answerClientError);
   const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -73,4 +76,24 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
 
   const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return { server, port, url: `http://${displayHost}:${port}`, stop };
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Express sees them (a request line or headers over 16 KB, bytes
+ * that are not HTTP, a client too slow to send its headers) get the API's JSON error body too, not Node's
+ * bare status line.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'header_too_large', 'the request line and headers exceed 16 KB']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', 'the request was not received in time']
+        : [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -56,6 +57,13 @@ describe('cross-cutting behaviour of the app', () => {
       const text = await broken.text();
       expect(JSON.parse(text)).toEqual({ error: { code: 'internal_error', message: 'internal server error' } });
       expect(text).not.toMatch(/at |\.ts|postgres:/);
+      // A well-formed sync id with Temporal down is a 503, not the 404 a forged or unknown id gets.
+      const athleteId = uniqueAthleteId();
+      await db.sql.begin((tx) => upsertConnectedAthlete(tx, athleteId, ['activity:read']));
+      const syncId = Buffer.from(JSON.stringify({ u: `sync-now-${randomUUID()}`, r: randomUUID() })).toString('base64url');
+      const outcome = await fetch(`${b.url}/athletes/${athleteId}/sync/${syncId}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      expect(outcome.status).toBe(503);
+      expect(((await outcome.json()) as { error: { code: string } }).error.code).toBe('temporal_unavailable');
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await deadSql.end({ timeout: 1 });

@@ -9,6 +9,7 @@ import type { EmulatorActivity } from '../../src/emulator/control-client.js';
 import { createTokenCipher } from '../../src/strava/token-crypto.js';
 import { athleteWorkflowId } from '../../src/workflows/messages.js';
 import { eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from '../api/helpers/api-harness.js';
+import { testBrowser } from '../api/helpers/browser.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { expectConverged, storedActivities } from '../integration/helpers/ground-truth.js';
@@ -104,16 +105,17 @@ describe('full stack: subscription, OAuth connect, webhooks, repair, revocation'
   it('2. connects an athlete through the browser OAuth flow and imports the whole history', async () => {
     await emulator.control.createAthlete({ id: athleteId, activities: 300 });
     // The browser: our consent redirect, Strava's (auto-approved) consent page, back to our callback.
-    const start = await api.fetch('/auth/strava?return_to=%2Fconnected');
+    const browser = testBrowser();
+    const start = await browser.fetch(`${api.url}/auth/strava?return_to=%2Fconnected`);
     expect(start.status).toBe(302);
     const authorize = new URL(start.headers.get('location')!);
     expect(`${authorize.origin}${authorize.pathname}`).toBe(`${emulator.oauthUrl}/authorize`);
     authorize.searchParams.set('athlete_id', String(athleteId));
-    const consent = await fetch(authorize, { redirect: 'manual' });
+    const consent = await browser.fetch(authorize);
     expect(consent.status).toBe(302);
     const callback = new URL(consent.headers.get('location')!);
     expect(`${callback.origin}${callback.pathname}`).toBe(`${api.url}/auth/strava/callback`);
-    const done = await fetch(callback, { redirect: 'manual' });
+    const done = await browser.fetch(callback);
     expect(done.status).toBe(303);
     const back = new URL(done.headers.get('location')!);
     expect(back.pathname).toBe('/connected');

@@ -29,6 +29,20 @@ describe('strava-sync CLI', () => {
     expect(result.stderr).toContain('TOKEN_ENCRYPTION_KEY: is required');
   });
 
+  it('refuses a published development secret in production, naming the variable', () => {
+    const result = cli(['migrate'], {
+      NODE_ENV: 'production',
+      STRAVA_CLIENT_ID: '42',
+      STRAVA_CLIENT_SECRET: 'secret',
+      STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify',
+      TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      ADMIN_API_KEY: 'dev-admin-key',
+      OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('config error: ADMIN_API_KEY: is the published development value; set a secret of your own');
+  });
+
   it('rejects an unknown command with usage', () => {
     const result = cli(['frobnicate']);
     expect(result.status).toBe(2);

@@ -95,4 +95,34 @@ describe('config', () => {
     });
     expect(ok.STRAVA_CLIENT_ID).toBe('42');
   });
+
+  describe('refuses the published development secrets in production', () => {
+    const PRODUCTION = {
+      NODE_ENV: 'production',
+      STRAVA_CLIENT_ID: '42',
+      STRAVA_CLIENT_SECRET: 'secret',
+      STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify',
+      TOKEN_ENCRYPTION_KEY: KEY,
+      ADMIN_API_KEY: 'a-long-admin-key',
+      OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
+    };
+    // The values as published in the README, docs/emulator.md and src/config.ts.
+    it.each([
+      ['ADMIN_API_KEY', 'dev-admin-key'],
+      ['OAUTH_STATE_SECRET', 'dev-oauth-state-secret'],
+      ['TOKEN_ENCRYPTION_KEY', Buffer.alloc(32, 'strava-sync-dev-key').toString('base64')],
+      ['STRAVA_WEBHOOK_VERIFY_TOKEN', 'dev-verify-token'],
+      ['STRAVA_CLIENT_SECRET', 'emulator-client-secret'],
+    ])('%s set to the development value is a start-up error naming it', (name, value) => {
+      const problems = problemsFor({ ...PRODUCTION, [name]: value });
+      expect(problems).toEqual([`${name}: is the published development value; set a secret of your own`]);
+      // Outside production the same value is the normal development setting.
+      expect(() => loadConfig({ ...PRODUCTION, NODE_ENV: 'development', [name]: value })).not.toThrow();
+    });
+
+    it('lists every published value at once, with the other problems', () => {
+      const problems = problemsFor({ ...PRODUCTION, ADMIN_API_KEY: 'dev-admin-key', STRAVA_CLIENT_SECRET: 'emulator-client-secret', PORT: 'x' });
+      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_API_KEY', 'PORT', 'STRAVA_CLIENT_SECRET']);
+    });
+  });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { z } from 'zod';
 import type { Config } from '../../config.js';
 import type { SyncResult } from '../../domain/sync-types.js';
 import { athleteStartOptions, signalAthlete } from '../../temporal/athlete-workflow.js';
@@ -39,18 +40,24 @@ interface SyncRef {
   /** When the request was made (epoch ms): an update not found yet may still be on its way. */
   t?: number;
 }
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const newUpdateId = (): string => `sync-now-${randomUUID()}`;
+/** What this module writes into a syncId; anything else is not one of ours (a forged or damaged id). */
+const syncRefSchema = z.object({
+  u: z.string().regex(new RegExp(`^sync-now-${UUID.source.slice(1, -1)}$`)),
+  r: z.string().regex(UUID).optional(),
+  t: z.number().int().nonnegative().max(8.64e15).optional(),
+});
 const encodeSyncId = (ref: SyncRef): string => Buffer.from(JSON.stringify(ref)).toString('base64url');
 export function decodeSyncId(text: string): SyncRef | undefined {
   try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
-    if (value && typeof value === 'object' && typeof (value as SyncRef).u === 'string') {
-      const ref = value as SyncRef;
-      return { u: ref.u, ...(typeof ref.r === 'string' ? { r: ref.r } : {}), ...(typeof ref.t === 'number' ? { t: ref.t } : {}) };
-    }
+    const parsed = syncRefSchema.safeParse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+    if (!parsed.success) return undefined;
+    const { u, r, t } = parsed.data;
+    return { u, ...(r !== undefined ? { r } : {}), ...(t !== undefined ? { t } : {}) };
   } catch {
-    // fall through
+    return undefined;
   }
-  return undefined;
 }
 
 const delay = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
@@ -99,7 +106,7 @@ export class AthleteWorkflows {
    * workflow; the caller gets a syncId to fetch the outcome later (the Update's result stays in history).
    */
   async syncNow(athleteId: number, waitMs: number): Promise<SyncNowOutcome> {
-    const updateId = `sync-now-${randomUUID()}`;
+    const updateId = newUpdateId();
     const started = Date.now();
     // Until the update is accepted there is no run id: an early timeout refers to the latest run.
     let ref: SyncRef = { u: updateId, t: started };
@@ -134,7 +141,7 @@ export class AthleteWorkflows {
   async requestSync(athleteId: number, deadlineMs: number): Promise<string> {
     const handle = await this.client.withDeadline(Date.now() + deadlineMs, () =>
       this.client.workflow.startUpdateWithStart(syncNowUpdate, {
-        updateId: `sync-now-${randomUUID()}`,
+        updateId: newUpdateId(),
         waitForStage: 'ACCEPTED',
         startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
       }),
@@ -142,20 +149,33 @@ export class AthleteWorkflows {
     return encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
   }
 
-  /** The outcome of an earlier sync-now, waiting at most waitMs. */
+  /**
+   * The outcome of an earlier sync-now, waiting at most waitMs. Undefined when Temporal knows no such update
+   * (a forged or wrong id); throws when Temporal cannot be reached.
+   */
   async syncOutcome(athleteId: number, syncId: string, waitMs: number): Promise<SyncNowOutcome | undefined> {
     const ref = decodeSyncId(syncId);
     if (!ref) return undefined;
-    const handle = this.client.workflow
-      .getHandle(athleteWorkflowId(athleteId))
-      .getUpdateHandle<SyncResult>(ref.u, ref.r ? { workflowRunId: ref.r } : undefined);
+    // An id the server does not know: still being delivered (a recent request), or a wrong id. A request time
+    // in the future is forged: it would keep an unknown id "pending" for ever.
+    const unknown = (): SyncNowOutcome | undefined =>
+      ref.t !== undefined && ref.t <= Date.now() && Date.now() - ref.t < ACCEPT_DEADLINE_MS ? { kind: 'pending', syncId } : undefined;
+    const workflow = this.client.workflow.getHandle(athleteWorkflowId(athleteId), ref.r);
+    // A short call first: an unreachable server must be an error, not look like a sync still running once
+    // waitMs has passed on the long poll below.
+    try {
+      await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => workflow.describe());
+    } catch (error) {
+      if (isUnknownUpdate(error)) return unknown();
+      throw error;
+    }
+    const handle = workflow.getUpdateHandle<SyncResult>(ref.u, ref.r ? { workflowRunId: ref.r } : undefined);
     const abort = new AbortController();
     const result = this.client
       .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => ({ kind: 'done', result: await handle.result() }))
       .catch(updateFailure)
       .catch((error: unknown): SyncNowOutcome | undefined => {
-        // An update id the server does not know: still being delivered (recent request), or a wrong id.
-        if (isNotFound(error)) return ref.t !== undefined && Date.now() - ref.t < ACCEPT_DEADLINE_MS ? { kind: 'pending', syncId } : undefined;
+        if (isUnknownUpdate(error)) return unknown();
         throw error;
       });
     const winner = await Promise.race([result, delay(waitMs)]);
@@ -175,8 +195,12 @@ function updateFailure(error: unknown): SyncNowOutcome {
   throw error;
 }
 
-function isNotFound(error: unknown): boolean {
+/**
+ * The server does not know this update (or run) id: a wrong or forged syncId, told apart from a server that
+ * cannot be reached (which stays a 503 for the caller).
+ */
+function isUnknownUpdate(error: unknown): boolean {
   if (error instanceof WorkflowNotFoundError) return true;
   const code = (error as { code?: number; cause?: { code?: number } })?.code ?? (error as { cause?: { code?: number } })?.cause?.code;
-  return code === 5; // gRPC NOT_FOUND
+  return code === 5 || code === 3; // gRPC NOT_FOUND, INVALID_ARGUMENT (e.g. a run id that is no UUID)
 }

@@ -25,7 +25,21 @@ export interface AthletesRouterDeps {
   logger: Logger;
 }
 
-const cursorSchema = z.tuple([z.iso.datetime({ offset: true }), z.number().int().positive()]);
+/**
+ * A cursor is [cursorKey, id] exactly as encodeCursor wrote it: the key in the one format listActivityPage emits
+ * (UTC, microseconds) naming a real calendar instant PostgreSQL accepts, the id a positive safe integer.
+ */
+const CURSOR_KEY = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
+const cursorKeySchema = z.string().refine((text) => {
+  const match = CURSOR_KEY.exec(text);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second));
+  date.setUTCFullYear(year); // Date.UTC maps years 0-99 to 1900-1999
+  // A rolled-over date (Feb 30 -> Mar 1, 24:00 -> next day) is not one encodeCursor wrote.
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second;
+});
+const cursorSchema = z.tuple([cursorKeySchema, z.number().int().positive()]);
 const encodeCursor = (row: ActivityListRow): string => Buffer.from(JSON.stringify([row.cursorKey, row.id])).toString('base64url');
 function decodeCursor(text: string): { startDate: string; id: number } {
   try {

@@ -55,6 +55,14 @@ export const athleteStatusSchema = z
   .meta({ id: 'AthleteStatus' });
 export type AthleteStatusBody = z.infer<typeof athleteStatusSchema>;
 
+/**
+ * The instants PostgreSQL's timestamptz and JS Date both take, written as a four-digit year: 0001 to 9999.
+ * (PostgreSQL refuses year 0000; a Date past 9999 serialises as "+033658-..." which PostgreSQL cannot read.)
+ */
+export const MIN_INSTANT_MS = Date.parse('0001-01-01T00:00:00.000Z');
+export const MAX_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
+export const inInstantRange = (ms: number): boolean => ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS;
+
 /** `after`/`before`: an ISO 8601 instant or epoch seconds (the way Strava's own list endpoint takes them). */
 const instant = z
   .string()
@@ -64,9 +72,13 @@ const instant = z
       ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time or epoch seconds' });
       return z.NEVER;
     }
+    if (!inInstantRange(date.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'must lie between the years 0001 and 9999' });
+      return z.NEVER;
+    }
     return date;
   })
-  .meta({ description: 'ISO 8601 date-time or epoch seconds' });
+  .meta({ description: 'ISO 8601 date-time or epoch seconds, years 0001 to 9999' });
 
 export const activityPageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50).meta({ description: 'Page size, 1 to 200 (default 50)' }),
@@ -120,4 +132,9 @@ export const syncDoneSchema = z
   .object({ athleteId: z.number().int(), status: z.literal('done'), result: syncResultSchema })
   .meta({ id: 'SyncDone' });
 
-export const syncIdParamsSchema = athleteIdParamsSchema.extend({ syncId: z.string().min(1).max(300) });
+export const syncIdParamsSchema = athleteIdParamsSchema.extend({
+  syncId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,300}$/, 'sync id must be the syncId of an earlier sync request')
+    .meta({ description: 'syncId from an earlier 202 answer (opaque)' }),
+});

@@ -1,3 +1,4 @@
+import cookieParser from 'cookie-parser';
 import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
@@ -8,7 +9,8 @@ import { athleteWorkflowId } from '../../workflows/messages.js';
 import type { AthleteWorkflows } from '../athletes/athlete-workflows.js';
 import { errorBody, HttpError, parseInput } from '../http/errors.js';
 import type { ApiStrava } from '../strava-deps.js';
-import { createOAuthState, verifyOAuthState } from './oauth-state.js';
+import { checkBindingCookie, clearBindingCookie, setBindingCookie } from './oauth-browser-binding.js';
+import { createOAuthStateWithNonce, verifyOAuthState } from './oauth-state.js';
 import { resolveReturnTo, withParams } from './return-to.js';
 import { ACTIVITY_SCOPES, callbackQuerySchema, connectQuerySchema, REQUESTED_SCOPE } from './schemas.js';
 
@@ -28,6 +30,8 @@ const STATE_REJECTIONS = {
   malformed: 'the OAuth state is malformed; start again from /auth/strava',
   bad_signature: 'the OAuth state was not issued by this server (signature mismatch); start again from /auth/strava',
   expired: 'the OAuth state has expired; start again from /auth/strava',
+  missing: 'this browser did not start this connect flow (no OAuth cookie: cookies blocked, or a link from someone else); start again from /auth/strava',
+  mismatch: 'the OAuth state belongs to a connect flow started in another browser or tab; start again from /auth/strava',
 } as const;
 
 /** `/auth/strava` and its callback: the OAuth connect flow. */
@@ -45,14 +49,20 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
         throw new HttpError(400, 'invalid_return_to', 'return_to must be on the same origin as PUBLIC_URL or on one of ALLOWED_RETURN_ORIGINS');
       }
     }
-    const state = createOAuthState(config.OAUTH_STATE_SECRET, returnTo, deps.stateTtlMs, now());
+    const { state, nonce } = createOAuthStateWithNonce(config.OAUTH_STATE_SECRET, returnTo, deps.stateTtlMs, now());
+    setBindingCookie(res, nonce, deps.stateTtlMs, CALLBACK_PATH, config.PUBLIC_URL);
     res.redirect(302, strava.client.authorizeUrl({ redirectUri, scope: REQUESTED_SCOPE, state, approvalPrompt: 'auto' }));
   });
 
-  router.get(CALLBACK_PATH, async (req, res) => {
+  router.get(CALLBACK_PATH, cookieParser(), async (req, res) => {
+    // The cookie serves one callback, whatever its outcome (it is sent with the error answers too).
+    clearBindingCookie(res, CALLBACK_PATH, config.PUBLIC_URL);
     const query = parseInput(callbackQuerySchema, req.query, 'query');
     const check = verifyOAuthState(config.OAUTH_STATE_SECRET, query.state, now());
     if (!check.ok) throw new HttpError(400, `invalid_state`, STATE_REJECTIONS[check.reason]);
+    // Checked before the state is consumed: a state arriving in the wrong browser changes nothing.
+    const binding = checkBindingCookie(req, check.payload.nonce);
+    if (binding !== 'ok') throw new HttpError(400, 'invalid_state', STATE_REJECTIONS[binding]);
     // One use per state, whatever the outcome: a replayed callback (and its code) is refused.
     if (!(await consumeOAuthState(sql, check.payload.nonce, new Date(check.payload.expiresAt)))) {
       throw new HttpError(400, 'invalid_state', 'the OAuth state was already used; start again from /auth/strava');

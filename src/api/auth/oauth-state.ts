@@ -20,8 +20,14 @@ export type StateCheck =
 const sign = (secret: string, body: string): string => createHmac('sha256', secret).update(body).digest('base64url');
 
 export function createOAuthState(secret: string, returnTo: string | null, ttlMs: number, now: number): string {
-  const body = Buffer.from(JSON.stringify({ n: randomBytes(18).toString('base64url'), e: now + ttlMs, r: returnTo })).toString('base64url');
-  return `${body}.${sign(secret, body)}`;
+  return createOAuthStateWithNonce(secret, returnTo, ttlMs, now).state;
+}
+
+/** The state and its nonce (which /auth/strava also binds to the browser in a cookie). */
+export function createOAuthStateWithNonce(secret: string, returnTo: string | null, ttlMs: number, now: number): { state: string; nonce: string } {
+  const nonce = randomBytes(18).toString('base64url');
+  const body = Buffer.from(JSON.stringify({ n: nonce, e: now + ttlMs, r: returnTo })).toString('base64url');
+  return { state: `${body}.${sign(secret, body)}`, nonce };
 }
 
 export function verifyOAuthState(secret: string, state: string, now: number): StateCheck {

@@ -52,10 +52,12 @@ export const notFoundHandler: RequestHandler = (req, res) => {
   res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}`));
 };
 
+/** What body-parser and the router attach to their errors (http-errors): `expose` marks a client error. */
 interface BodyParserError {
   type?: string;
   status?: number;
   limit?: number;
+  expose?: boolean;
 }
 
 /**
@@ -81,8 +83,22 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(400).json(errorBody('invalid_json', 'request body is not valid JSON'));
       return;
     }
-    if (parserError?.type && parserError.status && parserError.status < 500) {
-      res.status(parserError.status).json(errorBody('bad_request', 'the request body could not be read'));
+    // Any other client error Express raised before a route ran: an unsupported charset, a body that does not
+    // inflate under its Content-Encoding (a zlib error wrapped as a 400 with no `type`), an aborted upload.
+    if ((parserError?.type || parserError?.expose) && parserError.status && parserError.status >= 400 && parserError.status < 500) {
+      const unsupported = parserError.status === 415;
+      res
+        .status(parserError.status)
+        .json(unsupported
+          ? errorBody('unsupported_media_type', 'the request body uses a charset or Content-Encoding this API does not read (send UTF-8 JSON, identity, gzip or deflate)')
+          : errorBody('bad_request', 'the request body could not be read (truncated, or not encoded as its Content-Encoding says)'));
+      return;
+    }
+    // Express could not percent-decode a path parameter (`/athletes/%E0%A4%A`): the client's mistake, not ours.
+    // Logged as a warning without the path (it may hold the webhook path token) and without a stack.
+    if (error instanceof URIError && (error as BodyParserError).status === 400) {
+      logger.warn({ method: req.method }, 'request path with a malformed percent-encoding refused');
+      res.status(400).json(errorBody('invalid_request', 'the request path holds a malformed percent-encoding (%XX)'));
       return;
     }
     logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
