@@ -87,6 +87,8 @@ export const configSchema = z.object({
   TOKEN_REFRESH_MARGIN: durationSchema.default(5 * 60_000),
   ADMIN_API_KEY: z.string().min(8, 'must be at least 8 characters'),
   OAUTH_STATE_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** Bearer token Prometheus sends to the API's /metrics (the admin key works too); unset: the admin key only. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: port.default(3000),
   WORKER_METRICS_PORT: port.default(9464),
   BACKFILL_INTERVAL: durationSchema.default(3 * 3_600_000),

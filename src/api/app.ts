@@ -11,7 +11,7 @@ import { renderAdminPage } from './admin/page.js';
 import { AthleteWorkflows } from './athletes/athlete-workflows.js';
 import { ChangeStreams } from './athletes/change-stream.js';
 import { athletesRouter } from './athletes/router.js';
-import { requireAdminKey } from './auth/admin-key.js';
+import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
 import { oauthRouter } from './auth/oauth-router.js';
 import { errorBody, errorHandler, notFoundHandler } from './http/errors.js';
 import { registerGovernorMetrics } from './http/governor-metrics.js';
@@ -124,7 +124,7 @@ export function createApp(deps: AppDeps): ApiApp {
     const readiness = await checkReadiness(sql, temporal);
     res.status(readiness.status === 'ready' ? 200 : 503).json(readiness);
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', requireMetricsToken(config.ADMIN_API_KEY, config.METRICS_TOKEN), async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get('/openapi.json', (_req, res) => {

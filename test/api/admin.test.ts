@@ -31,8 +31,9 @@ describe('admin routes', () => {
     revoked = uniqueAthleteId();
     await upsertConnectedAthlete(db.sql, revoked, ['read']);
     await purgeAthlete(db.sql, revoked);
-    await db.sql`insert into webhook_events (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, outcome)
-                 values ('activity', 1, 'create', ${connected[0]!}, 1, 1, 'pending'), ('activity', 2, 'create', 9, 1, 1, 'ignored')`;
+    // An ignored row holds one of the sample's slots (migration 007).
+    await db.sql`insert into webhook_events (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, outcome, ignored_slot)
+                 values ('activity', 1, 'create', ${connected[0]!}, 1, 1, 'pending', null), ('activity', 2, 'create', 9, 1, 1, 'ignored', 0)`;
   });
   afterAll(async () => {
     for (const id of connected) await dev.client.workflow.getHandle(athleteWorkflowId(id)).terminate('test done').catch(() => {});

@@ -98,7 +98,7 @@ describe('cross-cutting behaviour of the app', () => {
 
   it('GET /metrics: default, HTTP, webhook and rate governor metrics', async () => {
     await api.fetch('/healthz');
-    const response = await api.fetch('/metrics');
+    const response = await api.fetch('/metrics', { admin: true });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
@@ -121,12 +121,31 @@ describe('cross-cutting behaviour of the app', () => {
     });
     expect(posted.status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const text = await (await api.fetch('/metrics')).text();
+    const text = await (await api.fetch('/metrics', { admin: true })).text();
     const pending = Number(/^strava_webhook_inbox_pending (\d+)$/m.exec(text)?.[1]);
     const oldest = Number(/^strava_webhook_inbox_oldest_pending_seconds ([\d.]+)$/m.exec(text)?.[1]);
     expect(pending).toBe((await countByOutcome(db.sql)).pending);
     expect(pending).toBeGreaterThanOrEqual(1);
     expect(oldest).toBeGreaterThanOrEqual(1);
+  });
+
+  it('GET /metrics: only for the admin key or METRICS_TOKEN (its counters would tell an outsider which forged events were ignored)', async () => {
+    const anonymous = await api.fetch('/metrics');
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    expect((await api.fetch('/metrics', { headers: { authorization: 'Bearer not-the-key-at-all' } })).status).toBe(401);
+
+    const token = 'metrics-token-for-prometheus';
+    const withToken = await startApi({ db, dev, env: { METRICS_TOKEN: token } });
+    try {
+      const scraped = await withToken.fetch('/metrics', { headers: { authorization: `Bearer ${token}` } });
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toMatch(/strava_webhook_events_received_total/);
+      expect((await withToken.fetch('/metrics', { admin: true })).status).toBe(200);
+      expect((await withToken.fetch('/metrics')).status).toBe(401);
+    } finally {
+      await withToken.stop();
+    }
   });
 
   it('errors are JSON without stack traces; unknown routes 404; security headers set', async () => {
