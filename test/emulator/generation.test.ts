@@ -5,12 +5,11 @@ import { SPORTS } from '../../src/emulator/sports.js';
 import { apiGet, startCallbackServer, subscribe, withEmulator } from './helpers.js';
 
 describe('generated data', () => {
-  it('100,000 activities across 100 athletes generate in a few seconds', async () => {
-    const started = Date.now();
+  // How long generation takes is measured in bench/emulator (RESULTS.md), not asserted here: a wall-clock bound
+  // in a test only measures how busy the machine is.
+  it('100,000 activities across 100 athletes generate completely', async () => {
     const emulator = await startEmulator({ athletes: 100, activitiesPerAthlete: 1000 });
     try {
-      // 1.8 s in bench/emulator/RESULTS.md (a shared 2-core machine); the bound leaves room for a loaded CI box.
-      expect(Date.now() - started).toBeLessThan(8000);
       const athletes = await emulator.control.listAthletes();
       expect(athletes).toHaveLength(100);
       expect(athletes.every((a) => a.activities === 1000)).toBe(true);
