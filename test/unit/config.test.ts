@@ -3,6 +3,16 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
+/** A complete production environment with secrets of its own. */
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  STRAVA_CLIENT_ID: '42',
+  STRAVA_CLIENT_SECRET: 'secret',
+  STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify',
+  TOKEN_ENCRYPTION_KEY: KEY,
+  ADMIN_API_KEY: 'a-long-admin-key',
+  OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
+};
 
 function problemsFor(env: NodeJS.ProcessEnv): string[] {
   try {
@@ -84,28 +94,11 @@ describe('config', () => {
         'ADMIN_API_KEY: is required',
       ]),
     );
-    const ok = loadConfig({
-      NODE_ENV: 'production',
-      STRAVA_CLIENT_ID: '42',
-      STRAVA_CLIENT_SECRET: 'secret',
-      STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify',
-      TOKEN_ENCRYPTION_KEY: KEY,
-      ADMIN_API_KEY: 'a-long-admin-key',
-      OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
-    });
+    const ok = loadConfig(PRODUCTION);
     expect(ok.STRAVA_CLIENT_ID).toBe('42');
   });
 
   describe('refuses the published development secrets in production', () => {
-    const PRODUCTION = {
-      NODE_ENV: 'production',
-      STRAVA_CLIENT_ID: '42',
-      STRAVA_CLIENT_SECRET: 'secret',
-      STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify',
-      TOKEN_ENCRYPTION_KEY: KEY,
-      ADMIN_API_KEY: 'a-long-admin-key',
-      OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
-    };
     // The values as published in the README, docs/emulator.md and src/config.ts.
     it.each([
       ['ADMIN_API_KEY', 'dev-admin-key'],
