@@ -123,7 +123,9 @@ async function checkNotRunning(dataDir: string): Promise<void> {
 function spawnAs(command: string, args: string[], account: Account | undefined, cwd: string): ChildProcess {
   // LC_ALL=C: the server's own messages in English whatever the user's locale, and no locale lookups.
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', TZ: 'UTC' };
-  return spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...(account ? { uid: account.uid, gid: account.gid } : {}) });
+  // Its own process group: Ctrl-C in the terminal reaches the whole foreground group at once, and PostgreSQL
+  // must outlive its clients until the supervisor stops it last.
+  return spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(account ? { uid: account.uid, gid: account.gid } : {}) });
 }
 
 function collectLines(child: ChildProcess, log: (line: string) => void, tail: string[]): void {

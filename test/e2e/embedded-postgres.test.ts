@@ -35,8 +35,8 @@ describe('embedded PostgreSQL', () => {
     const sql = createSql(first.urlFor('postgres'), { max: 1 });
     await sql`create table kept (value text)`;
     await sql`insert into kept values ('survives a restart')`;
-    const [{ user }] = await sql<{ user: string }[]>`select current_user as user`;
-    expect(user).toBe('postgres');
+    const [row] = await sql<{ user: string }[]>`select current_user as user`;
+    expect(row?.user).toBe('postgres');
     await sql.end();
     expect(processesUsing(dataDir).length).toBeGreaterThan(0);
 
