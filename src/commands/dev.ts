@@ -93,9 +93,13 @@ export async function run(args: string[]): Promise<void> {
     void shutdown(1);
   });
   let demo: { stop(): Promise<void> } | undefined;
+  let postgresStarting: Promise<unknown> | undefined;
   async function shutdown(exitCode: number): Promise<void> {
     if (supervisor.isStopping) return;
     console.log('dev: stopping…');
+    // The embedded server runs in its own process group (Ctrl-C does not reach it): one still starting must be
+    // adopted before stopAll, or it would outlive us.
+    await postgresStarting?.catch(() => {});
     await demo?.stop();
     await supervisor.stopAll();
     console.log('dev: stopped');
@@ -107,7 +111,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     await mkdir(dataDir, { recursive: true });
     // Started first so it stops last, once the worker and the API have let go of their connections.
-    const postgres = await choosePostgres({
+    const chosen = choosePostgres({
       givenUrl: givenDatabaseUrl,
       defaultUrl: defaultDatabaseUrl,
       embedded: {
@@ -115,8 +119,13 @@ export async function run(args: string[]): Promise<void> {
         port: POSTGRES_PORT,
         log: (line) => { if (postgresAlert(line)) console.error(`[postgres] ${line}`); },
       },
+    }).then((choice) => {
+      if (choice.kind === 'embedded') supervisor.adopt('postgres', choice.server.process, () => choice.server.stop());
+      return choice;
     });
-    if (postgres.kind === 'embedded') supervisor.adopt('postgres', postgres.server.process, () => postgres.server.stop());
+    postgresStarting = chosen;
+    const postgres = await chosen;
+    if (supervisor.isStopping) return; // Ctrl-C while PostgreSQL was starting: shutdown() owns it now
     console.log(`dev: using ${describePostgres(postgres)}`);
     env.DATABASE_URL = postgres.url;
     const config = loadConfigOrExit(env);
