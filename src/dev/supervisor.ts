@@ -4,6 +4,8 @@ export interface Supervised {
   name: string;
   child: ChildProcess;
   exited: Promise<number | null>;
+  /** How this child is stopped, when it needs more than TERM then KILL (PostgreSQL). */
+  stop?: () => Promise<void>;
 }
 
 /**
@@ -36,10 +38,18 @@ export class Supervisor {
     return supervised;
   }
 
-  /** Adopts a process started elsewhere (the Temporal dev server) so it is stopped with the rest. */
-  adopt(name: string, child: ChildProcess): void {
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    this.children.push({ name, child, exited });
+  /**
+   * Adopts a process started elsewhere (the Temporal dev server, PostgreSQL) so it is stopped with the rest, by
+   * its own stop() when given; its death is reported like a spawned child's.
+   */
+  adopt(name: string, child: ChildProcess, stop?: () => Promise<void>): void {
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        if (!this.stopping) this.onUnexpectedExit(name, code);
+        resolve(code);
+      }),
+    );
+    this.children.push({ name, child, exited, stop });
   }
 
   get isStopping(): boolean {
@@ -49,8 +59,12 @@ export class Supervisor {
   /** Stops children in reverse start order so the API drains before the worker and Temporal go away. */
   async stopAll(graceMs = 10_000): Promise<void> {
     this.stopping = true;
-    for (const { child, exited } of [...this.children].reverse()) {
+    for (const { child, exited, stop } of [...this.children].reverse()) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
+      if (stop) {
+        await stop();
+        continue;
+      }
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;

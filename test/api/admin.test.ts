@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { purgeAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { browserTest } from '../helpers/browser.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
@@ -126,9 +127,9 @@ describe('admin routes', () => {
     expect(html).not.toContain(ADMIN_KEY);
   });
 
-  it('the management page works in a browser: paste the key, see athletes and counts, sync', async () => {
+  browserTest('the management page works in a browser: paste the key, see athletes and counts, sync', async (chromiumPath) => {
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createSql, type Sql } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
 
-export const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The run's PostgreSQL server, chosen by the global setup (DATABASE_URL's, or an embedded one). */
+export const SERVER_URL = inject('databaseServerUrl');
 
 export interface TestDatabase {
   url: string;
