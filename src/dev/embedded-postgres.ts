@@ -11,8 +11,8 @@
  * production one.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { access, chown, mkdir, readFile, stat } from 'node:fs/promises';
-import { arch, platform, userInfo } from 'node:os';
+import { access, chown, cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
@@ -91,6 +91,29 @@ async function unreachableAncestor(dir: string, account: Account): Promise<strin
   return undefined;
 }
 
+/**
+ * The binaries as the account can run them. A checkout under a directory the account cannot enter (e.g. /root,
+ * mode 0700) keeps it from executing node_modules' copy, so the package's native tree is copied once to a shared
+ * temporary directory (world-readable, as installed) and run from there.
+ */
+async function binariesFor(bin: Binaries, account: Account | undefined): Promise<Binaries> {
+  if (!account || !(await unreachableAncestor(bin.postgres, account))) return bin;
+  const native = dirname(dirname(bin.postgres));
+  const shared = join(tmpdir(), `strava-sync-postgres-${platform()}-${arch()}-${(await readFile(join(native, '..', 'package.json'), 'utf8').then((text) => (JSON.parse(text) as { version: string }).version))}`);
+  const relocated = (path: string) => join(shared, path.slice(native.length));
+  if (!(await access(relocated(bin.postgres)).then(() => true, () => false))) {
+    // Copy next to the target and rename into place, so two processes starting at once never run a half copy.
+    const partial = `${shared}.${process.pid}.partial`;
+    await cp(native, partial, { recursive: true, verbatimSymlinks: true });
+    await rename(partial, shared).catch(async (error: NodeJS.ErrnoException) => {
+      // Another process got there first: its copy is as good as ours.
+      await rm(partial, { recursive: true, force: true });
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    });
+  }
+  return { initdb: relocated(bin.initdb), postgres: relocated(bin.postgres) };
+}
+
 /** Creates the data directory owned by the account the server runs as, with the 0700 mode PostgreSQL demands. */
 async function prepareDataDir(dataDir: string, account: Account | undefined): Promise<void> {
   if (account) {
@@ -166,9 +189,9 @@ async function acceptsQueries(url: string): Promise<boolean> {
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const log = options.log ?? (() => {});
   const dataDir = resolve(options.dataDir);
-  const bin = await binaries();
   const asRoot = userInfo().uid === 0;
   const account = asRoot ? await accountOf(options.runAsUser ?? 'nobody') : undefined;
+  const bin = await binariesFor(await binaries(), account);
 
   await prepareDataDir(dataDir, account);
   await checkNotRunning(dataDir);
