@@ -90,6 +90,16 @@ export const configSchema = z.object({
   /** Bearer token Prometheus sends to the API's /metrics (the admin key works too); unset: the admin key only. */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: port.default(3000),
+  /**
+   * Which proxies may tell the API the client's address (Express "trust proxy"): `loopback` (default), `uniquelocal`
+   * (a load balancer on a private network, as in docker-compose.yml), a hop count, or comma-separated addresses.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(loopback|linklocal|uniquelocal|\d+|[0-9a-fA-F:.\/]+)(\s*,\s*(loopback|linklocal|uniquelocal|[0-9a-fA-F:.\/]+))*$/,
+      'must be loopback, linklocal, uniquelocal, a hop count, or comma-separated addresses/subnets')
+    .default('loopback')
+    .transform((text) => (/^\d+$/.test(text) ? Number(text) : text)),
   WORKER_METRICS_PORT: port.default(9464),
   BACKFILL_INTERVAL: durationSchema.default(3 * 3_600_000),
   BACKFILL_OVERLAP: durationSchema.default(7 * 86_400_000),

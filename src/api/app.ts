@@ -41,7 +41,7 @@ export interface AppOptions {
    * thousands. OAuth: a person clicks connect a handful of times.
    */
   rateLimits: { webhooks: RateLimitSetting; oauth: RateLimitSetting };
-  /** Express "trust proxy": set it when a load balancer sits in front, so rate limits see client IPs. */
+  /** Express "trust proxy" (TRUST_PROXY): which hops may set X-Forwarded-For, so rate limits see client IPs. */
   trustProxy: boolean | number | string;
 }
 
@@ -55,6 +55,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   },
   trustProxy: 'loopback',
 };
+
 
 export interface AppDeps {
   config: Config;
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): ApiApp {
   const { config, sql, temporal, strava, logger } = deps;
   const options: AppOptions = {
     ...DEFAULT_APP_OPTIONS,
+    trustProxy: config.TRUST_PROXY,
     ...deps.options,
     rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
   };
