@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { purgeAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';

@@ -9,7 +9,7 @@ import { createSql } from '../../src/db/connection.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { countByOutcome } from '../../src/db/repositories/webhook-inbox.js';
 import { createStravaServices } from '../../src/strava/services.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { freePort } from '../../src/dev/temporal-dev-server.js';

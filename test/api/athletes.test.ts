@@ -3,7 +3,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { getAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { upsertActivities } from '../../src/db/repositories/activities.js';
 import type { SummaryActivity } from '../../src/domain/strava-objects.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';

@@ -3,7 +3,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { getAthlete } from '../../src/db/repositories/athletes.js';
 import { createOAuthState } from '../../src/api/auth/oauth-state.js';
 import { OAUTH_COOKIE } from '../../src/api/auth/oauth-browser-binding.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { eventually, startApi, startWorker, STATE_SECRET, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertConnectedAthlete, purgeAthlete } from '../../src/db/repositories/athletes.js';
 import { countByOutcome, listEvents } from '../../src/db/repositories/webhook-inbox.js';
 import { storeSubscription, clearStoredSubscription } from '../../src/db/repositories/webhook-subscription.js';
-import { createWebhookIngestion, toEventSignal, webhookEventSchema, type WebhookIngestion } from '../../src/api/webhooks/index.js';
+import { createWebhookIngestion, toEventSignal, toInboxInput, webhookEventSchema, type WebhookIngestion } from '../../src/api/webhooks/index.js';
+import { AthleteGateway } from '../../src/temporal/athlete-gateway.js';
 import { webhookEventsIgnored } from '../../src/api/webhooks/metrics.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, uniqueTaskQueue, type DevServerHandles } from '../helpers/temporal.js';
@@ -25,7 +26,7 @@ describe('POST/GET /webhooks/strava', () => {
     const taskQueue = uniqueTaskQueue('webhooks');
     const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: dev.address, TEMPORAL_TASK_QUEUE: taskQueue });
     worker = await startRecordingWorker(dev.nativeConnection, taskQueue);
-    ingestion = createWebhookIngestion({ config, sql: db.sql, temporal: dev.client, relay: { idlePollMs: 200 } });
+    ingestion = createWebhookIngestion({ config, sql: db.sql, workflows: new AthleteGateway(dev.client, config), relay: { idlePollMs: 200 } });
     ingestion.relay.start();
     api = await listen(ingestion.router);
     await upsertConnectedAthlete(db.sql, connected, ['read', 'activity:read_all']);
@@ -251,7 +252,7 @@ describe('STRAVA_WEBHOOK_PATH_TOKEN', () => {
       DATABASE_URL: db.url, TEMPORAL_ADDRESS: dev.address, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('webhooks-token'),
       STRAVA_WEBHOOK_PATH_TOKEN: PATH_TOKEN,
     });
-    ingestion = createWebhookIngestion({ config, sql: db.sql, temporal: dev.client });
+    ingestion = createWebhookIngestion({ config, sql: db.sql, workflows: new AthleteGateway(dev.client, config) });
     api = await listen(ingestion.router);
   });
   afterAll(async () => {
@@ -291,7 +292,7 @@ describe('requireSubscription (the default in production)', () => {
   beforeAll(async () => {
     dev = await connectDevServer();
     const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: dev.address, TEMPORAL_TASK_QUEUE: uniqueTaskQueue('webhooks-require') });
-    const ingestion = createWebhookIngestion({ config, sql: db.sql, temporal: dev.client, requireSubscription: true });
+    const ingestion = createWebhookIngestion({ config, sql: db.sql, workflows: new AthleteGateway(dev.client, config), requireSubscription: true });
     api = await listen(ingestion.router);
     await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
   });
@@ -319,7 +320,7 @@ describe('requireSubscription (the default in production)', () => {
 });
 
 describe('event mapping', () => {
-  const parse = (body: unknown) => toEventSignal(webhookEventSchema.parse(body));
+  const parse = (body: unknown) => toEventSignal(toInboxInput(webhookEventSchema.parse(body)));
   const base = { object_type: 'activity', object_id: 1, aspect_type: 'update', owner_id: 2, subscription_id: 3, event_time: 4 };
 
   it('turns a deauthorization into deauthorized: true', () => {

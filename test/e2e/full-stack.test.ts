@@ -7,7 +7,7 @@ import { listEvents } from '../../src/db/repositories/webhook-inbox.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorActivity } from '../../src/emulator/control-client.js';
 import { createTokenCipher } from '../../src/strava/token-crypto.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from '../api/helpers/api-harness.js';
 import { testBrowser } from '../api/helpers/browser.js';
 import { useTestDatabase } from '../helpers/database.js';

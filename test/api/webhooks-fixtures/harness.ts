@@ -7,7 +7,7 @@ import express, { type Express } from 'express';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../../src/config.js';
 import type { StravaEventSignal } from '../../../src/domain/sync-types.js';
-import { athleteWorkflowId } from '../../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../../src/temporal/athlete-gateway.js';
 import type { WebhookEventInput } from '../../../src/api/webhooks/event-schema.js';
 import { receivedEventsQuery } from './recording-workflow.js';
 
