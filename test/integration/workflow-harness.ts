@@ -21,6 +21,7 @@ import { athleteSync } from '../../src/workflows/athlete-sync.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import { createAthleteWorker } from '../../src/worker/create-worker.js';
 import { emulatorConfig } from '../helpers/emulator-config.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../helpers/temporal.js';
 
 /**
@@ -130,13 +131,7 @@ export async function createHarness(
 }
 
 export async function waitForStatus(handle: Handle, predicate: (s: AthleteStatus) => boolean, timeoutMs = 30_000): Promise<AthleteStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await handle.query(statusQuery).catch(() => undefined);
-    if (status && predicate(status)) return status;
-    if (Date.now() > deadline) throw new Error(`status condition not reached; last: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitFor(() => handle.query(statusQuery), predicate, { timeoutMs, intervalMs: 100, what: 'the status condition' });
 }
 
 /** Every string in a history, plus the decoded text of base64 payload data (where arguments and results live). */
