@@ -4,7 +4,7 @@ import { purgeAthlete, upsertConnectedAthlete } from '../../src/db/repositories/
 import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
+import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, waitFor, type ApiHarness } from './helpers/api-harness.js';
 
 const db = useTestDatabase();
 
@@ -108,10 +108,11 @@ describe('admin routes', () => {
     const body = (await response.json()) as { accepted: { athleteId: number }[]; failed: unknown[] };
     expect(body.accepted.map((a) => a.athleteId)).toEqual([...connected].sort((a, b) => a - b));
     expect(body.failed).toEqual([]);
-    await eventually(async () => {
-      const [row] = await db.sql<{ n: number }[]>`select count(distinct athlete_id)::int as n from activities`;
-      return row!.n === 3 ? true : undefined;
-    }, 20_000, 'every athlete synced');
+    await waitFor(
+      async () => (await db.sql<{ n: number }[]>`select count(distinct athlete_id)::int as n from activities`)[0]!.n,
+      (n) => n === 3,
+      { timeoutMs: 20_000, what: 'every athlete synced' },
+    );
   });
 
   it('GET /admin serves the self-contained management page without the key, under a nonce CSP', async () => {

@@ -1,3 +1,4 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertConnectedAthlete, purgeAthlete } from '../../src/db/repositories/athletes.js';
 import { countByOutcome, listEvents } from '../../src/db/repositories/webhook-inbox.js';
@@ -8,7 +9,7 @@ import { webhookEventsIgnored } from '../../src/api/webhooks/metrics.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, uniqueTaskQueue, type DevServerHandles } from '../helpers/temporal.js';
 import {
-  event, listen, postJson, receivedEvents, startRecordingWorker, testConfig, uniqueAthleteIds, waitFor,
+  event, forwardMarker, listen, postJson, receivedEvents, startRecordingWorker, testConfig, uniqueAthleteIds, waitFor,
 } from './webhooks-fixtures/harness.js';
 
 const db = useTestDatabase();
@@ -158,7 +159,8 @@ describe('POST/GET /webhooks/strava', () => {
       const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_010);
       expect(rows).toHaveLength(1);
       const received = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.some((e) => e.objectId === 777_010));
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // A later event reaching the workflow proves the relay went past the duplicates: any second copy is in by now.
+      await forwardMarker((body) => postJson(`${api.url}/webhooks/strava`, body), dev.client, connected);
       const again = await receivedEvents(dev.client, connected);
       expect(again.filter((e) => e.objectId === 777_010)).toHaveLength(1);
       expect(received.length).toBeGreaterThan(0);
@@ -208,10 +210,11 @@ describe('POST/GET /webhooks/strava', () => {
       }
       const after = (await webhookEventsIgnored.get()).values.find((v) => v.labels.reason === 'athlete_not_connected')!.value;
       expect(after - before).toBe(2);
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      // No workflow was started for either of them.
+      // A later event of a connected athlete reaching its workflow proves the relay ran past both; yet no
+      // workflow was started for either of them.
+      await forwardMarker((body) => postJson(`${api.url}/webhooks/strava`, body), dev.client, connected);
       for (const owner of [stranger, revoked]) {
-        await expect(dev.client.workflow.getHandle(`athlete-${owner}`).describe()).rejects.toThrow();
+        await expect(dev.client.workflow.getHandle(`athlete-${owner}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
       }
     });
 
