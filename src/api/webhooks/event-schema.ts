@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clampEventTime } from '../../domain/event-time.js';
 import { WEBHOOK_ASPECT_TYPES, WEBHOOK_OBJECT_TYPES } from '../../domain/sync-types.js';
 import type { InboxEvent } from '../../db/repositories/webhook-inbox.js';
 
@@ -80,14 +81,10 @@ export type WebhookAck = z.infer<typeof webhookAckSchema>;
 export const REDACTED = '[redacted]';
 
 /**
- * An event time is Strava's claim, not a fact: one from the future counts as the moment it arrived (server clock,
- * whole seconds); one from the past is kept as sent.
+ * The inbox row for an event received at `receivedAtMs`: its time as sent (identity) and clamped (applied). An event
+ * time is Strava's claim, not a fact: one from the future counts as the moment it arrived (server clock, whole
+ * seconds); one from the past is kept as sent.
  */
-export function clampEventTime(eventTime: number, nowMs: number): number {
-  return Math.min(eventTime, Math.floor(nowMs / 1000));
-}
-
-/** The inbox row for an event received at `receivedAtMs`: its time as sent (identity) and clamped (applied). */
 export function toInboxInput(event: WebhookEvent, receivedAtMs = Date.now()): InboxEvent {
   const updates: InboxEvent['updates'] = {};
   for (const [key, value] of Object.entries(event.updates)) {
