@@ -4,13 +4,13 @@
  * A separate process so the load generator does not share an event loop with the server it measures.
  */
 import express from 'express';
-import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
 import { createLogger } from '../../src/api/http/logger.js';
 import { startServer } from '../../src/api/server.js';
 import { loadConfig } from '../../src/config.js';
 import { createSql } from '../../src/db/connection.js';
 import { createStravaServices } from '../../src/strava/services.js';
+import { createTemporalClient } from '../../src/temporal/client.js';
 
 const mode = process.argv[2];
 
@@ -25,7 +25,7 @@ if (mode === 'bare') {
 } else if (mode === 'api') {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
   const sql = createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'bench-api' });
-  const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }) });
+  const temporal = createTemporalClient(config).client;
   const app = createApp({
     config,
     sql,

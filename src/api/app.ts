@@ -8,7 +8,6 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/connection.js';
 import { adminRouter } from './admin/router.js';
 import { renderAdminPage } from './admin/page.js';
-import { AthleteWorkflows } from './athletes/athlete-workflows.js';
 import { ChangeStreams } from './athletes/change-stream.js';
 import { athletesRouter } from './athletes/router.js';
 import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
@@ -20,6 +19,7 @@ import { jsonBody } from './http/json-body.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { requestLog } from './http/request-log.js';
 import { buildOpenApiDocument } from './openapi/document.js';
+import { AthleteGateway } from '../temporal/athlete-gateway.js';
 import type { ApiStrava } from './strava-deps.js';
 import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type InboxRetention, type WebhookIngestionDeps } from './webhooks/index.js';
 import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
@@ -103,9 +103,10 @@ export function createApp(deps: AppDeps): ApiApp {
     rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
   };
   const now = deps.now ?? Date.now;
-  const workflows = new AthleteWorkflows(temporal, config);
+  // The one gateway to the athlete workflows, over the process's one Temporal Client.
+  const workflows = new AthleteGateway(temporal, config);
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
-  const webhooks = createWebhookIngestion({ config, sql, temporal, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
+  const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry, sql);
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
@@ -123,7 +124,7 @@ export function createApp(deps: AppDeps): ApiApp {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const readiness = await checkReadiness(sql, temporal);
+    const readiness = await checkReadiness(sql, workflows);
     res.status(readiness.status === 'ready' ? 200 : 503).json(readiness);
   });
   app.get('/metrics', requireMetricsToken(config.ADMIN_API_KEY, config.METRICS_TOKEN), async (_req, res) => {

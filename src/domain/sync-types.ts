@@ -8,14 +8,20 @@ export type SyncState = (typeof SYNC_STATES)[number];
 
 export type Priority = 'realtime' | 'interactive' | 'background';
 
+/** What a Strava webhook event is about, and what happened to it (docs/strava-api.md, "Webhooks"). */
+export const WEBHOOK_OBJECT_TYPES = ['activity', 'athlete'] as const;
+export type WebhookObjectType = (typeof WEBHOOK_OBJECT_TYPES)[number];
+export const WEBHOOK_ASPECT_TYPES = ['create', 'update', 'delete'] as const;
+export type WebhookAspectType = (typeof WEBHOOK_ASPECT_TYPES)[number];
+
 /**
  * A Strava webhook event as it travels to the workflow. It carries ids and flags only: an activity title is
  * personal data and must not land in workflow history, so `updatedFields` lists the changed keys instead.
  */
 export interface StravaEventSignal {
-  objectType: 'activity' | 'athlete';
+  objectType: WebhookObjectType;
   objectId: number;
-  aspectType: 'create' | 'update' | 'delete';
+  aspectType: WebhookAspectType;
   ownerId: number;
   eventTime: number;
   updatedFields: string[];

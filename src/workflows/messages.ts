@@ -9,5 +9,3 @@ export const appFocusSignal = defineSignal<[]>('appFocus');
 export const reconnectedSignal = defineSignal<[]>('reconnected');
 export const disconnectSignal = defineSignal<[]>('disconnect');
 export const syncNowUpdate = defineUpdate<SyncResult, []>('syncNow');
-
-export const athleteWorkflowId = (athleteId: number): string => `athlete-${athleteId}`;

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { purgeAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { browserTest } from '../helpers/browser.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
+import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, waitFor, type ApiHarness } from './helpers/api-harness.js';
 
 const db = useTestDatabase();
 
@@ -109,10 +109,11 @@ describe('admin routes', () => {
     const body = (await response.json()) as { accepted: { athleteId: number }[]; failed: unknown[] };
     expect(body.accepted.map((a) => a.athleteId)).toEqual([...connected].sort((a, b) => a - b));
     expect(body.failed).toEqual([]);
-    await eventually(async () => {
-      const [row] = await db.sql<{ n: number }[]>`select count(distinct athlete_id)::int as n from activities`;
-      return row!.n === 3 ? true : undefined;
-    }, 20_000, 'every athlete synced');
+    await waitFor(
+      async () => (await db.sql<{ n: number }[]>`select count(distinct athlete_id)::int as n from activities`)[0]!.n,
+      (n) => n === 3,
+      { timeoutMs: 20_000, what: 'every athlete synced' },
+    );
   });
 
   it('GET /admin serves the self-contained management page without the key, under a nonce CSP', async () => {

@@ -9,9 +9,10 @@ import { createSql } from '../../src/db/connection.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { countByOutcome } from '../../src/db/repositories/webhook-inbox.js';
 import { createStravaServices } from '../../src/strava/services.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { freePort } from '../../src/dev/temporal-dev-server.js';
 import { ADMIN_KEY, startApi, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
 
@@ -120,8 +121,12 @@ describe('cross-cutting behaviour of the app', () => {
       body: JSON.stringify({ object_type: 'activity', object_id: 4242, aspect_type: 'create', updates: {}, owner_id: athleteId, subscription_id: 1, event_time: 1_700_000_000 }),
     });
     expect(posted.status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const text = await (await api.fetch('/metrics', { admin: true })).text();
+    // The oldest row's age grows with every scrape: wait until it is a second old.
+    const text = await waitFor(
+      async () => (await api.fetch('/metrics', { admin: true })).text(),
+      (body) => Number(/^strava_webhook_inbox_oldest_pending_seconds ([\d.]+)$/m.exec(body)?.[1]) >= 1,
+      { timeoutMs: 5_000, intervalMs: 200, what: 'the oldest pending row to be a second old' },
+    );
     const pending = Number(/^strava_webhook_inbox_pending (\d+)$/m.exec(text)?.[1]);
     const oldest = Number(/^strava_webhook_inbox_oldest_pending_seconds ([\d.]+)$/m.exec(text)?.[1]);
     expect(pending).toBe((await countByOutcome(db.sql)).pending);
@@ -212,7 +217,8 @@ describe('graceful shutdown', () => {
       const stopping = api.server.stop(10_000);
       const streamText = events.text();
       await new Promise((resolve) => setTimeout(resolve, 100));
-      await expect(fetch(`${api.url}/healthz`)).rejects.toThrow();
+      // Refused, not any error (a bad URL would throw too): nothing listens any more.
+      await expect(fetch(`${api.url}/healthz`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
       const response = await inFlight;
       expect(response.status).toBe(202);
       expect(await response.json()).toMatchObject({ status: 'pending' });

@@ -3,10 +3,10 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { getAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { upsertActivities } from '../../src/db/repositories/activities.js';
 import type { SummaryActivity } from '../../src/domain/strava-objects.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
+import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, waitFor, type ApiHarness } from './helpers/api-harness.js';
 
 const db = useTestDatabase();
 
@@ -94,10 +94,11 @@ describe('athlete routes', () => {
       const id = await connectedAthlete(3);
       started.push(id);
       expect((await api.fetch(`/athletes/${id}/focus`, { method: 'POST', admin: true })).status).toBe(202);
-      const live = (await eventually(async () => {
-        const body = (await (await api.fetch(`/athletes/${id}`, { admin: true })).json()) as { source: string; state: string };
-        return body.source === 'workflow' && body.state === 'idle' ? body : undefined;
-      }, 20_000, 'a live idle status')) as unknown as { workflow: { status: string; live: { athleteId: number } } };
+      const live = (await waitFor(
+        async () => (await (await api.fetch(`/athletes/${id}`, { admin: true })).json()) as { source: string; state: string },
+        (body) => body.source === 'workflow' && body.state === 'idle',
+        { timeoutMs: 20_000, what: 'a live idle status' },
+      )) as unknown as { workflow: { status: string; live: { athleteId: number } } };
       expect(live.workflow.status).toBe('running');
       expect(live.workflow.live.athleteId).toBe(id);
       await dev.client.workflow.getHandle(athleteWorkflowId(id)).terminate('test: closed workflow');
@@ -180,10 +181,11 @@ describe('athlete routes', () => {
       const body = (await response.json()) as { status: string; result: { added: number; requests: number } };
       expect(body.status).toBe('done');
       expect(body.result).toMatchObject({ added: expect.any(Number), updated: expect.any(Number), deleted: expect.any(Number) });
-      await eventually(async () => {
-        const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from activities where athlete_id = ${id}`;
-        return row!.n === 4 ? true : undefined;
-      }, 20_000, 'the four activities');
+      await waitFor(
+        async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from activities where athlete_id = ${id}`)[0]!.n,
+        (n) => n === 4,
+        { timeoutMs: 20_000, what: 'the four activities' },
+      );
     });
 
     it('POST /sync answers 202 with an outcome URL when the sync outlives SYNC_NOW_WAIT', async () => {
@@ -220,10 +222,11 @@ describe('athlete routes', () => {
       const response = await api.fetch(`/athletes/${id}/focus`, { method: 'POST', admin: true });
       expect(response.status).toBe(202);
       expect(await response.json()).toMatchObject({ athleteId: id, status: 'accepted' });
-      const status = await eventually(async () => {
-        const body = (await (await api.fetch(`/athletes/${id}`, { admin: true })).json()) as { workflow: { live?: { counters?: { focusSignals: number } } } };
-        return (body.workflow.live?.counters?.focusSignals ?? 0) >= 1 ? body : undefined;
-      }, 20_000, 'the focus signal to be counted');
+      const status = await waitFor(
+        async () => (await (await api.fetch(`/athletes/${id}`, { admin: true })).json()) as { workflow: { live?: { counters?: { focusSignals: number } } } },
+        (body) => (body.workflow.live?.counters?.focusSignals ?? 0) >= 1,
+        { timeoutMs: 20_000, what: 'the focus signal to be counted' },
+      );
       expect(status).toBeDefined();
     });
 
@@ -237,7 +240,7 @@ describe('athlete routes', () => {
       const response = await api.fetch(`/athletes/${id}`, { method: 'DELETE', admin: true });
       expect(response.status).toBe(202);
       expect(await response.json()).toMatchObject({ athleteId: id, status: 'disconnecting' });
-      await eventually(async () => ((await getAthlete(db.sql, id))?.state === 'revoked' ? true : undefined), 20_000, 'the purge');
+      await waitFor(() => getAthlete(db.sql, id), (athlete) => athlete?.state === 'revoked', { timeoutMs: 20_000, what: 'the purge' });
       expect((await db.sql`select 1 from activities where athlete_id = ${id}`).count).toBe(0);
       expect((await db.sql`select 1 from tokens where athlete_id = ${id}`).count).toBe(0);
       expect(await deauthorizeCalls()).toBe(before + 1);
@@ -286,7 +289,7 @@ describe('athlete routes', () => {
       expect(data.activityIds.sort()).toEqual(truth.map((a) => a.id).sort());
       await readUntil(/: heartbeat/, 2_000);
       abort.abort();
-      await eventually(async () => (api.app.streams.size === 0 ? true : undefined), 2_000, 'the stream to be released');
+      await waitFor(() => api.app.streams.size, (open) => open === 0, { timeoutMs: 2_000, what: 'the stream to be released' });
     });
   });
 });

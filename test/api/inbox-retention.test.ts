@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createInboxRetention } from '../../src/api/webhooks/inbox-retention.js';
 import { inboxPruned } from '../../src/api/webhooks/metrics.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { listEvents, markForwarded, recordEvent } from '../../src/db/repositories/webhook-inbox.js';
 import { toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { event, uniqueAthleteIds } from './webhooks-fixtures/harness.js';
 
 const db = useTestDatabase();
@@ -20,6 +21,11 @@ async function recordAged(owner: number, ageDays: number, forwarded: boolean): P
 }
 
 describe('webhook inbox retention', () => {
+  // Pruning relies on ids growing with arrival; backdated rows left by an earlier test would break that here.
+  beforeEach(async () => {
+    await db.sql`delete from webhook_events`;
+  });
+
   it('deletes forwarded and ignored rows past the retention, batch by batch, and never a pending row', async () => {
     const [owner, stranger] = uniqueAthleteIds(2) as [number, number];
     await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
@@ -45,19 +51,37 @@ describe('webhook inbox retention', () => {
     expect(await Promise.all([retention.pruneOnce(), other.pruneOnce()])).toEqual([0, 0]);
   });
 
-  it('prunes when started, then on its interval, and stops cleanly', async () => {
+  it('prunes at once when started, not only after the first interval', async () => {
     const [owner] = uniqueAthleteIds(1) as [number];
     await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
-    await recordAged(owner, 0, true);
+    await recordAged(owner, 20, true);
+    // An hour-long interval: within this test only the prune of start() itself can remove the row.
+    const retention = createInboxRetention({ sql: db.sql, retentionMs: 7 * DAY, intervalMs: 3_600_000 });
+    retention.start();
+    try {
+      await waitFor(() => listEvents(db.sql, { ownerId: owner }), (rows) => rows.length === 0, { timeoutMs: 3_000, what: 'the prune of start()' });
+    } finally {
+      await retention.stop();
+    }
+  });
+
+  it('then prunes on its interval, keeping rows inside the retention, and stops cleanly', async () => {
+    const [owner] = uniqueAthleteIds(1) as [number];
+    await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
+    const old = await recordAged(owner, 20, true);
+    const recent = await recordAged(owner, 0, true);
     let clock = Date.now();
     const retention = createInboxRetention({ sql: db.sql, retentionMs: 7 * DAY, intervalMs: 100, now: () => clock });
     retention.start();
-    // Not past a 7-day retention: the first prune keeps it.
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(await listEvents(db.sql, { ownerId: owner })).toHaveLength(1);
+    // The old row going is the proof a prune ran; the recent one, inside a 7-day retention, stayed.
+    const afterFirst = await waitFor(() => listEvents(db.sql, { ownerId: owner }), (rows) => !rows.some((row) => row.id === old), {
+      timeoutMs: 3_000,
+      what: 'the first prune',
+    });
+    expect(afterFirst.map((row) => row.id)).toEqual([recent]);
     // Eight days later (on the retention's clock) the next interval removes it.
     clock += 8 * DAY;
-    await expect.poll(async () => (await listEvents(db.sql, { ownerId: owner })).length, { timeout: 3_000 }).toBe(0);
+    await waitFor(() => listEvents(db.sql, { ownerId: owner }), (rows) => rows.length === 0, { timeoutMs: 3_000, what: 'a prune on the interval' });
     await retention.stop();
   });
 });

@@ -3,10 +3,10 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { getAthlete } from '../../src/db/repositories/athletes.js';
 import { createOAuthState } from '../../src/api/auth/oauth-state.js';
 import { OAUTH_COOKIE } from '../../src/api/auth/oauth-browser-binding.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { eventually, startApi, startWorker, STATE_SECRET, uniqueAthleteId, type ApiHarness } from './helpers/api-harness.js';
+import { startApi, startWorker, STATE_SECRET, uniqueAthleteId, waitFor, type ApiHarness } from './helpers/api-harness.js';
 import { testBrowser, type TestBrowser } from './helpers/browser.js';
 
 const db = useTestDatabase();
@@ -80,10 +80,11 @@ describe('OAuth connect through the emulator', () => {
     const description = await dev.client.workflow.getHandle(athleteWorkflowId(athleteId)).describe();
     expect(description.status.name).toBe('RUNNING');
     const truth = await emulator.control.groundTruth(athleteId, { readAll: true });
-    const imported = await eventually(async () => {
-      const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from activities where athlete_id = ${athleteId}`;
-      return row!.n === truth.length ? row!.n : undefined;
-    }, 30_000, 'the history import');
+    const imported = await waitFor(
+      async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from activities where athlete_id = ${athleteId}`)[0]!.n,
+      (n) => n === truth.length,
+      { timeoutMs: 30_000, what: 'the history import' },
+    );
     expect(imported).toBe(12);
 
     const page = await api.fetch(`/athletes/${athleteId}/activities?limit=200`, { admin: true });

@@ -1,11 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
-import { createEventForwarder } from '../../src/api/webhooks/forward.js';
 import { createInboxRelay } from '../../src/api/webhooks/relay.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { countByOutcome, listEvents, recordEvent } from '../../src/db/repositories/webhook-inbox.js';
 import { freePort } from '../../src/dev/temporal-dev-server.js';
+import { AthleteGateway } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, uniqueTaskQueue, type DevServerHandles } from '../helpers/temporal.js';
 import { event, receivedEvents, startRecordingWorker, testConfig, uniqueAthleteIds, waitFor } from './webhooks-fixtures/harness.js';
@@ -34,14 +34,14 @@ describe('webhook inbox relay', () => {
     // A real client aimed at a port nothing listens on: the signal cannot be delivered.
     const deadConnection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
     const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue });
-    const relay = createInboxRelay({ sql: db.sql, forwarder: createEventForwarder(new Client({ connection: deadConnection }), config, { timeoutMs: 500 }) });
+    const relay = createInboxRelay({ sql: db.sql, forwarder: new AthleteGateway(new Client({ connection: deadConnection }), config).eventForwarder(500) });
     const result = await relay.drainOnce();
     expect(result).toMatchObject({ claimed: 1, forwarded: 0, failure: { target: 'temporal' } });
     expect(await listEvents(db.sql, { ownerId: owner })).toMatchObject([{ outcome: 'pending', forwardAttempts: 1, forwardedAt: null }]);
     await deadConnection.close();
 
     // The same row goes out once Temporal answers.
-    const live = createInboxRelay({ sql: db.sql, forwarder: createEventForwarder(dev.client, config, { timeoutMs: 5_000 }) });
+    const live = createInboxRelay({ sql: db.sql, forwarder: new AthleteGateway(dev.client, config).eventForwarder(5_000) });
     expect(await live.drainOnce()).toMatchObject({ claimed: 1, forwarded: 1 });
     expect(await listEvents(db.sql, { ownerId: owner })).toMatchObject([{ outcome: 'forwarded', forwardAttempts: 2 }]);
     expect(await receivedEvents(dev.client, owner)).toHaveLength(1);
@@ -60,7 +60,7 @@ describe('webhook inbox relay', () => {
     const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue });
     // Small batches so the two relays interleave many times.
     const relays = [1, 2].map(() =>
-      createInboxRelay({ sql: db.sql, forwarder: createEventForwarder(dev.client, config, { timeoutMs: 5_000 }), batchSize: 10, idlePollMs: 50 }),
+      createInboxRelay({ sql: db.sql, forwarder: new AthleteGateway(dev.client, config).eventForwarder(5_000), batchSize: 10, idlePollMs: 50 }),
     );
     for (const relay of relays) relay.start();
     try {

@@ -3,7 +3,7 @@ import { Demo, type DemoChange, type DemoChangeKind } from '../../src/dev/demo.j
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { mulberry32 } from '../../src/emulator/prng.js';
 import { getAthlete } from '../../src/db/repositories/athletes.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';

@@ -7,8 +7,8 @@ import { listEvents } from '../../src/db/repositories/webhook-inbox.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorActivity } from '../../src/emulator/control-client.js';
 import { createTokenCipher } from '../../src/strava/token-crypto.js';
-import { athleteWorkflowId } from '../../src/workflows/messages.js';
-import { eventually, startApi, startWorker, uniqueAthleteId, type ApiHarness } from '../api/helpers/api-harness.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
+import { eventually, startApi, startWorker, uniqueAthleteId, waitFor, type ApiHarness } from '../api/helpers/api-harness.js';
 import { testBrowser } from '../api/helpers/browser.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
@@ -131,10 +131,10 @@ describe('full stack: subscription, OAuth connect, webhooks, repair, revocation'
     expect(refreshToken).toMatch(/^[0-9a-f]{40}$/);
     secrets.add(accessToken).add(refreshToken);
 
-    const idle = await eventually(async () => {
-      const body = await status();
-      return body.source === 'workflow' && body.state === 'idle' && body.workflow.live?.import.done ? body : undefined;
-    }, 40_000, 'the import to finish');
+    const idle = await waitFor(status, (body) => body.source === 'workflow' && body.state === 'idle' && !!body.workflow.live?.import.done, {
+      timeoutMs: 40_000,
+      what: 'the import to finish',
+    });
     expect(idle.workflow.status).toBe('running');
 
     const truth = await emulator.control.groundTruth(athleteId);
@@ -180,10 +180,11 @@ describe('full stack: subscription, OAuth connect, webhooks, repair, revocation'
     const flipSecond = Math.floor((await emulator.control.now()) / 1000);
     await emulator.control.updateActivity(flipped.id, { visibility: 'only_me' });
     // Observe the flip to "Only You" through the webhook path before flipping back.
-    await eventually(async () => {
-      const [row] = await db.sql<{ private: boolean }[]>`select private from activities where id = ${flipped.id}`;
-      return row?.private === true ? true : undefined;
-    }, 20_000, 'the privacy flip to only_me');
+    await waitFor(
+      async () => (await db.sql<{ private: boolean }[]>`select private from activities where id = ${flipped.id}`)[0],
+      (row) => row?.private === true,
+      { timeoutMs: 20_000, what: 'the privacy flip to only_me' },
+    );
     // Flip back within the same Strava second (the emulator clock set back to its start): both events share
     // object, aspect and event_time, and only their `updates` tell them apart. Neither may be taken for a repeat.
     await emulator.control.setClock(flipSecond * 1000);
@@ -201,10 +202,11 @@ describe('full stack: subscription, OAuth connect, webhooks, repair, revocation'
     const settled = await emulator.control.webhooksSettled(10_000);
     expect(settled.delivered - webhooksBefore).toBe(8);
     expect(settled.failed).toBe(0);
-    const inbox = await eventually(async () => {
-      const events = await listEvents(db.sql, { ownerId: athleteId });
-      return events.length === 8 && events.every((e) => e.outcome === 'forwarded') ? events : undefined;
-    }, 10_000, 'every inbox row forwarded');
+    const inbox = await waitFor(
+      () => listEvents(db.sql, { ownerId: athleteId }),
+      (events) => events.length === 8 && events.every((e) => e.outcome === 'forwarded'),
+      { timeoutMs: 10_000, what: 'every inbox row forwarded' },
+    );
     expect(inbox.map((e) => e.aspectType).sort()).toEqual(['create', 'create', 'create', 'delete', 'update', 'update', 'update', 'update']);
     const flips = inbox.filter((e) => e.objectId === flipped.id);
     expect(flips.map((e) => [e.eventTime, e.updates])).toEqual([[flipSecond, { private: true }], [flipSecond, { private: false }]]);
@@ -251,10 +253,10 @@ describe('full stack: subscription, OAuth connect, webhooks, repair, revocation'
   it('6. purges the athlete when they revoke access on Strava', async () => {
     expect(await tokenRows()).toBe(1);
     expect(await emulator.control.revokeAthlete(athleteId)).toBe(true);
-    const revoked = await eventually(async () => {
-      const body = await status();
-      return body.state === 'revoked' && body.workflow.status === 'closed' ? body : undefined;
-    }, 30_000, 'the athlete to be revoked and the workflow closed');
+    const revoked = await waitFor(status, (body) => body.state === 'revoked' && body.workflow.status === 'closed', {
+      timeoutMs: 30_000,
+      what: 'the athlete to be revoked and the workflow closed',
+    });
     expect(revoked).toMatchObject({ source: 'database', workflow: { id: workflowId, closedStatus: 'COMPLETED' } });
     expect((await db.sql`select 1 from activities where athlete_id = ${athleteId}`).count).toBe(0);
     expect(await tokenRows()).toBe(0);

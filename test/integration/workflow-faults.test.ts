@@ -4,6 +4,7 @@ import { createSql, type Sql } from '../../src/db/connection.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { proxiedUrl, startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import {
@@ -82,16 +83,18 @@ async function athleteState(athleteId: number): Promise<string | undefined> {
   return row?.state;
 }
 
+type PendingActivity = NonNullable<Awaited<ReturnType<Handle['describe']>>['raw']['pendingActivities']>[number];
+
 /** Waits until the server shows an activity of the workflow that failed and is being retried. */
 async function retriedActivity(handle: Handle, timeoutMs: number): Promise<{ type: string; attempt: number; failure: string }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { raw } = await handle.describe();
-    const retried = (raw.pendingActivities ?? []).find((a) => (a.attempt ?? 1) >= 2 && a.lastFailure);
-    if (retried) return { type: retried.activityType?.name ?? '?', attempt: retried.attempt ?? 0, failure: retried.lastFailure?.message ?? '' };
-    if (Date.now() > deadline) throw new Error(`no activity retried; pending: ${JSON.stringify(raw.pendingActivities)}`);
-    await sleep(100);
-  }
+  const isRetried = (a: PendingActivity) => (a.attempt ?? 1) >= 2 && !!a.lastFailure;
+  const pending = await waitFor(async () => (await handle.describe()).raw.pendingActivities ?? [], (list) => list.some(isRetried), {
+    timeoutMs,
+    intervalMs: 100,
+    what: 'an activity retried',
+  });
+  const retried = pending.find(isRetried)!;
+  return { type: retried.activityType?.name ?? '?', attempt: retried.attempt ?? 0, failure: retried.lastFailure?.message ?? '' };
 }
 
 describe('Strava answering 5xx and slowly', () => {

@@ -8,18 +8,20 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
-import { webhookEventSchema, toEventSignal } from '../../src/api/webhooks/event-schema.js';
+import { toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
+import { toEventSignal } from '../../src/api/webhooks/event-signal.js';
 import type { Config } from '../../src/config.js';
 import type { Sql } from '../../src/db/connection.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { createStravaServices, type StravaServices } from '../../src/strava/services.js';
-import { athleteStartOptions } from '../../src/temporal/athlete-workflow.js';
+import { AthleteGateway, athleteStartOptions } from '../../src/temporal/athlete-gateway.js';
 import type { AthleteStatus, AthleteSyncOptions } from '../../src/workflows/athlete-state.js';
 import { athleteSync } from '../../src/workflows/athlete-sync.js';
-import { athleteWorkflowId, statusQuery, stravaEventSignal } from '../../src/workflows/messages.js';
+import { statusQuery } from '../../src/workflows/messages.js';
 import { createAthleteWorker } from '../../src/worker/create-worker.js';
 import { emulatorConfig } from '../helpers/emulator-config.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../helpers/temporal.js';
 
 /**
@@ -94,6 +96,7 @@ export async function createHarness(
     async listenForWebhooks() {
       // Until the API's webhook route is used here: answer the handshake, turn each POST into a signal, and
       // answer 200 only once Temporal accepted it (otherwise 500, and the emulator retries like Strava).
+      const forwarder = new AthleteGateway(dev.client, config).eventForwarder(10_000);
       receiver = createServer((req, res) => {
         const url = new URL(req.url ?? '/', 'http://receiver');
         if (req.method === 'GET') {
@@ -105,10 +108,10 @@ export async function createHarness(
         req.on('end', () => {
           const parsed = webhookEventSchema.safeParse(JSON.parse(body || '{}'));
           if (!parsed.success) return void res.writeHead(400).end();
-          const signal = toEventSignal(parsed.data);
-          dev.client.workflow
-            .getHandle(athleteWorkflowId(signal.ownerId))
-            .signal(stravaEventSignal, signal)
+          // Received "when it was sent": no clamp, as the emulator's clock may run ahead of this process's.
+          const signal = toEventSignal(toInboxInput(parsed.data, parsed.data.event_time * 1000));
+          forwarder
+            .deliverToRunning(signal)
             .then(() => res.writeHead(200).end('{}'))
             .catch(() => res.writeHead(500).end());
         });
@@ -128,13 +131,7 @@ export async function createHarness(
 }
 
 export async function waitForStatus(handle: Handle, predicate: (s: AthleteStatus) => boolean, timeoutMs = 30_000): Promise<AthleteStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await handle.query(statusQuery).catch(() => undefined);
-    if (status && predicate(status)) return status;
-    if (Date.now() > deadline) throw new Error(`status condition not reached; last: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitFor(() => handle.query(statusQuery), predicate, { timeoutMs, intervalMs: 100, what: 'the status condition' });
 }
 
 /** Every string in a history, plus the decoded text of base64 payload data (where arguments and results live). */

@@ -3,6 +3,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { statusQuery } from '../../src/workflows/messages.js';
 import type { Worker } from '@temporalio/worker';
 import { useTestDatabase } from '../helpers/database.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import {
   expectConverged as expectConvergedWith,
@@ -118,10 +119,7 @@ describe('athlete workflow on the dev server with the emulator', () => {
 
     await emulator.control.webhooksSettled();
     // The slow upload becomes visible after its processing time; the workflow's 404 retries pick it up.
-    const deadline = Date.now() + 20_000;
-    while (!(await stored(athleteId)).some((r) => r.id === slow.id) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await waitFor(() => stored(athleteId), (rows) => rows.some((r) => r.id === slow.id), { timeoutMs: 20_000, intervalMs: 200, what: 'the slow upload' });
     await expectConverged(athleteId);
     await expectConverged(readOnly.athleteId);
     const rows = await stored(athleteId);

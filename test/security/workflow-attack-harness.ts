@@ -4,6 +4,7 @@ import type { StravaEventSignal } from '../../src/domain/sync-types.js';
 import type { AthleteSyncOptions } from '../../src/workflows/athlete-state.js';
 import { stravaEventSignal } from '../../src/workflows/messages.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { storedActivities, truthActivities, type Row } from '../integration/helpers/ground-truth.js';
 import { createHarness, waitForStatus, type Handle, type Harness } from '../integration/workflow-harness.js';
 
@@ -63,9 +64,5 @@ export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Polls until fn returns true (or fails with the message). */
 export async function eventually(fn: () => Promise<boolean>, message: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitFor(fn, (reached) => reached, { timeoutMs, intervalMs: 200, what: message });
 }

@@ -5,8 +5,7 @@ import type { Sql } from '../../db/connection.js';
 import { iso, presentAthlete } from '../athletes/present-athlete.js';
 import { getAthlete, listAthletes, type AthleteRow } from '../../db/repositories/athletes.js';
 import { loadAdminCounts } from '../../db/repositories/admin-overview.js';
-import { athleteWorkflowId } from '../../workflows/messages.js';
-import type { AthleteWorkflows } from '../athletes/athlete-workflows.js';
+import { athleteWorkflowId, type AthleteGateway } from '../../temporal/athlete-gateway.js';
 import { parseInput } from '../http/errors.js';
 import type { ApiStrava } from '../strava-deps.js';
 import { adminAthletesQuerySchema, adminSyncBodySchema } from './schemas.js';
@@ -15,7 +14,7 @@ export interface AdminRouterDeps {
   config: Config;
   sql: Sql;
   strava: ApiStrava;
-  workflows: AthleteWorkflows;
+  workflows: AthleteGateway;
   logger: Logger;
   /** Sync requests in flight at once during POST /admin/sync. */
   syncConcurrency: number;

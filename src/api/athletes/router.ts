@@ -5,9 +5,8 @@ import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { getAthlete, type AthleteRow } from '../../db/repositories/athletes.js';
 import { listActivityPage, type ActivityListRow } from '../../db/repositories/activity-pages.js';
-import { athleteWorkflowId } from '../../workflows/messages.js';
 import { HttpError, parseInput } from '../http/errors.js';
-import type { AthleteWorkflows } from './athlete-workflows.js';
+import { athleteWorkflowId, type AthleteGateway, type SyncNowOutcome } from '../../temporal/athlete-gateway.js';
 import { presentAthlete } from './present-athlete.js';
 import type { ChangeStreams } from './change-stream.js';
 import {
@@ -20,7 +19,7 @@ import {
 export interface AthletesRouterDeps {
   config: Config;
   sql: Sql;
-  workflows: AthleteWorkflows;
+  workflows: AthleteGateway;
   streams: ChangeStreams;
   logger: Logger;
 }
@@ -163,7 +162,7 @@ export function athletesRouter(deps: AthletesRouterDeps): Router {
   return router;
 }
 
-function sendSyncOutcome(res: import('express').Response, athleteId: number, outcome: import('./athlete-workflows.js').SyncNowOutcome): void {
+function sendSyncOutcome(res: import('express').Response, athleteId: number, outcome: SyncNowOutcome): void {
   switch (outcome.kind) {
     case 'done':
       res.status(200).json({ athleteId, status: 'done', result: outcome.result });

@@ -5,8 +5,7 @@ import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { getAthlete, upsertConnectedAthlete } from '../../db/repositories/athletes.js';
 import { consumeOAuthState } from '../../db/repositories/oauth-states.js';
-import { athleteWorkflowId } from '../../workflows/messages.js';
-import type { AthleteWorkflows } from '../athletes/athlete-workflows.js';
+import { athleteWorkflowId, type AthleteGateway } from '../../temporal/athlete-gateway.js';
 import { errorBody, HttpError, parseInput } from '../http/errors.js';
 import type { ApiStrava } from '../strava-deps.js';
 import { checkBindingCookie, clearBindingCookie, setBindingCookie } from './oauth-browser-binding.js';
@@ -18,7 +17,7 @@ export interface OAuthRouterDeps {
   config: Config;
   sql: Sql;
   strava: ApiStrava;
-  workflows: AthleteWorkflows;
+  workflows: AthleteGateway;
   logger: Logger;
   now: () => number;
   stateTtlMs: number;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { Client } from '@temporalio/client';
 import type { Sql } from '../../db/connection.js';
+import type { AthleteGateway } from '../../temporal/athlete-gateway.js';
 import { TimeoutError, withTimeout } from './timeout.js';
 
 export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
@@ -26,10 +26,10 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
 }
 
 /** Both dependencies the API cannot work without, checked in parallel with a short deadline each. */
-export async function checkReadiness(sql: Sql, temporal: Client): Promise<Readiness> {
+export async function checkReadiness(sql: Sql, temporal: Pick<AthleteGateway, 'ping'>): Promise<Readiness> {
   const [postgres, temporalCheck] = await Promise.all([
     check(() => sql`select 1`),
-    check(() => temporal.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => temporal.workflowService.getSystemInfo({}))),
+    check(() => temporal.ping(CHECK_TIMEOUT_MS)),
   ]);
   return { status: postgres === 'ok' && temporalCheck === 'ok' ? 'ready' : 'not_ready', checks: { postgres, temporal: temporalCheck } };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import type { StravaEventSignal } from '../../domain/sync-types.js';
-import type { InboxEventInput } from '../../db/repositories/webhook-inbox.js';
+import { clampEventTime } from '../../domain/event-time.js';
+import { WEBHOOK_ASPECT_TYPES, WEBHOOK_OBJECT_TYPES } from '../../domain/sync-types.js';
+import type { InboxEvent } from '../../db/repositories/webhook-inbox.js';
 
 /** Strava ids are positive integers that exceed 2^31 but stay below 2^53. */
 const stravaId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -48,9 +49,9 @@ export const webhookUpdatesSchema = z
 /** A Strava push event (docs/strava-api.md, "Webhooks"). Some senders omit `updates`; null counts as missing. */
 export const webhookEventSchema = z
   .object({
-    object_type: z.enum(['activity', 'athlete']),
+    object_type: z.enum(WEBHOOK_OBJECT_TYPES),
     object_id: stravaId,
-    aspect_type: z.enum(['create', 'update', 'delete']),
+    aspect_type: z.enum(WEBHOOK_ASPECT_TYPES),
     updates: webhookUpdatesSchema.nullish().transform((updates) => updates ?? {}),
     owner_id: stravaId,
     subscription_id: stravaId,
@@ -76,51 +77,19 @@ export const webhookAckSchema = z.object({ status: z.literal('received') });
 export const WEBHOOK_ACK: WebhookAck = { status: 'received' };
 export type WebhookAck = z.infer<typeof webhookAckSchema>;
 
-/**
- * The signal the athlete workflow receives: ids and flags only. An activity title is personal data and must not
- * land in workflow history, so only the names of the changed keys travel.
- */
-export function toEventSignal(event: Pick<WebhookEvent, 'object_type' | 'object_id' | 'aspect_type' | 'owner_id' | 'event_time'> & {
-  updates: Record<string, unknown>;
-}): StravaEventSignal {
-  const updates = event.updates;
-  const signal: StravaEventSignal = {
-    objectType: event.object_type,
-    objectId: event.object_id,
-    aspectType: event.aspect_type,
-    ownerId: event.owner_id,
-    eventTime: event.event_time,
-    updatedFields: Object.keys(updates).sort(),
-  };
-  const privateFlag = readBoolean(updates.private);
-  if (privateFlag !== undefined) signal.private = privateFlag;
-  if (event.object_type === 'athlete' && readBoolean(updates.authorized) === false) signal.deauthorized = true;
-  return signal;
-}
-
-function readBoolean(value: unknown): boolean | undefined {
-  if (value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
-  return undefined;
-}
-
 /** The title text is replaced before the event is stored: the inbox needs to know a title changed, not what to. */
 export const REDACTED = '[redacted]';
 
 /**
- * An event time is Strava's claim, not a fact: one from the future counts as the moment it arrived (server clock,
- * whole seconds); one from the past is kept as sent.
+ * The inbox row for an event received at `receivedAtMs`: its time as sent (identity) and clamped (applied). An event
+ * time is Strava's claim, not a fact: one from the future counts as the moment it arrived (server clock, whole
+ * seconds); one from the past is kept as sent.
  */
-export function clampEventTime(eventTime: number, nowMs: number): number {
-  return Math.min(eventTime, Math.floor(nowMs / 1000));
-}
-
-/** The inbox row for an event received at `receivedAtMs`: its time as sent (identity) and clamped (applied). */
-export function toInboxInput(event: WebhookEvent, receivedAtMs = Date.now()): InboxEventInput {
-  const updates: InboxEventInput['updates'] = {};
+export function toInboxInput(event: WebhookEvent, receivedAtMs = Date.now()): InboxEvent {
+  const updates: InboxEvent['updates'] = {};
   for (const [key, value] of Object.entries(event.updates)) {
     if (value === undefined) continue;
-    updates[key] = key === 'title' ? REDACTED : (value as string | number | boolean | null);
+    updates[key] = key === 'title' ? REDACTED : value;
   }
   return {
     objectType: event.object_type,

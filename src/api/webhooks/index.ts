@@ -1,10 +1,9 @@
-import type { Client } from '@temporalio/client';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
-import { createEventForwarder, type EventForwarder } from './forward.js';
+import type { AthleteGateway, EventForwarder } from '../../temporal/athlete-gateway.js';
 import { pendingBacklog } from '../../db/repositories/webhook-inbox.js';
 import { registerInboxBacklogMetrics, WEBHOOK_METRICS } from './metrics.js';
 import { createInboxRetention, type InboxRetention, type InboxRetentionOptions } from './inbox-retention.js';
@@ -14,14 +13,15 @@ import { createWebhookRouter, type WebhookRouterDeps } from './router.js';
 export { createWebhookRouter, type WebhookRouterDeps, WEBHOOK_BODY_LIMIT_BYTES } from './router.js';
 export { createInboxRelay, type InboxRelay } from './relay.js';
 export { createInboxRetention, type InboxRetention } from './inbox-retention.js';
-export { createEventForwarder, type EventForwarder } from './forward.js';
 export { webhookCallbackPath, webhookCallbackUrl, WEBHOOK_BASE_PATH } from './paths.js';
 export * from './event-schema.js';
+export { toEventSignal } from './event-signal.js';
 
 export interface WebhookIngestionDeps {
   config: Config;
   sql: Sql;
-  temporal: Client;
+  /** The athlete workflows' gateway (the process's one Temporal Client). */
+  workflows: Pick<AthleteGateway, 'eventForwarder'>;
   logger?: Logger;
   relay?: Omit<InboxRelayOptions, 'sql' | 'forwarder' | 'logger'>;
   retention?: Omit<InboxRetentionOptions, 'sql' | 'retentionMs' | 'logger'>;
@@ -48,8 +48,8 @@ export interface WebhookIngestion {
  * prunes handled ones (start both with the server, stop them during graceful shutdown).
  */
 export function createWebhookIngestion(deps: WebhookIngestionDeps): WebhookIngestion {
-  const relayForwarder = createEventForwarder(deps.temporal, deps.config, { timeoutMs: deps.relaySignalTimeoutMs ?? 5_000 });
-  const directForwarder = createEventForwarder(deps.temporal, deps.config, { timeoutMs: deps.directSignalTimeoutMs ?? 800 });
+  const relayForwarder = deps.workflows.eventForwarder(deps.relaySignalTimeoutMs ?? 5_000);
+  const directForwarder = deps.workflows.eventForwarder(deps.directSignalTimeoutMs ?? 800);
   const relay = createInboxRelay({ sql: deps.sql, forwarder: relayForwarder, ...(deps.logger ? { logger: deps.logger } : {}), ...deps.relay });
   const router = createWebhookRouter({
     config: deps.config,

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db, Sql } from '../../db/connection.js';
 import { claimPending, markForwarded, noteForwardFailure, oldestPendingOutside, type InboxRow } from '../../db/repositories/webhook-inbox.js';
-import { toEventSignal } from './event-schema.js';
-import type { EventForwarder } from './forward.js';
+import { toEventSignal } from './event-signal.js';
+import type { EventForwarder } from '../../temporal/athlete-gateway.js';
 import { relayFailures, relayForwarded } from './metrics.js';
 
 export interface InboxRelayOptions {
@@ -123,14 +123,7 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
         for (const row of queue) {
           if (stopped) break;
           try {
-            await forwarder.deliver(toEventSignal({
-              object_type: row.objectType as 'activity' | 'athlete',
-              object_id: row.objectId,
-              aspect_type: row.aspectType as 'create' | 'update' | 'delete',
-              owner_id: row.ownerId,
-              event_time: row.appliedEventTime,
-              updates: row.updates,
-            }));
+            await forwarder.deliver(toEventSignal(row));
             forwarded.push(row.id);
           } catch (error) {
             stopped = true;

@@ -4,11 +4,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { recordEvent, type RecordOptions, type RecordResult } from '../../db/repositories/webhook-inbox.js';
+import type { EventForwarder } from '../../temporal/athlete-gateway.js';
 import { describeIssues, errorBody } from '../http/errors.js';
 import { withTimeout } from '../http/timeout.js';
 import { classifyDatabaseError, errorCode } from './database-errors.js';
-import { handshakeQuerySchema, toEventSignal, toInboxInput, WEBHOOK_ACK, webhookEventSchema, type WebhookAck } from './event-schema.js';
-import type { EventForwarder } from './forward.js';
+import { handshakeQuerySchema, toInboxInput, WEBHOOK_ACK, webhookEventSchema, type WebhookAck } from './event-schema.js';
+import { toEventSignal } from './event-signal.js';
 import { webhookAckSeconds, webhookEventsIgnored, webhookEventsReceived } from './metrics.js';
 import { WEBHOOK_BASE_PATH, webhookCallbackPath } from './paths.js';
 
@@ -122,7 +123,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
         return;
       }
       try {
-        await forwarder.deliverToRunning(toEventSignal({ ...event, event_time: inbox.appliedEventTime ?? event.event_time }));
+        await forwarder.deliverToRunning(toEventSignal(inbox));
         logger?.warn({ code, ownerId: event.owner_id }, 'webhook: database unavailable; signalled the running workflow directly');
         ack(200, WEBHOOK_ACK, 'forwarded_without_inbox');
       } catch (temporalError) {

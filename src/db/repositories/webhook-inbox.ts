@@ -1,3 +1,4 @@
+import type { WebhookAspectType, WebhookObjectType } from '../../domain/sync-types.js';
 import { bigintArray, type Db } from '../connection.js';
 
 /**
@@ -10,9 +11,9 @@ export type InboxOutcome = 'pending' | 'forwarded' | 'ignored';
 
 /** What the receiver stores: Strava's event identity plus the (title-redacted) updates object. */
 export interface InboxEventInput {
-  objectType: string;
+  objectType: WebhookObjectType;
   objectId: number;
-  aspectType: string;
+  aspectType: WebhookAspectType;
   ownerId: number;
   subscriptionId: number;
   /** As sent: part of the event's identity, so Strava's retries collide. */
@@ -22,9 +23,12 @@ export interface InboxEventInput {
   updates: Record<string, string | boolean | number | null>;
 }
 
-export interface InboxRow extends Omit<InboxEventInput, 'appliedEventTime'> {
+/** An event as the receiver stores it: the applied event time always set. */
+export type InboxEvent = InboxEventInput & { appliedEventTime: number };
+
+/** A stored row. Only recordEvent writes the table, so its text columns hold what InboxEventInput allows. */
+export interface InboxRow extends InboxEvent {
   id: number;
-  appliedEventTime: number;
   receivedAt: Date;
   forwardedAt: Date | null;
   outcome: InboxOutcome;

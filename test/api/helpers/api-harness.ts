@@ -13,7 +13,7 @@ import type { Sql } from '../../../src/db/connection.js';
 import type { TestDatabase } from '../../helpers/database.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../../helpers/temporal.js';
 
-export { eventually } from '../../helpers/wait-for.js';
+export { eventually, waitFor } from '../../helpers/wait-for.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const STATE_SECRET = 'test-oauth-state-secret-0123456789';

@@ -7,11 +7,13 @@ import express, { type Express } from 'express';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../../src/config.js';
 import type { StravaEventSignal } from '../../../src/domain/sync-types.js';
-import { athleteWorkflowId } from '../../../src/workflows/messages.js';
+import { athleteWorkflowId } from '../../../src/temporal/athlete-gateway.js';
 import type { WebhookEventInput } from '../../../src/api/webhooks/event-schema.js';
 import { receivedEventsQuery } from './recording-workflow.js';
 
-export { waitFor } from '../../helpers/wait-for.js';
+import { waitFor } from '../../helpers/wait-for.js';
+
+export { waitFor };
 
 const RECORDING_WORKFLOW = fileURLToPath(new URL('./recording-workflow.ts', import.meta.url));
 
@@ -95,4 +97,19 @@ export async function postJson(url: string, body: unknown, init: RequestInit = {
     // keep text
   }
   return { status: response.status, body: parsed };
+}
+
+/**
+ * The positive control of a "nothing else happened" check: posts a fresh event for the connected `owner` and
+ * waits until its workflow has received it. The relay forwards pending rows oldest first, so by then it has
+ * forwarded everything recorded before the marker that it was ever going to. Returns the marker's object id.
+ */
+export async function forwardMarker(post: (body: WebhookEventInput) => Promise<{ status: number }>, client: Client, owner: number): Promise<number> {
+  const marker = event({ owner_id: owner, object_id: randomInt(900_000_000, 2 ** 40) });
+  const answer = await post(marker);
+  if (answer.status !== 200) throw new Error(`the marker event was answered ${answer.status}`);
+  await waitFor(() => receivedEvents(client, owner), (events) => events.some((e) => e.objectId === marker.object_id), {
+    what: 'the marker event to reach its workflow',
+  });
+  return marker.object_id;
 }

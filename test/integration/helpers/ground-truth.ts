@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import type { Sql } from '../../../src/db/connection.js';
 import type { RunningEmulator } from '../../../src/emulator/index.js';
 import { statusQuery } from '../../../src/workflows/messages.js';
+import { waitFor } from '../../helpers/wait-for.js';
 import type { Handle } from '../workflow-harness.js';
 
 /** Comparisons of the database with the emulator (Strava's ground truth) and of what the emulator served. */
@@ -26,15 +27,19 @@ export async function truthActivities(emulator: RunningEmulator, athleteId: numb
 
 /** Waits until the database holds exactly what Strava shows the app for this athlete. */
 export async function expectConverged(sql: Sql, emulator: RunningEmulator, athleteId: number, timeoutMs = 30_000, handle?: Handle) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [rows, expected] = await Promise.all([storedActivities(sql, athleteId), truthActivities(emulator, athleteId)]);
-    if (JSON.stringify(rows) === JSON.stringify(expected)) return;
-    if (Date.now() > deadline) {
-      if (handle) console.error('status at timeout', JSON.stringify(await handle.query(statusQuery)));
-      expect(rows).toEqual(expected);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  const read = () => Promise.all([storedActivities(sql, athleteId), truthActivities(emulator, athleteId)]);
+  try {
+    await waitFor(read, ([rows, expected]) => JSON.stringify(rows) === JSON.stringify(expected), {
+      timeoutMs,
+      intervalMs: 200,
+      what: 'the database to hold what Strava shows',
+    });
+  } catch (error) {
+    if (handle) console.error('status at timeout', JSON.stringify(await handle.query(statusQuery)));
+    // The row-by-row difference says more than the last value of the wait.
+    const [rows, expected] = await read();
+    expect(rows).toEqual(expected);
+    throw error;
   }
 }
 

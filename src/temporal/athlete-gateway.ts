@@ -1,19 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { z } from 'zod';
-import type { Config } from '../../config.js';
-import type { SyncResult } from '../../domain/sync-types.js';
-import { athleteStartOptions, signalAthlete } from '../../temporal/athlete-workflow.js';
-import type { AthleteStatus } from '../../workflows/athlete-state.js';
-import type { athleteSync } from '../../workflows/athlete-sync.js';
+/**
+ * The Temporal client side of the athlete workflow. Everything the API, the webhook relay and the CLI ask of
+ * `athlete-<id>` workflows goes through this class, over the process's one Temporal Client (injected): start,
+ * signal-with-start, update-with-start, the `status` query and the sync-now outcome lookup.
+ */
 import {
-  appFocusSignal,
-  athleteWorkflowId,
-  disconnectSignal,
-  reconnectedSignal,
-  statusQuery,
-  syncNowUpdate,
-} from '../../workflows/messages.js';
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowUpdateHandle,
+} from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
+import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
+import type { AthleteStatus } from '../workflows/athlete-state.js';
+import type { athleteSync } from '../workflows/athlete-sync.js';
+import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from '../workflows/messages.js';
+import { athleteStartOptions, athleteWorkflowId, type AthleteGatewayConfig } from './athlete-start-options.js';
+import { decodeSyncId, encodeSyncId, newSyncNowUpdateId, type SyncRef } from './sync-id.js';
 
 /** How long a status query may take before the API answers from the database instead (no worker polling). */
 const QUERY_DEADLINE_MS = 3_000;
@@ -31,43 +34,31 @@ export type SyncNowOutcome =
   | { kind: 'pending'; syncId: string }
   | { kind: 'failed'; message: string };
 
-/** A sync-now request that outlived SYNC_NOW_WAIT: enough to find its Update again later. */
-interface SyncRef {
-  /** Update id. */
-  u: string;
-  /** Run id, once known. */
-  r?: string;
-  /** When the request was made (epoch ms): an update not found yet may still be on its way. */
-  t?: number;
+/** How a webhook event reaches its athlete workflow. Both calls reject when Temporal does not accept the signal in time. */
+export interface EventForwarder {
+  /** signalWithStart on `athlete-<owner>` (conflict policy USE_EXISTING): the normal path, from the inbox. */
+  deliver(signal: StravaEventSignal): Promise<void>;
+  /**
+   * Signals only a workflow that is already running. Used when PostgreSQL is down: without the athletes table
+   * the receiver cannot tell a connected athlete from a stranger, and must not start workflows for strangers.
+   */
+  deliverToRunning(signal: StravaEventSignal): Promise<void>;
 }
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const newUpdateId = (): string => `sync-now-${randomUUID()}`;
-/** What this module writes into a syncId; anything else is not one of ours (a forged or damaged id). */
-const syncRefSchema = z.object({
-  u: z.string().regex(new RegExp(`^sync-now-${UUID.source.slice(1, -1)}$`)),
-  r: z.string().regex(UUID).optional(),
-  t: z.number().int().nonnegative().max(8.64e15).optional(),
-});
-const encodeSyncId = (ref: SyncRef): string => Buffer.from(JSON.stringify(ref)).toString('base64url');
-export function decodeSyncId(text: string): SyncRef | undefined {
-  try {
-    const parsed = syncRefSchema.safeParse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
-    if (!parsed.success) return undefined;
-    const { u, r, t } = parsed.data;
-    return { u, ...(r !== undefined ? { r } : {}), ...(t !== undefined ? { t } : {}) };
-  } catch {
-    return undefined;
-  }
-}
+
+export { athleteStartOptions, athleteWorkflowId } from './athlete-start-options.js';
 
 const delay = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 
-/** Everything the API asks of athlete workflows, over one Temporal Client per process. */
-export class AthleteWorkflows {
+export class AthleteGateway {
   constructor(
     private readonly client: Client,
-    private readonly config: Config,
+    private readonly config: AthleteGatewayConfig,
   ) {}
+
+  /** Whether the Temporal frontend answers within deadlineMs (readiness); rejects otherwise. */
+  async ping(deadlineMs: number): Promise<void> {
+    await this.client.withDeadline(Date.now() + deadlineMs, () => this.client.workflowService.getSystemInfo({}));
+  }
 
   /** The live status from the workflow's `status` query, or why it is not available. */
   async status(athleteId: number): Promise<WorkflowStatusLookup> {
@@ -90,15 +81,25 @@ export class AthleteWorkflows {
   }
 
   async focus(athleteId: number): Promise<void> {
-    await signalAthlete(this.client, this.config, athleteId, appFocusSignal);
+    await this.signalWithStart(athleteId, appFocusSignal);
   }
 
   async reconnected(athleteId: number): Promise<void> {
-    await signalAthlete(this.client, this.config, athleteId, reconnectedSignal);
+    await this.signalWithStart(athleteId, reconnectedSignal);
   }
 
   async disconnect(athleteId: number): Promise<void> {
-    await signalAthlete(this.client, this.config, athleteId, disconnectSignal);
+    await this.signalWithStart(athleteId, disconnectSignal);
+  }
+
+  /** Webhook events for the relay and the receiver, each signal bounded by timeoutMs (the SDK would retry for long). */
+  eventForwarder(timeoutMs: number): EventForwarder {
+    const within = <T>(fn: () => Promise<T>) => this.client.withDeadline(Date.now() + timeoutMs, fn);
+    return {
+      deliver: (signal) => within(() => this.signalWithStart(signal.ownerId, stravaEventSignal, signal)),
+      deliverToRunning: (signal) =>
+        within(() => this.client.workflow.getHandle(athleteWorkflowId(signal.ownerId)).signal(stravaEventSignal, signal)),
+    };
   }
 
   /**
@@ -106,19 +107,13 @@ export class AthleteWorkflows {
    * workflow; the caller gets a syncId to fetch the outcome later (the Update's result stays in history).
    */
   async syncNow(athleteId: number, waitMs: number): Promise<SyncNowOutcome> {
-    const updateId = newUpdateId();
+    const updateId = newSyncNowUpdateId();
     const started = Date.now();
     // Until the update is accepted there is no run id: an early timeout refers to the latest run.
     let ref: SyncRef = { u: updateId, t: started };
     // Delivering the request is never abandoned early (a 202 must point at an update that will exist), but it
     // is bounded: a workflow that accepts nothing for ACCEPT_DEADLINE_MS (no worker) fails the request.
-    const accepted = this.client.withDeadline(started + ACCEPT_DEADLINE_MS, () =>
-      this.client.workflow.startUpdateWithStart(syncNowUpdate, {
-        updateId,
-        waitForStage: 'ACCEPTED',
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
-      }),
-    );
+    const accepted = this.startSyncNowUpdate(athleteId, updateId, started + ACCEPT_DEADLINE_MS);
     const abort = new AbortController();
     const outcome = accepted
       .then((handle) => {
@@ -139,13 +134,7 @@ export class AthleteWorkflows {
    * the request (the admin batch sync), with the syncId to look the outcome up later.
    */
   async requestSync(athleteId: number, deadlineMs: number): Promise<string> {
-    const handle = await this.client.withDeadline(Date.now() + deadlineMs, () =>
-      this.client.workflow.startUpdateWithStart(syncNowUpdate, {
-        updateId: newUpdateId(),
-        waitForStage: 'ACCEPTED',
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
-      }),
-    );
+    const handle = await this.startSyncNowUpdate(athleteId, newSyncNowUpdateId(), Date.now() + deadlineMs);
     return encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
   }
 
@@ -183,6 +172,27 @@ export class AthleteWorkflows {
     abort.abort();
     result.catch(() => {});
     return { kind: 'pending', syncId };
+  }
+
+  /** Signals the athlete's workflow, starting it first if it is not running. */
+  private async signalWithStart<Args extends unknown[]>(athleteId: number, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
+    await this.client.workflow.signalWithStart<typeof athleteSync, Args>('athleteSync', {
+      ...athleteStartOptions(this.config, athleteId),
+      signal,
+      signalArgs: args,
+      // The SDK's conditional option types cannot be resolved for a generic Args; the signature above is the check.
+    } as never);
+  }
+
+  /** Update-with-start `syncNow` until the workflow has accepted it (or the deadline, epoch ms, passes). */
+  private startSyncNowUpdate(athleteId: number, updateId: string, deadline: number): Promise<WorkflowUpdateHandle<SyncResult>> {
+    return this.client.withDeadline(deadline, () =>
+      this.client.workflow.startUpdateWithStart(syncNowUpdate, {
+        updateId,
+        waitForStage: 'ACCEPTED',
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
+      }),
+    );
   }
 }
 

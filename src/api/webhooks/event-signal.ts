@@ -1,0 +1,33 @@
+import type { StravaEventSignal } from '../../domain/sync-types.js';
+import type { InboxEvent } from '../../db/repositories/webhook-inbox.js';
+
+/** What the signal is made of: an inbox row, or the event the receiver was about to store (PostgreSQL down). */
+export type SignalSource = Pick<InboxEvent, 'objectType' | 'objectId' | 'aspectType' | 'ownerId' | 'appliedEventTime' | 'updates'>;
+
+/**
+ * The one mapping from a recorded webhook event to the signal the athlete workflow receives: ids and flags only.
+ * An activity title is personal data and must not land in workflow history, so only the names of the changed
+ * keys travel. The workflow sees the applied (clamped) event time, never Strava's claim from the future.
+ */
+export function toEventSignal(event: SignalSource): StravaEventSignal {
+  const updates = event.updates;
+  const signal: StravaEventSignal = {
+    objectType: event.objectType,
+    objectId: event.objectId,
+    aspectType: event.aspectType,
+    ownerId: event.ownerId,
+    eventTime: event.appliedEventTime,
+    updatedFields: Object.keys(updates).sort(),
+  };
+  const privateFlag = readBoolean(updates.private);
+  if (privateFlag !== undefined) signal.private = privateFlag;
+  if (event.objectType === 'athlete' && readBoolean(updates.authorized) === false) signal.deauthorized = true;
+  return signal;
+}
+
+/** Strava sends booleans inside `updates` as "true"/"false" strings; stored rows hold either form. */
+function readBoolean(value: unknown): boolean | undefined {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return undefined;
+}
