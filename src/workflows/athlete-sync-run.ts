@@ -6,7 +6,7 @@ import { db } from './activity-proxies.js';
 import { reviveState, resolveOptions, type AthleteSyncInput, type AthleteWorkflowState } from './athlete-state.js';
 import { failureOutcome, type FailureKind, type StravaFailure, type StravaOutcome } from './failure-outcome.js';
 import { take, type BudgetShape } from './fetch-budget.js';
-import { nextWakeAt, restingState, type Step, type StepInputs } from './next-step.js';
+import { isBlocked, nextWakeAt, restingState, type Step, type StepInputs } from './next-step.js';
 import { PATCHES } from './patches.js';
 import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
 import { applyEvents, burstList, fetchDeferred, retryNotFound } from './event-steps.js';
@@ -100,7 +100,7 @@ export class AthleteSyncRun {
   }
 
   isBlocked(priority: Priority): boolean {
-    return (this.state.rateLimitedUntil[priority] ?? 0) > Date.now();
+    return isBlocked(this.state, priority, Date.now());
   }
 
   resolveWaiters(serving: SyncNowWaiter[], outcome: { result: SyncResult } | { failure: { type: string; message: string } }): void {
