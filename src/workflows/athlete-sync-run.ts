@@ -2,7 +2,7 @@ import { condition, log, patched, upsertSearchAttributes, workflowInfo } from '@
 import type { Priority, SyncResult, SyncState } from '../domain/sync-types.js';
 import type { AthleteSyncOptions } from '../domain/sync-options.js';
 import { clampEventTime } from '../domain/event-time.js';
-import { db } from './activity-proxies.js';
+import { db } from './strava-and-db-activities.js';
 import { reviveState, resolveOptions, type AthleteSyncInput, type AthleteWorkflowState } from './athlete-state.js';
 import { failureOutcome, type FailureKind, type StravaFailure, type StravaOutcome } from './failure-outcome.js';
 import { take, type BudgetShape } from './fetch-budget.js';

@@ -1,6 +1,6 @@
 import { log, patched } from '@temporalio/workflow';
 import { clampEventTime } from '../domain/event-time.js';
-import { db, strava } from './activity-proxies.js';
+import { db, strava } from './strava-and-db-activities.js';
 import type { AthleteSyncRun } from './athlete-sync-run.js';
 import { PATCHES } from './patches.js';
 import { planActivityEvents, recordTombstone, type ActivityAction } from './event-plan.js';

@@ -1,6 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, log } from '@temporalio/workflow';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
-import { db, strava } from './activity-proxies.js';
+import { db, strava } from './strava-and-db-activities.js';
 import type { AthleteSyncRun, StepResult } from './athlete-sync-run.js';
 import type { athleteSync } from './athlete-sync.js';
 

@@ -2,7 +2,7 @@ import { log } from '@temporalio/workflow';
 import type { SyncWindowResult } from '../domain/activity-contract.js';
 import type { Priority } from '../domain/sync-types.js';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
-import { db, strava } from './activity-proxies.js';
+import { db, strava } from './strava-and-db-activities.js';
 import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
 import { backfillIntervalMs, withJitter } from './backfill-plan.js';
 import type { StravaOutcome } from './failure-outcome.js';
