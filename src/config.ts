@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { durationSchema } from './config/duration.js';
+import { DEFAULT_BACKGROUND_SHARE, DEFAULT_READ_LIMIT_DAILY } from './domain/read-budget.js';
+import { DEFAULT_SYNC_OPTIONS } from './domain/sync-options.js';
 
 /**
  * The environment contract (docs: architecture.md). Every setting has a default that makes local development
@@ -101,16 +103,16 @@ export const configSchema = z.object({
     .default('loopback')
     .transform((text) => (/^\d+$/.test(text) ? Number(text) : text)),
   WORKER_METRICS_PORT: port.default(9464),
-  BACKFILL_INTERVAL: durationSchema.default(3 * 3_600_000),
-  BACKFILL_OVERLAP: durationSchema.default(7 * 86_400_000),
-  FOCUS_STALE_AFTER: durationSchema.default(3_600_000),
+  BACKFILL_INTERVAL: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillIntervalMs),
+  BACKFILL_OVERLAP: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillOverlapMs),
+  FOCUS_STALE_AFTER: durationSchema.default(DEFAULT_SYNC_OPTIONS.focusStaleAfterMs),
   SYNC_NOW_WAIT: durationSchema.default(20_000),
   WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),
-  RATE_BACKGROUND_SHARE: share.default(0.6),
+  RATE_BACKGROUND_SHARE: share.default(DEFAULT_BACKGROUND_SHARE),
   RATE_INTERACTIVE_SHARE: share.default(0.85),
   STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),
-  STRAVA_READ_LIMIT_DAILY: positiveInt.default(1000),
-  CONTINUE_AS_NEW_AFTER_EVENTS: positiveInt.default(2000),
+  STRAVA_READ_LIMIT_DAILY: positiveInt.default(DEFAULT_READ_LIMIT_DAILY),
+  CONTINUE_AS_NEW_AFTER_EVENTS: positiveInt.default(DEFAULT_SYNC_OPTIONS.continueAsNewAfterEvents),
 });
 
 type RawConfig = z.output<typeof configSchema>;

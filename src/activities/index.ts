@@ -14,6 +14,7 @@ import {
 } from '../db/repositories/activities.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
+import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
 import { asActivity, toActivityFailure } from './failures.js';
 import type { AthleteActivities } from '../domain/activity-contract.js';
 
@@ -202,7 +203,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         athletes[c] += 1;
         if (row.athleteId === athleteId) athleteClass = c;
       }
-      return { athletes, athleteClass, dailyBackgroundBudget: deps.dailyBackgroundBudget ?? 600 };
+      return { athletes, athleteClass, dailyBackgroundBudget: deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET };
     },
 
     async verifyAuthorization({ athleteId }) {

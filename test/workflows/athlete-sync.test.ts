@@ -235,6 +235,10 @@ describe('athleteSync (time-skipping, fake activities)', () => {
       const description = await handle.describe();
       expect(description.status.name).toBe('COMPLETED');
       expect(description.typedSearchAttributes.get(syncStateKey)).toBe('revoked');
+      // purgeAthlete writes athletes.state = 'revoked' in its own transaction: the workflow does not write it again.
+      const persisted = fake.callsOf('recordAthleteState').map((call) => call.input.state);
+      expect(persisted).toContain('idle');
+      expect(persisted).not.toContain('revoked');
     });
   });
 

@@ -1,0 +1,213 @@
+import { condition, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Priority, SyncResult, SyncState } from '../domain/sync-types.js';
+import type { AthleteSyncOptions } from '../domain/sync-options.js';
+import { clampEventTime } from '../domain/event-time.js';
+import { db } from './strava-and-db-activities.js';
+import { reviveState, resolveOptions, type AthleteSyncInput, type AthleteWorkflowState } from './athlete-state.js';
+import { failureOutcome, type FailureKind, type StravaFailure, type StravaOutcome } from './failure-outcome.js';
+import { take, type BudgetShape } from './fetch-budget.js';
+import { isBlocked, nextWakeAt, restingState, type Step, type StepInputs } from './next-step.js';
+import { PATCHES } from './patches.js';
+import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
+import { applyEvents, burstList, fetchDeferred, retryNotFound } from './event-steps.js';
+import { awaitReconnect, continueAsNewWhenQuiet, disconnect, endPause, verifyDeauthorization, waitOutPause } from './lifecycle-steps.js';
+import { backfill, catchUp, focusSync, importPage, planNextBackfill, serveSyncNow } from './sync-steps.js';
+
+/** A sync-now update waiting for the main loop to serve it. */
+export interface SyncNowWaiter {
+  done: boolean;
+  result?: SyncResult;
+  failure?: { type: string; message: string };
+}
+
+/** A step either hands back to the loop or ends the workflow (the athlete was purged). */
+export type StepResult = 'ended' | void;
+
+const STEP_RUNNERS: Record<Exclude<Step, 'rest'>, (run: AthleteSyncRun) => Promise<StepResult>> = {
+  disconnect,
+  verifyDeauthorization,
+  continueAsNew: continueAsNewWhenQuiet,
+  awaitReconnect,
+  waitOutPause,
+  endPause,
+  applyEvents,
+  retryNotFound,
+  burstList,
+  fetchDeferred,
+  serveSyncNow,
+  focusSync,
+  catchUp,
+  importPage,
+  planBackfill: planNextBackfill,
+  backfill,
+};
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * One run of an athlete workflow: owns the carried state, the messages waiting for the loop (sync-now waiters,
+ * the wake flag) and the primitives every step shares; the only place that calls Strava (callStrava).
+ */
+export class AthleteSyncRun {
+  readonly athleteId: number;
+  readonly opts: AthleteSyncOptions;
+  readonly state: AthleteWorkflowState;
+  readonly budget: BudgetShape;
+  waiters: SyncNowWaiter[] = [];
+  /** Set by every handler: ends the loop's current sleep. */
+  wake = false;
+  /** The athlete was purged: no further sync-now is accepted. */
+  ended = false;
+
+  constructor(input: AthleteSyncInput) {
+    this.athleteId = input.athleteId;
+    this.opts = resolveOptions(input.options);
+    this.state = reviveState(input.carried);
+    this.budget = { capacity: this.opts.eventFetchCapacity, refillMs: this.opts.eventFetchRefillMs };
+    // Tombstones carried from earlier code may hold a forged future time: none may outrank "now".
+    for (const [key, deletedAt] of Object.entries(this.state.tombstones)) this.state.tombstones[key] = clampEventTime(deletedAt, Date.now());
+  }
+
+  /** What nextStep needs besides the state, as of now. */
+  stepInputs(): StepInputs {
+    const info = workflowInfo();
+    return {
+      now: Date.now(),
+      budget: this.budget,
+      syncNowWaiting: this.syncNowWaiting(),
+      continueAsNewDue: info.continueAsNewSuggested || info.historyLength >= this.opts.continueAsNewAfterEvents,
+    };
+  }
+
+  runStep(step: Exclude<Step, 'rest'>): Promise<StepResult> {
+    return STEP_RUNNERS[step](this);
+  }
+
+  /** The durable sleep: until a handler asks for work, or the next timer (backfill, 404 retry, rate window). */
+  async sleepUntilNextTimer(): Promise<void> {
+    await this.setState(restingState(this.state, Date.now()));
+    const wakeAt = nextWakeAt(this.state, Date.now(), this.budget);
+    await this.sleep(wakeAt === undefined ? undefined : Math.max(1, wakeAt - Date.now()));
+  }
+
+  /** Sleeps until a message arrives or timeoutMs passes (a timer only when there is a timeout). */
+  async sleep(timeoutMs?: number): Promise<void> {
+    await condition(() => this.wake, timeoutMs);
+  }
+
+  syncNowWaiting(): boolean {
+    return this.waiters.some((waiter) => !waiter.done);
+  }
+
+  isBlocked(priority: Priority): boolean {
+    return isBlocked(this.state, priority, Date.now());
+  }
+
+  resolveWaiters(serving: SyncNowWaiter[], outcome: { result: SyncResult } | { failure: { type: string; message: string } }): void {
+    for (const waiter of serving) Object.assign(waiter, { done: true }, outcome);
+    this.waiters = this.waiters.filter((waiter) => !waiter.done);
+  }
+
+  publishSearchAttributes(): void {
+    upsertSearchAttributes([
+      { key: stravaAthleteIdKey, value: String(this.athleteId) },
+      { key: syncStateKey, value: this.state.state },
+      ...(this.state.lastSyncAt !== null ? [{ key: lastSyncAtKey, value: new Date(this.state.lastSyncAt) }] : []),
+    ]);
+  }
+
+  /** Shows a state (search attribute) and persists it to athletes.state unless it is already there. */
+  async setState(next: SyncState): Promise<void> {
+    if (next !== this.state.state) {
+      this.state.state = next;
+      upsertSearchAttributes([{ key: syncStateKey, value: next }]);
+    }
+    // athletes.state holds resting states only: `syncing` flickers too often to be worth a write.
+    if (next !== 'syncing' && next !== this.state.persistedState) {
+      this.state.persistedState = next;
+      await db.recordAthleteState.executeWithOptions({ summary: `state ${next}` }, [{ athleteId: this.athleteId, state: next }]);
+    }
+  }
+
+  markSynced(at: number): void {
+    if (this.state.lastSyncAt === null || Date.parse(this.state.lastSyncAt) < at) {
+      this.state.lastSyncAt = iso(at);
+      upsertSearchAttributes([{ key: lastSyncAtKey, value: new Date(at) }]);
+    }
+  }
+
+  /**
+   * Every Strava activity call: runs it, classifies a failure and applies it to the state (unless the caller
+   * expects that kind as an answer: `ignore`), gives back an event fetch token the governor refused
+   * (`refundsToken`), and on success clears the pause back-off and counts the requests.
+   */
+  async callStrava<T extends { requests: number }>(
+    priority: Priority,
+    call: () => Promise<T>,
+    options: { ignore?: readonly FailureKind[]; refundsToken?: boolean } = {},
+  ): Promise<StravaOutcome<T>> {
+    let value: T;
+    try {
+      value = await call();
+    } catch (error) {
+      const failure = failureOutcome(error);
+      if (!options.ignore?.includes(failure.kind)) {
+        this.applyFailure(failure, priority);
+        if (failure.kind === 'rate_limited' && options.refundsToken) this.returnFetchToken();
+      }
+      return { ok: false, ...failure };
+    }
+    // Strava answered: the application is not refused (the next 403 starts from the first back-off again).
+    this.state.pausedBackoffMs = null;
+    this.state.counters.requests += value.requests;
+    return { ok: true, value };
+  }
+
+  /** The consequences of a failed Strava call. */
+  private applyFailure(failure: StravaFailure, priority: Priority): void {
+    const now = Date.now();
+    this.state.lastError = { type: failure.type, message: failure.message, at: iso(now) };
+    switch (failure.kind) {
+      case 'rate_limited':
+        this.state.counters.rateLimitWaits += 1;
+        this.state.rateLimitedUntil[priority] = now + Math.min(failure.retryAfterMs, this.opts.rateLimitMaxWaitMs);
+        return;
+      case 'needs_reauth':
+        this.state.auth = 'needs_reauth';
+        log.warn('athlete needs to reconnect; Strava calls stop until `reconnected`', { athleteId: this.athleteId, type: failure.type });
+        return;
+      case 'app_forbidden': {
+        const { pausedBackoffMs } = this.state;
+        const backoff = pausedBackoffMs === null ? this.opts.pausedRetryMs : Math.min(pausedBackoffMs * 2, this.opts.pausedMaxMs);
+        this.state.pausedBackoffMs = backoff;
+        this.state.pausedUntil = now + backoff;
+        log.warn('Strava refused the application (403); pausing', { athleteId: this.athleteId, backoffMs: backoff });
+        return;
+      }
+      case 'failed':
+        log.warn('activity failed after retries', { athleteId: this.athleteId, type: failure.type });
+        return;
+    }
+  }
+
+  /** Takes a token of the event fetch budget (always granted to runs recorded before the budget existed). */
+  takeFetchToken(): boolean {
+    if (!patched(PATCHES.eventFetchBudget)) return true;
+    const { budget, taken } = take(this.state.fetchBudget, this.budget, Date.now());
+    this.state.fetchBudget = budget;
+    return taken;
+  }
+
+  /** Gives back a token whose call Strava never saw (the rate governor refused it). */
+  returnFetchToken(): void {
+    const current = this.state.fetchBudget;
+    if (current !== null) this.state.fetchBudget = { ...current, tokens: Math.min(this.budget.capacity, current.tokens + 1) };
+  }
+
+  /** Owes one list of the recent window, after a burst settles and at most once per burstListIntervalMs. */
+  scheduleBurstList(): void {
+    if (this.state.burstListPending) return;
+    this.state.burstListPending = true;
+    this.state.burstListNotBefore = Math.max(this.state.burstListNotBefore ?? 0, Date.now() + this.opts.burstSettleMs);
+  }
+}

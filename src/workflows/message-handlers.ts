@@ -1,0 +1,108 @@
+import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
+import { clampEventTime } from '../domain/event-time.js';
+import type { AthleteStatus } from './athlete-state.js';
+import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
+import { eventKey, pushBounded } from './event-plan.js';
+import { refill } from './fetch-budget.js';
+import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from './messages.js';
+
+/**
+ * The athlete workflow's message handlers. They only record what was asked (and wake the loop); the main loop
+ * does the work. Registered before the workflow's first await, so no message of the first task is lost.
+ */
+export function registerHandlers(run: AthleteSyncRun): void {
+  setHandler(statusQuery, () => athleteStatus(run));
+  setHandler(stravaEventSignal, (event) => recordStravaEvent(run, event));
+  setHandler(appFocusSignal, () => {
+    run.state.counters.focusSignals += 1;
+    run.state.focusPending = true;
+    run.wake = true;
+  });
+  setHandler(reconnectedSignal, () => {
+    if (run.state.auth === 'needs_reauth') {
+      run.state.auth = 'ok';
+      run.state.catchUpPending = true;
+    }
+    run.wake = true;
+  });
+  setHandler(disconnectSignal, () => {
+    run.state.disconnectPending = true;
+    run.wake = true;
+  });
+  // Synchronous validator: rejected updates never enter history.
+  setHandler(syncNowUpdate, () => waitForSyncNow(run), { validator: () => validateSyncNow(run) });
+}
+
+function recordStravaEvent(run: AthleteSyncRun, signalled: StravaEventSignal): void {
+  const { state, athleteId, opts } = run;
+  state.counters.eventsReceived += 1;
+  // Unsigned input: an event from the future counts as now, and a value that is no time at all as now too.
+  const event: StravaEventSignal = { ...signalled, eventTime: clampEventTime(signalled.eventTime, Date.now()) };
+  if (event.ownerId !== athleteId) {
+    log.warn('event for another athlete ignored', { athleteId, ownerId: event.ownerId });
+    return;
+  }
+  const key = eventKey(event);
+  if (state.recentEventKeys.includes(key)) {
+    state.counters.duplicateEvents += 1;
+    return;
+  }
+  pushBounded(state.recentEventKeys, key, opts.dedupeKeep);
+  if (event.objectType === 'athlete') {
+    if (event.deauthorized) state.deauthPending = true;
+  } else if (state.pendingEvents.length >= opts.maxPendingEvents) {
+    // Bounded history: drop the event and let a list find the change instead (the burst list: rate-limited,
+    // so a flood of events cannot buy a list each).
+    state.counters.droppedEvents += 1;
+    run.scheduleBurstList();
+  } else {
+    state.pendingEvents.push(event);
+  }
+  run.wake = true;
+}
+
+async function waitForSyncNow(run: AthleteSyncRun): Promise<SyncResult> {
+  const waiter: SyncNowWaiter = { done: false };
+  run.waiters.push(waiter);
+  run.wake = true;
+  await condition(() => waiter.done);
+  if (waiter.failure) throw ApplicationFailure.create({ type: waiter.failure.type, message: waiter.failure.message, nonRetryable: true });
+  return waiter.result!;
+}
+
+function validateSyncNow(run: AthleteSyncRun): void {
+  if (run.ended || run.state.state === 'revoked' || run.state.disconnectPending) {
+    throw ApplicationFailure.create({ type: 'SyncNowRejected', message: 'the athlete disconnected: nothing to sync', nonRetryable: true });
+  }
+  if (run.state.auth === 'needs_reauth') {
+    throw ApplicationFailure.create({
+      type: 'SyncNowRejected',
+      message: 'the athlete must reconnect to Strava (the stored authorization is no longer valid) before syncing',
+      nonRetryable: true,
+    });
+  }
+}
+
+/** The answer of the `status` query: ids, states, times and counts only. */
+function athleteStatus(run: AthleteSyncRun): AthleteStatus {
+  const { state } = run;
+  const now = Date.now();
+  const until = Math.max(0, ...Object.values(state.rateLimitedUntil).map((t) => t ?? 0));
+  return {
+    athleteId: run.athleteId,
+    state: state.state,
+    lastSyncAt: state.lastSyncAt,
+    lastBackfillAt: state.lastBackfillAt,
+    nextBackfillAt: state.nextBackfillAt,
+    import: { done: state.import.done, pages: state.import.pages, imported: state.import.imported, before: state.import.before },
+    pendingEvents: state.pendingEvents.length,
+    pendingNotFoundRetries: Object.keys(state.notFound).length,
+    deferredFetches: Object.keys(state.deferred).length,
+    fetchTokens: refill(state.fetchBudget, run.budget, now).tokens,
+    rateLimitedUntil: until > now ? iso(until) : null,
+    pausedUntil: state.pausedUntil !== null ? iso(state.pausedUntil) : null,
+    counters: { ...state.counters },
+    lastError: state.lastError,
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * The patch ids of the athlete workflow (`patched(id)`): runs recorded before a change replay the commands they
+ * recorded, new runs take the new path. Never rename or remove one while a run recorded before it may still be
+ * open (docs/workflow.md, "Changing the workflow").
+ */
+export const PATCHES = {
+  /** A delete event fetches the activity first and removes it only when Strava answers 404. */
+  confirmDeletes: 'confirm-deletes-with-strava',
+  /** Event-triggered fetches take a token of the per-athlete budget; without one they are deferred. */
+  eventFetchBudget: 'event-fetch-budget',
+} as const;

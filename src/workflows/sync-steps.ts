@@ -1,0 +1,141 @@
+import { log } from '@temporalio/workflow';
+import type { SyncWindowResult } from '../domain/activity-contract.js';
+import type { Priority } from '../domain/sync-types.js';
+import { FAILURE_TYPES } from '../domain/failure-types.js';
+import { db, strava } from './strava-and-db-activities.js';
+import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
+import { backfillIntervalMs, withJitter } from './backfill-plan.js';
+import type { StravaOutcome } from './failure-outcome.js';
+import { focusFindsStale } from './next-step.js';
+
+/**
+ * The steps that list activities: the history import page by page, the budget-aware backfill, and the quick
+ * syncs of the recent window (sync-now, app focus, catch-up after a reconnect).
+ */
+
+/** Lists activities after `from - overlap` and reconciles the stored ones in that window. */
+export async function syncWindow(
+  run: AthleteSyncRun,
+  priority: Priority,
+  kind: 'backfill' | 'quick',
+  from: number,
+  reason: string,
+  watch?: number[],
+): Promise<StravaOutcome<SyncWindowResult & { startedAt: number }>> {
+  const { athleteId, opts } = run;
+  const startedAt = Date.now();
+  const after = Math.floor((from - opts.backfillOverlapMs) / 1000);
+  await run.setState('syncing');
+  const outcome = await run.callStrava(priority, () =>
+    strava.syncWindow.executeWithOptions({ summary: `${reason}: list activities after ${iso(after * 1000)} (${priority})` }, [
+      { athleteId, after, priority, kind, perPage: opts.importPageSize, ...(watch !== undefined ? { watch } : {}) },
+    ]),
+  );
+  if (!outcome.ok) return outcome;
+  run.state.counters.repairs += outcome.value.repaired;
+  run.markSynced(startedAt);
+  return { ok: true, value: { ...outcome.value, startedAt } };
+}
+
+/** A quick sync lists from the last successful sync (minus the overlap), or from now when there was none. */
+export const quickSyncFrom = (run: AthleteSyncRun): number => (run.state.lastSyncAt !== null ? Date.parse(run.state.lastSyncAt) : Date.now());
+
+function quickSync(run: AthleteSyncRun, priority: Priority, reason: string) {
+  run.state.counters.quickSyncs += 1;
+  return syncWindow(run, priority, 'quick', quickSyncFrom(run), reason);
+}
+
+export async function serveSyncNow(run: AthleteSyncRun): Promise<void> {
+  const serving = run.waiters.filter((waiter) => !waiter.done);
+  run.state.counters.syncNows += serving.length;
+  if (run.isBlocked('realtime')) {
+    const retryIn = Math.ceil(((run.state.rateLimitedUntil.realtime ?? Date.now()) - Date.now()) / 1000);
+    run.resolveWaiters(serving, { failure: { type: FAILURE_TYPES.rateLimited, message: `Strava's rate limit is reached; try again in ${retryIn} s` } });
+    return;
+  }
+  const startedAt = Date.now();
+  const outcome = await quickSync(run, 'realtime', 'sync now');
+  if (outcome.ok) {
+    const { added, updated, deleted, requests } = outcome.value;
+    run.resolveWaiters(serving, { result: { added, updated, deleted, requests, durationMs: Date.now() - startedAt } });
+  } else {
+    run.resolveWaiters(serving, { failure: { type: outcome.type, message: outcome.message } });
+  }
+}
+
+/** Focus coalesces: one pending flag, a sync only when the data is stale and the interactive share is free. */
+export async function focusSync(run: AthleteSyncRun): Promise<void> {
+  run.state.focusPending = false;
+  if (focusFindsStale(run.state, Date.now(), run.opts) && !run.isBlocked('interactive')) {
+    run.state.counters.focusSyncs += 1;
+    await quickSync(run, 'interactive', 'app focus');
+  }
+}
+
+/** The first sync after a reconnect; a rate limit or a new refusal keeps it owed. */
+export async function catchUp(run: AthleteSyncRun): Promise<void> {
+  run.state.catchUpPending = false;
+  const outcome = await quickSync(run, 'interactive', 'catch up');
+  if (!outcome.ok && outcome.kind !== 'failed') run.state.catchUpPending = true;
+}
+
+export async function importPage(run: AthleteSyncRun): Promise<void> {
+  const { state, athleteId, opts } = run;
+  if (state.import.startedAt === null) state.import.startedAt = iso(Date.now());
+  await run.setState('importing');
+  const { before } = state.import;
+  const outcome = await run.callStrava('background', () =>
+    strava.importPage.executeWithOptions(
+      { summary: `import page ${state.import.pages + 1}${before !== null ? ` (before ${iso(before * 1000)})` : ''}` },
+      [{ athleteId, before, perPage: opts.importPageSize }],
+    ),
+  );
+  if (!outcome.ok) {
+    if (outcome.kind === 'failed') state.backgroundHoldUntil = Date.now() + opts.errorRetryMs;
+    return;
+  }
+  const page = outcome.value;
+  state.import.pages += 1;
+  state.import.imported += page.added;
+  if (page.listed < opts.importPageSize || page.oldestStart === null) {
+    await finishImport(run);
+    return;
+  }
+  // Overlap one second so activities sharing the boundary second are not skipped (upserts are idempotent).
+  let next = page.oldestStart + 1;
+  if (before !== null && next >= before) next = before - 1;
+  state.import.before = next;
+}
+
+async function finishImport(run: AthleteSyncRun): Promise<void> {
+  const { state, athleteId } = run;
+  const startedAt = Date.parse(state.import.startedAt ?? iso(Date.now()));
+  state.import.done = true;
+  state.import.finishedAt = iso(Date.now());
+  // The import covers everything that started before it began; backfills continue from there.
+  state.lastBackfillAt = iso(startedAt);
+  run.markSynced(Date.now());
+  await db.recordSyncTime.executeWithOptions({ summary: 'import complete' }, [{ athleteId, at: startedAt, kind: 'backfill' }]);
+  log.info('import complete', { athleteId, pages: state.import.pages, imported: state.import.imported });
+  await planNextBackfill(run);
+}
+
+/** Asks for the fleet's load and sets the next backfill time (budget-aware interval, jittered). */
+export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
+  const fleet = await db.fleetLoad.executeWithOptions({ summary: 'plan next backfill' }, [{ athleteId: run.athleteId }]);
+  const interval = withJitter(backfillIntervalMs(run.opts.backfillIntervalMs, fleet), run.opts.backfillJitter, Math.random());
+  run.state.nextBackfillAt = iso(Date.now() + interval);
+}
+
+export async function backfill(run: AthleteSyncRun): Promise<void> {
+  const { state } = run;
+  const from = state.lastBackfillAt !== null ? Date.parse(state.lastBackfillAt) : quickSyncFrom(run);
+  const outcome = await syncWindow(run, 'background', 'backfill', from, 'backfill');
+  if (!outcome.ok) {
+    if (outcome.kind === 'failed') state.backgroundHoldUntil = Date.now() + run.opts.errorRetryMs;
+    return;
+  }
+  state.counters.backfills += 1;
+  state.lastBackfillAt = iso(outcome.value.startedAt);
+  await planNextBackfill(run);
+}
