@@ -1,3 +1,7 @@
+/**
+ * The state of one run of an athlete workflow and the primitives every step shares: resting state and search
+ * attributes, sleeping, the event fetch tokens, and callStrava, the one way a step calls Strava.
+ */
 import { condition, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Priority, SyncResult, SyncState } from '../domain/sync-types.js';
 import type { AthleteSyncOptions } from '../domain/sync-options.js';
@@ -6,12 +10,9 @@ import { db } from './strava-and-db-activities.js';
 import { reviveState, resolveOptions, type AthleteSyncInput, type AthleteWorkflowState } from './athlete-state.js';
 import { failureOutcome, type FailureKind, type StravaFailure, type StravaOutcome } from './failure-outcome.js';
 import { take, type BudgetShape } from './fetch-budget.js';
-import { isBlocked, nextWakeAt, restingState, type Step, type StepInputs } from './next-step.js';
+import { isBlocked, nextWakeAt, restingState, type StepInputs } from './next-step.js';
 import { PATCHES } from './patches.js';
 import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
-import { applyEvents, burstList, fetchDeferred, retryNotFound } from './event-steps.js';
-import { awaitReconnect, continueAsNewWhenQuiet, disconnect, endPause, verifyDeauthorization, waitOutPause } from './lifecycle-steps.js';
-import { backfill, catchUp, focusSync, importPage, planNextBackfill, serveSyncNow } from './sync-steps.js';
 
 /** A sync-now update waiting for the main loop to serve it. */
 export interface SyncNowWaiter {
@@ -22,25 +23,6 @@ export interface SyncNowWaiter {
 
 /** A step either hands back to the loop or ends the workflow (the athlete was purged). */
 export type StepResult = 'ended' | void;
-
-const STEP_RUNNERS: Record<Exclude<Step, 'rest'>, (run: AthleteSyncRun) => Promise<StepResult>> = {
-  disconnect,
-  verifyDeauthorization,
-  continueAsNew: continueAsNewWhenQuiet,
-  awaitReconnect,
-  waitOutPause,
-  endPause,
-  applyEvents,
-  retryNotFound,
-  burstList,
-  fetchDeferred,
-  serveSyncNow,
-  focusSync,
-  catchUp,
-  importPage,
-  planBackfill: planNextBackfill,
-  backfill,
-};
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -77,10 +59,6 @@ export class AthleteSyncRun {
       syncNowWaiting: this.syncNowWaiting(),
       continueAsNewDue: info.continueAsNewSuggested || info.historyLength >= this.opts.continueAsNewAfterEvents,
     };
-  }
-
-  runStep(step: Exclude<Step, 'rest'>): Promise<StepResult> {
-    return STEP_RUNNERS[step](this);
   }
 
   /** The durable sleep: until a handler asks for work, or the next timer (backfill, 404 retry, rate window). */

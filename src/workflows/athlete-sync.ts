@@ -2,6 +2,7 @@ import type { AthleteSyncInput } from './athlete-state.js';
 import { AthleteSyncRun } from './athlete-sync-run.js';
 import { registerHandlers } from './message-handlers.js';
 import { nextStep } from './next-step.js';
+import { runStep } from './step-runners.js';
 
 /**
  * One long-running workflow per connected athlete (`athlete-<id>`): imports the history, applies webhook
@@ -21,7 +22,7 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     const step = nextStep(run.state, run.stepInputs());
     if (step === 'rest') {
       await run.sleepUntilNextTimer();
-    } else if ((await run.runStep(step)) === 'ended') {
+    } else if ((await runStep(run, step)) === 'ended') {
       return;
     }
   }

@@ -2,7 +2,7 @@ import { allHandlersFinished, condition, continueAsNew, log } from '@temporalio/
 import { FAILURE_TYPES } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import type { AthleteSyncRun, StepResult } from './athlete-sync-run.js';
-import type { athleteSync } from './athlete-sync.js';
+import type { AthleteSyncInput } from './athlete-state.js';
 
 /**
  * The steps that change what the workflow is allowed to do: end it (disconnect, a confirmed deauthorization),
@@ -77,7 +77,7 @@ export async function continueAsNewWhenQuiet(run: AthleteSyncRun): Promise<void>
   await condition(() => allHandlersFinished() || run.syncNowWaiting());
   if (run.syncNowWaiting()) return;
   run.state.counters.continuedAsNew += 1;
-  await continueAsNew<typeof athleteSync>({ athleteId: run.athleteId, options: run.opts, carried: run.state });
+  await continueAsNew<(input: AthleteSyncInput) => Promise<void>>({ athleteId: run.athleteId, options: run.opts, carried: run.state });
 }
 
 /** needs_reauth: sync-now callers are told, and the loop sleeps until a message (only `reconnected` helps). */
