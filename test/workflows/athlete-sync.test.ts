@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { AthleteStatus, AthleteSyncOptions } from '../../src/workflows/athlete-state.js';
 import { athleteSync } from '../../src/workflows/athlete-sync.js';
 import {
@@ -50,7 +50,6 @@ async function waitFor(handle: Handle, predicate: (s: AthleteStatus) => boolean,
   return status;
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 400));
 
 /** Starts an athlete workflow (optionally signalling it before any worker runs) and runs fn with a worker. */
 async function scenario<T>(
@@ -100,8 +99,9 @@ describe('athleteSync (time-skipping, fake activities)', () => {
     await scenario(fake, { focusStaleAfterMs: HOUR, backfillIntervalMs: 24 * HOUR }, async (handle) => {
       await waitFor(handle, importDone);
       await handle.signal(appFocusSignal);
-      await waitFor(handle, (s) => s.counters.focusSignals === 1 && s.state === 'idle');
-      await settle();
+      // The loop decides in the activation that delivered the signal: resting idle means it chose not to sync.
+      const fresh = await waitFor(handle, (s) => s.counters.focusSignals === 1 && s.state === 'idle');
+      expect(fresh.counters.focusSyncs).toBe(0);
       expect(fake.callsOf('syncWindow')).toHaveLength(0);
 
       await env.sleep(2 * HOUR);
@@ -109,7 +109,6 @@ describe('athleteSync (time-skipping, fake activities)', () => {
       await handle.signal(appFocusSignal);
       await handle.signal(appFocusSignal);
       const status = await waitFor(handle, (s) => s.counters.focusSignals === 4 && s.state === 'idle');
-      await settle();
       const quick = fake.callsOf('syncWindow');
       expect(quick).toHaveLength(1);
       expect(quick[0]!.input).toMatchObject({ kind: 'quick', priority: 'interactive' });
@@ -133,15 +132,20 @@ describe('athleteSync (time-skipping, fake activities)', () => {
       fake.behaviours = ['NeedsReauth'];
       await handle.signal(stravaEventSignal, activityEvent(athleteId, 5, 'create', 100));
       await waitFor(handle, (s) => s.state === 'needs_reauth');
-      await expect(handle.executeUpdate(syncNowUpdate)).rejects.toThrow();
+      const rejected = await handle.executeUpdate(syncNowUpdate).then(() => undefined, (error: unknown) => error);
+      expect(rejected).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((rejected as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'SyncNowRejected' });
 
+      const before = await handle.query(statusQuery);
       const callsBefore = fake.calls.filter((c) => c.name !== 'recordAthleteState').length;
       await handle.signal(stravaEventSignal, activityEvent(athleteId, 6, 'create', 101));
       await handle.signal(appFocusSignal);
       await env.sleep(6 * HOUR); // even a due backfill makes no call
-      await settle();
+      // Both messages handled (the workflow's own counters), still waiting for a reconnect, and no request made.
+      const after = await waitFor(handle, (s) => s.pendingEvents === 2 && s.counters.focusSignals === before.counters.focusSignals + 1);
+      expect(after.state).toBe('needs_reauth');
+      expect(after.counters.requests).toBe(before.counters.requests);
       expect(fake.calls.filter((c) => c.name !== 'recordAthleteState')).toHaveLength(callsBefore);
-      expect((await handle.query(statusQuery)).pendingEvents).toBe(2);
 
       await handle.signal(reconnectedSignal);
       const status = await waitFor(handle, (s) => s.state === 'idle' && s.pendingEvents === 0 && s.counters.quickSyncs >= 2);
