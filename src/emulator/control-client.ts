@@ -139,6 +139,14 @@ export class EmulatorControl {
     return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresAt: new Date(body.expires_at * 1000), scope: redirect.searchParams.get('scope') ?? '' };
   }
 
+  /**
+   * What the athlete leaves ticked on the consent page from now on (e.g. 'read,activity:read' to untick private
+   * activities): every later authorization grants the requested scopes within it. null: grant all requested.
+   */
+  async setConsent(athleteId: number, grantScope: string | null): Promise<void> {
+    await this.call('PUT', `/athletes/${athleteId}/consent`, { grantScope });
+  }
+
   createActivity(athleteId: number, fields: ActivityFieldsInput = {}, options: { processingMs?: number } = {}): Promise<EmulatorActivity> {
     return this.call('POST', `/athletes/${athleteId}/activities`, { ...fields, ...options });
   }
