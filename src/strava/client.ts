@@ -151,7 +151,9 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
       );
     }
 
-    const usage = spec.base === 'api' ? parseRateHeaders(response.headers) : undefined;
+    // Not only API responses: /oauth/deauthorize carries the rate-limit headers too (strava-ruby-client's
+    // recorded deauthorize.yml), and /oauth/token carries none (parseRateHeaders gives undefined).
+    const usage = parseRateHeaders(response.headers);
     if (usage) {
       options.onRateUsage?.(usage);
       spec.options?.onRateUsage?.(usage);
