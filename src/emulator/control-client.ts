@@ -53,6 +53,10 @@ export interface EmulatorConfig {
   apiUrl: string;
   oauthUrl: string;
   seed: number;
+  /** As now (PUT /_emulator/refresh-rotation changes it). */
+  refreshRotation: RefreshRotation;
+  webhookRetryDelayMs: number;
+  webhookMaxAttempts: number;
 }
 
 export class EmulatorControlError extends Error {

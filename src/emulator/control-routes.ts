@@ -59,7 +59,7 @@ async function route(ctx: EmulatorContext, hooks: ControlHooks, req: IncomingMes
     return json(res, 200, { emulator: 'strava', docs: 'docs/emulator.md', apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, athletes: store.athletes.size, activities: store.activities.size, subscription: ctx.webhooks.subscription ?? null });
   }
   if (path === '/_emulator/config' && method === 'GET') {
-    return json(res, 200, { clientId: ctx.options.clientId, clientSecret: ctx.options.clientSecret, baseUrl: ctx.baseUrl, apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, seed: ctx.options.seed });
+    return json(res, 200, { clientId: ctx.options.clientId, clientSecret: ctx.options.clientSecret, baseUrl: ctx.baseUrl, apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, seed: ctx.options.seed, refreshRotation: ctx.tokens.rotation, webhookRetryDelayMs: ctx.options.webhookRetryDelayMs, webhookMaxAttempts: ctx.options.webhookMaxAttempts });
   }
   if (path === '/_emulator/athletes' && method === 'GET') return json(res, 200, [...store.athletes.values()].map((a) => store.describeAthlete(a)));
   if (path === '/_emulator/athletes' && method === 'POST') {

@@ -18,6 +18,21 @@ function splitScopes(text: string | undefined): string[] {
   return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/**
+ * The scopes granted when the athlete leaves only `ticked` on the consent page. Strava's page shows
+ * activity:read_all as "view data about your activities" with a separate "private activities" box: unticking
+ * that box still grants activity:read (the shared notes' `read,activity:read` for a `read,activity:read_all`
+ * request). Every other scope is granted exactly when ticked.
+ */
+function grantedScopes(requested: string[], ticked: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const scope of requested) {
+    const grant = ticked.has(scope) ? scope : scope === 'activity:read_all' && ticked.has('activity:read') ? 'activity:read' : undefined;
+    if (grant && !out.includes(grant)) out.push(grant);
+  }
+  return out;
+}
+
 /** Builds the redirect like Strava does: commas and colons in the scope list are left as they are. */
 function withQuery(base: string, pairs: [string, string][]): string {
   const query = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2C/g, ',').replace(/%3A/g, ':')}`).join('&');
@@ -67,7 +82,7 @@ function authorize(ctx: EmulatorContext, res: ServerResponse, url: URL): void {
   // The athlete may untick scopes: grant_scope (this request) or the athlete's consent setting (control API)
   // is what they left ticked, possibly nothing. Strava redirects with the scopes actually granted.
   const ticked = q.has('grant_scope') ? new Set(splitScopes(q.get('grant_scope') ?? '')) : athlete.consentScopes;
-  const granted = ticked ? requested.filter((scope) => ticked.has(scope)) : requested;
+  const granted = ticked ? grantedScopes(requested, ticked) : requested;
   const code = ctx.tokens.issueCode(athlete.id, new Set(granted), ctx.clock.nowSeconds());
   redirect(res, withQuery(base, [['state', state], ['code', code], ['scope', granted.join(',')]]));
 }
