@@ -62,7 +62,8 @@ export const faultSettingsSchema = z.object({
    *  not_found_error.yml, and without rate-limit headers like that recording. */
   notFoundEmptyBody: z.boolean(),
   /** 401 for a bad token: 'athlete' (Athlete/access_token/invalid) or 'application' (Application//invalid,
-   *  without rate-limit headers, as recorded in strava-ruby-client's authorization_error.yml). */
+   *  without rate-limit headers, as recorded in strava-ruby-client's authorization_error.yml). 'application'
+   *  also answers a wrong client_id/client_secret at /oauth/token with that 401, as pasted in client issues. */
   unauthorizedVariant: z.enum(['athlete', 'application']),
   /** The Fault for a bad authorization code at /oauth/token: AuthorizationCode/code/invalid,
    *  AuthorizationCode//expired, or RequestToken/code/invalid. */

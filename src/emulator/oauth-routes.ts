@@ -88,6 +88,10 @@ function authorize(ctx: EmulatorContext, res: ServerResponse, url: URL): void {
 }
 
 function token(ctx: EmulatorContext, res: ServerResponse, params: Record<string, string>): void {
+  const badClient = params.client_id !== ctx.options.clientId || params.client_secret !== ctx.options.clientSecret;
+  // The Application 401 variant, pasted from token exchanges with a wrong app configuration
+  // (node-strava/node-strava-v3 #37, iamstuartwilson/strava #28).
+  if (badClient && ctx.faults.unauthorizedVariant === 'application') return sendJson(res, 401, FAULTS.invalidTokenApplication);
   if (params.client_id !== ctx.options.clientId) return sendJson(res, 400, FAULTS.badClientId);
   if (params.client_secret !== ctx.options.clientSecret) return sendJson(res, 400, FAULTS.badClientSecret);
   const nowS = ctx.clock.nowSeconds();

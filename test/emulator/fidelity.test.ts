@@ -143,6 +143,10 @@ describe('fidelity to Strava (swagger and recorded exchanges)', () => {
     expect(app401.status).toBe(401);
     expect(app401.text).toBe('{"message":"Authorization Error","errors":[{"resource":"Application","field":"","code":"invalid"}]}');
     for (const header of RATE_HEADERS) expect(app401.headers.get(header)).toBeNull();
+    // The same body for a token exchange with a wrong app configuration (node-strava/node-strava-v3 #37,
+    // iamstuartwilson/strava #28).
+    const wrongSecret = await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: 'x', client_secret: 'wrong' });
+    expect([wrongSecret.status, wrongSecret.text]).toEqual([401, app401.text]);
     await emulator.control.setFaults({ unauthorizedVariant: 'athlete' });
     expect((await apiGet(emulator, '/activities/1', 'revoked-or-unknown')).text).toBe(
       '{"message":"Authorization Error","errors":[{"resource":"Athlete","field":"access_token","code":"invalid"}]}',

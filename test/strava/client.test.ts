@@ -277,6 +277,18 @@ describe("Strava's recorded variants (emulator faults), handled like their docum
     expect(isInvalidRefreshTokenError(error)).toBe(false);
   });
 
+  it('401 Application from /oauth/token (wrong client credentials): StravaAppForbiddenError, never token_invalid', async () => {
+    await emulator.control.setFaults({ unauthorizedVariant: 'application' });
+    const misconfigured = clientFor(emulator, { clientSecret: 'not-the-secret' });
+    const refresh = await failure(misconfigured.refreshToken(refreshToken));
+    expect(refresh).toBeInstanceOf(StravaAppForbiddenError);
+    expect(refresh).toMatchObject({ status: 401, kind: 'app_forbidden', retryable: true });
+    expect(isInvalidRefreshTokenError(refresh)).toBe(false);
+    const exchange = await failure(misconfigured.exchangeCode('some-code'));
+    expect(exchange).toBeInstanceOf(StravaAppForbiddenError);
+    // The same variant on an API call is about the token: StravaTokenInvalidError (test above).
+  });
+
   it('deauthorize reports the rate-limit headers it carries (counted like an API call)', async () => {
     const other = (await emulator.control.createAthlete({ activities: 1 })).id;
     const tokens = await emulator.control.issueTokens(other);

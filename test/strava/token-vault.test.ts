@@ -244,6 +244,24 @@ describe('refresh', () => {
     expect(await works(await vault.getAccessToken(id))).toBe(id);
   });
 
+  it("Strava's 401 Application variant from /oauth/token (wrong client secret) never costs the athlete their tokens", async () => {
+    const { id } = await connectedAthlete();
+    await emulator.control.advanceClock(7 * HOUR); // expired: a refresh is needed
+    await emulator.control.setFaults({ unauthorizedVariant: 'application' });
+    try {
+      const misconfigured = vaultWith({ client: clientFor(emulator, { clientSecret: 'not-the-secret' }) });
+      const error = await misconfigured.getAccessToken(id).catch((e: unknown) => e);
+      // App-wide and slowly retryable, never the athlete's token_invalid/needs_reauth (which would purge them).
+      expect(error).toMatchObject({ name: 'StravaAppForbiddenError', kind: 'app_forbidden', status: 401, retryable: true });
+      expect((await getAthlete(db.sql, id))!.state).not.toBe('needs_reauth');
+      expect((await rawRow(id)).refreshCount).toBe(0);
+    } finally {
+      await emulator.control.setFaults({ unauthorizedVariant: 'athlete' });
+    }
+    // With the right secret the same stored refresh token still works.
+    expect(await works(await vaultWith().getAccessToken(id))).toBe(id);
+  });
+
   it('hands out the still-valid token when the refresh fails transiently', async () => {
     const { id, issued } = await connectedAthlete();
     await emulator.control.advanceClock(6 * HOUR - 3 * 60_000); // refresh due, but 3 minutes of validity left
