@@ -15,7 +15,7 @@ const argsSchema = z.object({
   'consent-activities': z.coerce.number().int().min(0).default(0),
   rotation: z
     .string()
-    .default('never')
+    .default('always')
     .transform((text, ctx) => {
       if (text === 'never' || text === 'always') return text;
       const every = Number(text);
@@ -23,7 +23,7 @@ const argsSchema = z.object({
       ctx.addIssue({ code: 'custom', message: '--rotation must be never, always or a positive integer N (rotate every Nth refresh)' });
       return z.NEVER;
     }),
-  'retry-delay-ms': z.coerce.number().int().min(0).default(1000),
+  'retry-delay-ms': z.coerce.number().int().min(0).optional(),
   'client-id': z.string().optional(),
   'client-secret': z.string().optional(),
 });

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from './context.js';
 import { FAULTS, badParameter } from './faults.js';
 import { readParams, sendEmpty, sendJson } from './http.js';
-import { detailJson, summaryJson } from './serialize.js';
+import { detailedAthleteJson, detailJson, summaryJson } from './serialize.js';
 import type { AccessTokenRecord } from './tokens.js';
 import type { PushSubscription } from './webhooks.js';
 
@@ -61,20 +61,39 @@ export async function handleApi(ctx: EmulatorContext, req: IncomingMessage, res:
   const method = req.method ?? 'GET';
   if (path.startsWith('/api/v3/push_subscriptions')) return pushSubscriptions(ctx, req, res, url, headers);
 
+  // Strava's recorded variants (faults): a 401 naming the Application and a 404 with an empty body, both
+  // recorded without rate-limit headers.
+  const unauthorized = () => {
+    if (ctx.faults.unauthorizedVariant === 'application') {
+      sendJson(res, 401, FAULTS.invalidTokenApplication);
+      return 401;
+    }
+    return reply(401, FAULTS.invalidToken);
+  };
+  const notFound = () => {
+    if (ctx.faults.notFoundEmptyBody) {
+      sendEmpty(res, 404, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': '0' });
+      return 404;
+    }
+    return reply(404, FAULTS.activityNotFound);
+  };
+
   const tokenText = bearer(req, url);
   const token = tokenText ? ctx.tokens.authenticate(tokenText, Math.floor(now / 1000)) : undefined;
-  if (!token) return reply(401, FAULTS.invalidToken);
+  if (!token) return unauthorized();
 
   if (method === 'GET' && path === '/api/v3/athlete') {
     const athlete = ctx.store.athletes.get(token.athleteId);
-    if (!athlete) return reply(401, FAULTS.invalidToken);
-    return reply(200, JSON.stringify(athlete.profile));
+    if (!athlete) return unauthorized();
+    // Swagger, GET /athlete: "Tokens with profile:read_all scope will receive a detailed athlete
+    // representation; all others will receive a summary representation."
+    return reply(200, token.scopes.has('profile:read_all') ? detailedAthleteJson(athlete) : JSON.stringify(athlete.profile));
   }
 
   if (method === 'GET' && path === '/api/v3/athlete/activities') {
     if (!hasActivityScope(token)) return reply(401, FAULTS.missingActivityScope);
     const athlete = ctx.store.athletes.get(token.athleteId);
-    if (!athlete) return reply(401, FAULTS.invalidToken);
+    if (!athlete) return unauthorized();
     const q = url.searchParams;
     const epoch = (name: 'before' | 'after'): number | undefined | null => {
       const text = q.get(name);
@@ -121,7 +140,7 @@ export async function handleApi(ctx: EmulatorContext, req: IncomingMessage, res:
     const activity = ctx.store.activities.get(Number(activityMatch[1]));
     // Another athlete's, deleted, still processing, or "Only You" without activity:read_all: not found.
     if (!activity || activity.athleteId !== token.athleteId || !ctx.store.isVisible(activity, token.scopes.has('activity:read_all'), now)) {
-      return reply(404, FAULTS.activityNotFound);
+      return notFound();
     }
     return reply(200, detailJson(activity));
   }

@@ -53,6 +53,10 @@ export interface EmulatorConfig {
   apiUrl: string;
   oauthUrl: string;
   seed: number;
+  /** As now (PUT /_emulator/refresh-rotation changes it). */
+  refreshRotation: RefreshRotation;
+  webhookRetryDelayMs: number;
+  webhookMaxAttempts: number;
 }
 
 export class EmulatorControlError extends Error {
@@ -137,6 +141,14 @@ export class EmulatorControl {
     const body = (await response.json()) as { access_token: string; refresh_token: string; expires_at: number };
     if (response.status !== 200) throw new EmulatorControlError(response.status, 'token exchange failed');
     return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresAt: new Date(body.expires_at * 1000), scope: redirect.searchParams.get('scope') ?? '' };
+  }
+
+  /**
+   * What the athlete leaves ticked on the consent page from now on (e.g. 'read,activity:read' to untick private
+   * activities): every later authorization grants the requested scopes within it. null: grant all requested.
+   */
+  async setConsent(athleteId: number, grantScope: string | null): Promise<void> {
+    await this.call('PUT', `/athletes/${athleteId}/consent`, { grantScope });
   }
 
   createActivity(athleteId: number, fields: ActivityFieldsInput = {}, options: { processingMs?: number } = {}): Promise<EmulatorActivity> {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { EmulatorContext } from './context.js';
 import {
   advanceClockSchema,
+  consentSchema,
   createActivitySchema,
   createAthleteSchema,
   rateLimitsPatchSchema,
@@ -23,6 +24,7 @@ const ATHLETE = /^\/_emulator\/athletes\/(\d+)$/;
 const ATHLETE_ACTIVITIES = /^\/_emulator\/athletes\/(\d+)\/activities$/;
 const ATHLETE_REVOKE = /^\/_emulator\/athletes\/(\d+)\/revoke$/;
 const ATHLETE_TRUTH = /^\/_emulator\/athletes\/(\d+)\/ground-truth$/;
+const ATHLETE_CONSENT = /^\/_emulator\/athletes\/(\d+)\/consent$/;
 const ACTIVITY = /^\/_emulator\/activities\/(\d+)$/;
 
 export interface ControlHooks {
@@ -57,7 +59,7 @@ async function route(ctx: EmulatorContext, hooks: ControlHooks, req: IncomingMes
     return json(res, 200, { emulator: 'strava', docs: 'docs/emulator.md', apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, athletes: store.athletes.size, activities: store.activities.size, subscription: ctx.webhooks.subscription ?? null });
   }
   if (path === '/_emulator/config' && method === 'GET') {
-    return json(res, 200, { clientId: ctx.options.clientId, clientSecret: ctx.options.clientSecret, baseUrl: ctx.baseUrl, apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, seed: ctx.options.seed });
+    return json(res, 200, { clientId: ctx.options.clientId, clientSecret: ctx.options.clientSecret, baseUrl: ctx.baseUrl, apiUrl: `${ctx.baseUrl}/api/v3`, oauthUrl: `${ctx.baseUrl}/oauth`, seed: ctx.options.seed, refreshRotation: ctx.tokens.rotation, webhookRetryDelayMs: ctx.options.webhookRetryDelayMs, webhookMaxAttempts: ctx.options.webhookMaxAttempts });
   }
   if (path === '/_emulator/athletes' && method === 'GET') return json(res, 200, [...store.athletes.values()].map((a) => store.describeAthlete(a)));
   if (path === '/_emulator/athletes' && method === 'POST') {
@@ -73,6 +75,12 @@ async function route(ctx: EmulatorContext, hooks: ControlHooks, req: IncomingMes
     const { processingMs, ...fields } = createActivitySchema.parse(await readJson(req));
     const activity = store.createActivity(Number(m[1]), fields, { processingMs });
     return json(res, 201, activity.summary);
+  }
+  if ((m = ATHLETE_CONSENT.exec(path)) && method === 'PUT') {
+    const athlete = store.requireAthlete(Number(m[1]));
+    const { grantScope } = consentSchema.parse(await readJson(req));
+    athlete.consentScopes = grantScope === null ? undefined : new Set(grantScope.split(',').map((s) => s.trim()).filter(Boolean));
+    return json(res, 200, { grantScope: athlete.consentScopes ? [...athlete.consentScopes].join(',') : null });
   }
   if ((m = ATHLETE_REVOKE.exec(path)) && method === 'POST') return json(res, 200, { revoked: store.revokeAthlete(Number(m[1])) });
   if ((m = ATHLETE_TRUTH.exec(path)) && method === 'GET') {

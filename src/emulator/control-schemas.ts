@@ -51,3 +51,7 @@ export const advanceClockSchema = z.object({ ms: z.number() });
 export const setClockSchema = z.object({ epochMs: z.number() });
 export const rotationBodySchema = z.object({ rotation: refreshRotationSchema });
 export const rateLimitsPatchSchema = rateLimitsSchema.partial();
+
+/** PUT /_emulator/athletes/{id}/consent: the scopes the athlete leaves ticked (comma separated), null = all. */
+export const consentSchema = z.object({ grantScope: z.string().nullable() });
+export type ConsentInput = z.input<typeof consentSchema>;

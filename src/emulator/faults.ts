@@ -10,11 +10,17 @@ export function faultBody(message: string, resource: string, field: string, code
 
 export const FAULTS = {
   invalidToken: faultBody('Authorization Error', 'Athlete', 'access_token', 'invalid'),
+  /** The other 401 for a bad token, recorded in strava-ruby-client's spec/fixtures/strava/client/authorization_error.yml. */
+  invalidTokenApplication: faultBody('Authorization Error', 'Application', '', 'invalid'),
   missingActivityScope: faultBody('Authorization Error', 'AccessToken', 'activity:read_permission', 'missing'),
   activityNotFound: faultBody('Resource Not Found', 'Activity', '', 'not found'),
   rateLimited: faultBody('Rate Limit Exceeded', 'Application', 'rate limit', 'exceeded'),
   badRefreshToken: faultBody('Bad Request', 'RefreshToken', 'refresh_token', 'invalid'),
   badCode: faultBody('Bad Request', 'AuthorizationCode', 'code', 'invalid'),
+  /** Reported for a reused code (stravalib issue #190). */
+  badCodeExpired: faultBody('Bad Request', 'AuthorizationCode', '', 'expired'),
+  /** The pre-2019 shape still reported by clients (iamstuartwilson/strava issue #29). */
+  badCodeRequestToken: faultBody('Bad Request', 'RequestToken', 'code', 'invalid'),
   // The next three are not in strava-api.md: shaped like Strava's other Faults.
   badClientSecret: faultBody('Bad Request', 'Application', 'client_secret', 'invalid'),
   badClientId: faultBody('Bad Request', 'Application', 'client_id', 'invalid'),
@@ -50,6 +56,18 @@ export const faultSettingsSchema = z.object({
   rateLimitedUntil: z.number().nullable(),
   /** Every API call answers 403: the application is inactive. */
   appInactive: z.boolean(),
+  /** create/delete events are sent without the `updates` key at all (some of Strava's senders do). */
+  webhookOmitEmptyUpdates: z.boolean(),
+  /** 404s (unknown, deleted, hidden, still processing) answer an empty body, as recorded in strava-ruby-client's
+   *  not_found_error.yml, and without rate-limit headers like that recording. */
+  notFoundEmptyBody: z.boolean(),
+  /** 401 for a bad token: 'athlete' (Athlete/access_token/invalid) or 'application' (Application//invalid,
+   *  without rate-limit headers, as recorded in strava-ruby-client's authorization_error.yml). 'application'
+   *  also answers a wrong client_id/client_secret at /oauth/token with that 401, as pasted in client issues. */
+  unauthorizedVariant: z.enum(['athlete', 'application']),
+  /** The Fault for a bad authorization code at /oauth/token: AuthorizationCode/code/invalid,
+   *  AuthorizationCode//expired, or RequestToken/code/invalid. */
+  badCodeVariant: z.enum(['invalid', 'expired', 'request_token']),
 });
 export type FaultSettings = z.infer<typeof faultSettingsSchema>;
 
@@ -65,7 +83,18 @@ export const NO_FAULTS: FaultSettings = {
   apiLatencyMs: 0,
   rateLimitedUntil: null,
   appInactive: false,
+  webhookOmitEmptyUpdates: false,
+  notFoundEmptyBody: false,
+  unauthorizedVariant: 'athlete',
+  badCodeVariant: 'invalid',
 };
+
+/** The Fault body for a bad authorization code under the current faults. */
+export function badCodeBody(faults: FaultSettings): string {
+  if (faults.badCodeVariant === 'expired') return FAULTS.badCodeExpired;
+  if (faults.badCodeVariant === 'request_token') return FAULTS.badCodeRequestToken;
+  return FAULTS.badCode;
+}
 
 /** What setFaults accepts: any subset, plus force429ForMs as a convenience for rateLimitedUntil. */
 export const faultPatchSchema = faultSettingsSchema.partial().extend({

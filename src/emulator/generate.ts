@@ -6,7 +6,7 @@
 import type { ActivityRecord, AthleteRecord, Visibility } from './model.js';
 import { encodePolyline } from './polyline.js';
 import { pick, pickWeighted, randomHex, randomInt, type Random } from './prng.js';
-import { CUSTOM_NAMES, FIRST_NAMES, LAST_NAMES, SPORT_WEIGHTS, TIMEZONES, sportProfile, type SportProfile } from './sports.js';
+import { CUSTOM_NAMES, FIRST_NAMES, LAST_NAMES, SPORT_WEIGHTS, TIMEZONES, legacyType, sportProfile, type SportProfile } from './sports.js';
 
 const VISIBILITY_MIX: readonly (readonly [Visibility, number])[] = [
   ['everyone', 75],
@@ -131,7 +131,7 @@ export function generateActivity(random: Random, athlete: AthleteRecord, init: A
     moving_time: movingTime,
     elapsed_time: elapsedTime,
     total_elevation_gain: elevationGain,
-    type: sport.sportType === sportType ? sport.type : sportType,
+    type: legacyType(sportType),
     sport_type: sportType,
     workout_type: sport.type === 'Run' ? pick(random, [0, 0, 0, 1, 2, 3]) : sport.type === 'Ride' ? pick(random, [10, 10, 11, 12]) : null,
     id: init.id,

@@ -17,6 +17,9 @@ export interface AthleteRecord {
   listCache: Map<string, Buffer>;
   /** Latest availableAtMs of the athlete's activities: pages are not cached while one is still processing. */
   processingUntilMs: number;
+  /** What the athlete leaves ticked on the consent page (e.g. unticking "private activities"): the grant is the
+   *  requested scopes within this set. Undefined: everything requested is granted. */
+  consentScopes?: ReadonlySet<string>;
 }
 
 export interface ActivityRecord {

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from './context.js';
-import { FAULTS, faultBody } from './faults.js';
+import { FAULTS, badCodeBody, faultBody } from './faults.js';
 import { readParams, redirect, sendJson } from './http.js';
 
 export const KNOWN_SCOPES = new Set(['read', 'read_all', 'profile:read_all', 'profile:write', 'activity:read', 'activity:read_all', 'activity:write']);
@@ -16,6 +16,21 @@ const invalidGrantType = faultBody('Bad Request', 'Application', 'grant_type', '
 
 function splitScopes(text: string | undefined): string[] {
   return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * The scopes granted when the athlete leaves only `ticked` on the consent page. Strava's page shows
+ * activity:read_all as "view data about your activities" with a separate "private activities" box: unticking
+ * that box still grants activity:read (the shared notes' `read,activity:read` for a `read,activity:read_all`
+ * request). Every other scope is granted exactly when ticked.
+ */
+function grantedScopes(requested: string[], ticked: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const scope of requested) {
+    const grant = ticked.has(scope) ? scope : scope === 'activity:read_all' && ticked.has('activity:read') ? 'activity:read' : undefined;
+    if (grant && !out.includes(grant)) out.push(grant);
+  }
+  return out;
 }
 
 /** Builds the redirect like Strava does: commas and colons in the scope list are left as they are. */
@@ -60,23 +75,29 @@ function authorize(ctx: EmulatorContext, res: ServerResponse, url: URL): void {
   const state = q.get('state') ?? '';
   const base = target.toString();
   if (q.get('approve') === 'false') return redirect(res, withQuery(base, [['state', state], ['error', 'access_denied']]));
-  // The athlete may untick scopes: grant_scope is what they left ticked (possibly nothing).
-  const granted = q.has('grant_scope') ? requested.filter((scope) => splitScopes(q.get('grant_scope') ?? '').includes(scope)) : requested;
   const athleteParam = q.get('athlete_id');
   const athleteId = athleteParam ? Number(athleteParam) : undefined;
   if (athleteId !== undefined && !Number.isSafeInteger(athleteId)) return sendJson(res, 400, faultBody('Bad Request', 'Athlete', 'athlete_id', 'invalid'));
   const athlete = ctx.store.athleteOrCreate(athleteId);
+  // The athlete may untick scopes: grant_scope (this request) or the athlete's consent setting (control API)
+  // is what they left ticked, possibly nothing. Strava redirects with the scopes actually granted.
+  const ticked = q.has('grant_scope') ? new Set(splitScopes(q.get('grant_scope') ?? '')) : athlete.consentScopes;
+  const granted = ticked ? grantedScopes(requested, ticked) : requested;
   const code = ctx.tokens.issueCode(athlete.id, new Set(granted), ctx.clock.nowSeconds());
   redirect(res, withQuery(base, [['state', state], ['code', code], ['scope', granted.join(',')]]));
 }
 
 function token(ctx: EmulatorContext, res: ServerResponse, params: Record<string, string>): void {
+  const badClient = params.client_id !== ctx.options.clientId || params.client_secret !== ctx.options.clientSecret;
+  // The Application 401 variant, pasted from token exchanges with a wrong app configuration
+  // (node-strava/node-strava-v3 #37, iamstuartwilson/strava #28).
+  if (badClient && ctx.faults.unauthorizedVariant === 'application') return sendJson(res, 401, FAULTS.invalidTokenApplication);
   if (params.client_id !== ctx.options.clientId) return sendJson(res, 400, FAULTS.badClientId);
   if (params.client_secret !== ctx.options.clientSecret) return sendJson(res, 400, FAULTS.badClientSecret);
   const nowS = ctx.clock.nowSeconds();
   if (params.grant_type === 'authorization_code') {
     const result = params.code ? ctx.tokens.exchangeCode(params.code, nowS) : undefined;
-    if (!result) return sendJson(res, 400, FAULTS.badCode);
+    if (!result) return sendJson(res, 400, badCodeBody(ctx.faults));
     const athlete = ctx.store.athletes.get(result.athleteId);
     return sendJson(
       res,
@@ -109,10 +130,17 @@ function token(ctx: EmulatorContext, res: ServerResponse, params: Record<string,
   sendJson(res, 400, invalidGrantType);
 }
 
+/**
+ * Unlike /oauth/token, deauthorize is counted toward the application's rate limits and answers with the
+ * rate-limit headers: strava-ruby-client's recorded exchange (spec/fixtures/strava/client/deauthorize.yml, 2018)
+ * carries X-RateLimit-Limit and X-RateLimit-Usage. That recording predates the read limits, so the
+ * X-ReadRateLimit-* headers here, and never refusing it with 429 over the limit, are UNCONFIRMED.
+ */
 function deauthorize(ctx: EmulatorContext, res: ServerResponse, accessToken: string | undefined): void {
+  const { headers } = ctx.rateLimiter.hit(ctx.clock.now());
   const record = accessToken ? ctx.tokens.authenticate(accessToken, ctx.clock.nowSeconds()) : undefined;
-  if (!record || !accessToken) return sendJson(res, 401, FAULTS.invalidToken);
+  if (!record || !accessToken) return sendJson(res, 401, FAULTS.invalidToken, headers);
   // Same path as a revocation from Strava's settings page: tokens die and the deauthorization event is sent.
   ctx.store.revokeAthlete(record.athleteId);
-  sendJson(res, 200, JSON.stringify({ access_token: accessToken }));
+  sendJson(res, 200, JSON.stringify({ access_token: accessToken }), headers);
 }

@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { faultPatchSchema } from './faults.js';
 
+/** Strava's webhook retries were seen about 1-2 minutes apart (shared notes, "Delivery"). */
+export const DEFAULT_WEBHOOK_RETRY_DELAY_MS = 90_000;
+
 export const refreshRotationSchema = z.union([
   z.literal('never'),
   z.literal('always'),
@@ -28,7 +31,9 @@ export const emulatorOptionsSchema = z.object({
   clientId: z.string().default('1000'),
   clientSecret: z.string().default('emulator-client-secret'),
   rateLimits: rateLimitsSchema.default({ overall: { fifteenMinute: 200, daily: 2000 }, read: { fifteenMinute: 100, daily: 1000 } }),
-  refreshRotation: refreshRotationSchema.default('never'),
+  /** Strava: every token call returns a refresh token that "may or may not be the same", the old one dying at
+   *  once. 'always' by default so no test silently relies on a stable refresh token. */
+  refreshRotation: refreshRotationSchema.default('always'),
   faults: faultPatchSchema.default({}),
   /** Athletes generated at start-up, each with activitiesPerAthlete activities. */
   athletes: z.number().int().min(0).default(0),
@@ -42,10 +47,10 @@ export const emulatorOptionsSchema = z.object({
   /** Access token lifetime (Strava: 6 hours). */
   accessTokenTtlS: z.number().int().positive().default(21_600),
   /** Webhook delivery: per-attempt timeout (Strava: 2 s), attempts in total (Strava: 3), retry spacing
-   *  (Strava: about 1-2 minutes; the default is short so tests can watch retries happen). */
+   *  (Strava: retries seen about 1-2 minutes apart, so 90 s; tests that watch retries shorten it explicitly). */
   webhookTimeoutMs: z.number().int().positive().default(2000),
   webhookMaxAttempts: z.number().int().positive().default(3),
-  webhookRetryDelayMs: z.number().int().min(0).default(1000),
+  webhookRetryDelayMs: z.number().int().min(0).default(DEFAULT_WEBHOOK_RETRY_DELAY_MS),
   /** Timeout of the push-subscription handshake GET (Strava: 2 s). */
   handshakeTimeoutMs: z.number().int().positive().default(2000),
 });

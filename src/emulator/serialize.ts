@@ -2,7 +2,7 @@
  * JSON for activities and athletes, cached on the record: the list endpoint joins cached summary strings, so a
  * page of 200 costs a string join rather than 200 JSON.stringify calls.
  */
-import type { ActivityRecord } from './model.js';
+import type { ActivityRecord, AthleteRecord } from './model.js';
 
 export function summaryJson(activity: ActivityRecord): string {
   return (activity.summaryJson ??= JSON.stringify(activity.summary));
@@ -101,4 +101,31 @@ export function detailObject(activity: ActivityRecord): Record<string, unknown> 
     embed_token: embedToken(activity.id),
     available_zones: [],
   };
+}
+
+/**
+ * GET /athlete with profile:read_all: swagger's DetailedAthlete (the /athlete example in Strava's swagger.json,
+ * resource_state 3): the summary fields plus counts, preferences, clubs, ftp and gear. Without that scope the
+ * endpoint answers the summary (resource_state 2), per the endpoint's swagger description.
+ */
+export function detailedAthleteJson(athlete: AthleteRecord): string {
+  const p = athlete.profile;
+  const imperial = athlete.home.country === 'United States';
+  // The gear ids generated activities carry in gear_id.
+  const gearNumber = 1000000 + (athlete.id % 9000000);
+  return JSON.stringify({
+    ...p,
+    resource_state: 3,
+    follower_count: (athlete.id % 97) + 3,
+    friend_count: (athlete.id % 89) + 2,
+    mutual_friend_count: 0,
+    athlete_type: athlete.activities.some((a) => a.summary.type === 'Ride') ? 0 : 1,
+    date_preference: imperial ? '%m/%d/%Y' : '%d/%m/%Y',
+    measurement_preference: imperial ? 'feet' : 'meters',
+    clubs: [],
+    ftp: null,
+    weight: p.weight,
+    bikes: [{ id: `b${gearNumber}`, primary: true, name: 'Road bike', resource_state: 2, distance: 0 }],
+    shoes: [{ id: `g${gearNumber}`, primary: true, name: 'Running shoes', resource_state: 2, distance: 0 }],
+  });
 }

@@ -35,13 +35,48 @@ export const SPORT_WEIGHTS = SPORTS.map((sport) => [sport, sport.weight] as cons
 
 const BY_SPORT_TYPE = new Map(SPORTS.map((sport) => [sport.sportType, sport]));
 
-/** Strava's sport_type values the emulator accepts; unknown ones map `type` to themselves. */
+/** Strava's sport_type values the emulator generates data for (others get a randomly picked profile's numbers). */
 export function sportProfile(sportType: string): SportProfile | undefined {
   return BY_SPORT_TYPE.get(sportType);
 }
 
+/**
+ * Strava's legacy ActivityType enum (swagger activity.json#/ActivityType, as generated into stravalib's
+ * strava_model.py). The deprecated `type` field, and webhook `updates.type`, only ever carry these values.
+ */
+export const ACTIVITY_TYPES: ReadonlySet<string> = new Set([
+  'AlpineSki', 'BackcountrySki', 'Canoeing', 'Crossfit', 'EBikeRide', 'Elliptical', 'Golf', 'Handcycle', 'Hike',
+  'IceSkate', 'InlineSkate', 'Kayaking', 'Kitesurf', 'NordicSki', 'Ride', 'RockClimbing', 'RollerSki', 'Rowing', 'Run',
+  'Sail', 'Skateboard', 'Snowboard', 'Snowshoe', 'Soccer', 'StairStepper', 'StandUpPaddling', 'Surfing', 'Swim',
+  'Velomobile', 'VirtualRide', 'VirtualRun', 'Walk', 'WeightTraining', 'Wheelchair', 'Windsurf', 'Workout', 'Yoga',
+]);
+
+/**
+ * The sport types of swagger's SportType enum that ActivityType lacks, and the `type` Strava sends for them.
+ * The swagger states two ("Ride for MountainBikeRide, EBikeRide for EMountainBikeRide"); GravelRide, TrailRun and
+ * VirtualRow follow the same parent-sport rule; the racket sports, HIIT and Pilates have no parent in the legacy
+ * enum and map to Workout (UNCONFIRMED: no recorded response found for them).
+ */
+export const LEGACY_TYPE_OF_NEW_SPORT: Readonly<Record<string, string>> = {
+  MountainBikeRide: 'Ride',
+  GravelRide: 'Ride',
+  EMountainBikeRide: 'EBikeRide',
+  TrailRun: 'Run',
+  VirtualRow: 'Rowing',
+  HighIntensityIntervalTraining: 'Workout',
+  Pilates: 'Workout',
+  Badminton: 'Workout',
+  Pickleball: 'Workout',
+  Racquetball: 'Workout',
+  Squash: 'Workout',
+  TableTennis: 'Workout',
+  Tennis: 'Workout',
+};
+
+/** The deprecated `type` for a sport_type: itself when the legacy enum has it, its parent otherwise, else Workout. */
 export function legacyType(sportType: string): string {
-  return BY_SPORT_TYPE.get(sportType)?.type ?? sportType;
+  if (ACTIVITY_TYPES.has(sportType)) return sportType;
+  return LEGACY_TYPE_OF_NEW_SPORT[sportType] ?? 'Workout';
 }
 
 export const TIMEZONES: readonly { name: string; offsetS: number; lat: number; lng: number; city: string; state: string; country: string }[] = [

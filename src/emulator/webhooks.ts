@@ -21,7 +21,8 @@ export interface StravaEvent {
   object_type: 'activity' | 'athlete';
   object_id: number;
   aspect_type: 'create' | 'update' | 'delete';
-  updates: Record<string, string>;
+  /** Absent when the webhookOmitEmptyUpdates fault is on and there is nothing to say (create, delete). */
+  updates?: Record<string, string>;
   owner_id: number;
   subscription_id: number;
   event_time: number;
@@ -61,7 +62,7 @@ export class WebhookDispatcher {
   ) {}
 
   /** Sends an event to the subscription (if any), applying the configured faults. */
-  emit(event: Omit<StravaEvent, 'subscription_id'>): void {
+  emit(event: Omit<StravaEvent, 'subscription_id' | 'updates'> & { updates: Record<string, string> }): void {
     const counters = this.counters().webhooks;
     const subscription = this.subscription;
     if (!subscription) {
@@ -70,16 +71,17 @@ export class WebhookDispatcher {
     }
     counters.events++;
     // Key order is Strava's documented payload order.
+    const faults = this.faults();
+    const omitUpdates = faults.webhookOmitEmptyUpdates && Object.keys(event.updates).length === 0;
     const payload: StravaEvent = {
       object_type: event.object_type,
       object_id: event.object_id,
       aspect_type: event.aspect_type,
-      updates: event.updates,
+      ...(omitUpdates ? {} : { updates: event.updates }),
       owner_id: event.owner_id,
       subscription_id: subscription.id,
       event_time: event.event_time,
     };
-    const faults = this.faults();
     // Always draw all three numbers so one fault's rate does not shift the others' decisions.
     const random = this.random();
     const dropRoll = random();

@@ -151,7 +151,9 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
       );
     }
 
-    const usage = spec.base === 'api' ? parseRateHeaders(response.headers) : undefined;
+    // Not only API responses: /oauth/deauthorize carries the rate-limit headers too (strava-ruby-client's
+    // recorded deauthorize.yml), and /oauth/token carries none (parseRateHeaders gives undefined).
+    const usage = parseRateHeaders(response.headers);
     if (usage) {
       options.onRateUsage?.(usage);
       spec.options?.onRateUsage?.(usage);
@@ -179,6 +181,9 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
     const detail = describeFault(fault);
     const message = `Strava ${endpoint} answered ${status}${detail ? ` (${detail})` : ''}`;
     const details = { status, endpoint, errors };
+    // A 401 from the token endpoint judges the application's credentials (Strava's Application/""/invalid),
+    // never the athlete's tokens: taking it for a revoked athlete would purge a healthy one. App-wide, like 403.
+    if (status === 401 && endpoint === 'POST /oauth/token') return new StravaAppForbiddenError(message, details);
     if (status === 401) {
       const missingScope = errors.some((e) => e.code === 'missing' || (e.field ?? '').endsWith('_permission'));
       return missingScope ? new StravaMissingScopeError(message, details) : new StravaTokenInvalidError(message, details);

@@ -87,7 +87,8 @@ export class StravaRateLimitedError extends StravaError {
 }
 
 /**
- * 403: the application is inactive or over its connected-athlete limit. App-wide, not the athlete's fault:
+ * 403: the application is inactive or over its connected-athlete limit; also a 401 from /oauth/token, which
+ * rejects the application's credentials (client id/secret), not the athlete's. App-wide, not the athlete's fault:
  * nothing an athlete-level retry fixes soon, so it is retryable only slowly (an operator has to act).
  */
 export class StravaAppForbiddenError extends StravaError {

@@ -144,21 +144,16 @@ describe('POST /oauth/token', () => {
     expect((await apiGet(emulator, '/athlete', refreshed.access_token as string)).status).toBe(200);
   });
 
-  it('rotation "always": every refresh returns a new refresh token and the old one is invalid at once', async () => {
-    await emulator.control.setRefreshRotation('always');
-    try {
-      const athlete = await emulator.control.createAthlete();
-      const first = (await connect(athlete.id)).json;
-      const second = (await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: first.refresh_token as string })).json;
-      expect(second.refresh_token).not.toBe(first.refresh_token);
-      const stale = await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: first.refresh_token as string });
-      expect(stale.status).toBe(400);
-      expect(stale.text).toBe(BAD_REFRESH);
-      const third = await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: second.refresh_token as string });
-      expect(third.status).toBe(200);
-    } finally {
-      await emulator.control.setRefreshRotation('never');
-    }
+  it('rotation "always" (the default): every refresh returns a new refresh token and the old one is invalid at once', async () => {
+    const athlete = await emulator.control.createAthlete();
+    const first = (await connect(athlete.id)).json;
+    const second = (await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: first.refresh_token as string })).json;
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    const stale = await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: first.refresh_token as string });
+    expect(stale.status).toBe(400);
+    expect(stale.text).toBe(BAD_REFRESH);
+    const third = await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: second.refresh_token as string });
+    expect(third.status).toBe(200);
   });
 
   it('rotation "every 2nd" and "never"', async () => {
@@ -176,7 +171,7 @@ describe('POST /oauth/token', () => {
       const r4 = (await tokenCall(emulator, { grant_type: 'refresh_token', refresh_token: r2 })).json.refresh_token;
       expect([r3, r4]).toEqual([r2, r2]);
     } finally {
-      await emulator.control.setRefreshRotation('never');
+      await emulator.control.setRefreshRotation('always'); // back to the default
     }
   });
 

@@ -18,7 +18,7 @@ let dev: DevServerHandles;
 let harness: Harness;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ seed: 77 });
+  emulator = await startEmulator({ seed: 77, webhookRetryDelayMs: 1_000 }); // a retry under load lands within webhooksSettled
   dev = await connectDevServer();
   harness = await createHarness(db.sql, db.url, emulator, dev);
   await harness.listenForWebhooks();

@@ -46,7 +46,7 @@ const LIMITS = { read: { fifteenMinute: 600, daily: 30_000 }, overall: { fifteen
 const ENV = { STRAVA_READ_LIMIT_15MIN: String(LIMITS.read.fifteenMinute), STRAVA_READ_LIMIT_DAILY: String(LIMITS.read.daily) };
 
 beforeAll(async () => {
-  emulator = await startEmulator({ seed: SEED, rateLimits: LIMITS });
+  emulator = await startEmulator({ seed: SEED, rateLimits: LIMITS, webhookRetryDelayMs: 1_000 });
   dev = await connectDevServer();
   direct = await createHarness(db.sql, db.url, emulator, dev, ENV);
   await direct.listenForWebhooks();

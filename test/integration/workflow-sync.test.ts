@@ -28,7 +28,7 @@ let mainWorker: Worker;
 const LIMITS = { fifteenMinute: 600, daily: 30_000 };
 
 beforeAll(async () => {
-  emulator = await startEmulator({ seed: 55, rateLimits: { read: LIMITS, overall: { fifteenMinute: 1200, daily: 60_000 } } });
+  emulator = await startEmulator({ seed: 55, webhookRetryDelayMs: 1_000, rateLimits: { read: LIMITS, overall: { fifteenMinute: 1200, daily: 60_000 } } });
   dev = await connectDevServer();
   harness = await createHarness(db.sql, db.url, emulator, dev, {
     STRAVA_READ_LIMIT_15MIN: String(LIMITS.fifteenMinute),

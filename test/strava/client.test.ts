@@ -52,7 +52,15 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await emulator.control.setFaults({ apiErrorRate: 0, apiLatencyMs: 0, rateLimitedUntil: null, appInactive: false });
+  await emulator.control.setFaults({
+    apiErrorRate: 0,
+    apiLatencyMs: 0,
+    rateLimitedUntil: null,
+    appInactive: false,
+    notFoundEmptyBody: false,
+    unauthorizedVariant: 'athlete',
+    badCodeVariant: 'invalid',
+  });
 });
 
 describe('successful calls', () => {
@@ -236,5 +244,69 @@ describe('error taxonomy, from real emulator responses', () => {
     const badRefresh = await failure(client.refreshToken('no-such-refresh-token'));
     expect(badRefresh).toBeInstanceOf(StravaBadRequestError);
     expect(isInvalidRefreshTokenError(badRefresh)).toBe(true);
+  });
+});
+
+describe("Strava's recorded variants (emulator faults), handled like their documented twins", () => {
+  it('401 {"resource":"Application","field":"","code":"invalid"} without rate headers: StravaTokenInvalidError', async () => {
+    await emulator.control.setFaults({ unauthorizedVariant: 'application' });
+    const usages: RateUsage[] = [];
+    const error = await failure(client.getActivity('not-a-token', 1, { onRateUsage: (u) => usages.push(u) }));
+    expect(error).toBeInstanceOf(StravaTokenInvalidError);
+    expect(error).toMatchObject({ status: 401, retryable: false, kind: 'token_invalid' });
+    expect(error.errors).toEqual([{ resource: 'Application', field: '', code: 'invalid' }]);
+    expect(usages).toEqual([]); // nothing to feed the governor: the recorded response has no rate headers
+  });
+
+  it('404 with an empty body: StravaNotFoundError with no Fault details', async () => {
+    await emulator.control.setFaults({ notFoundEmptyBody: true });
+    const error = await failure(client.getActivity(accessToken, 999_999_999_999));
+    expect(error).toBeInstanceOf(StravaNotFoundError);
+    expect(error).toMatchObject({ status: 404, retryable: false, errors: [] });
+    expect(error.message).toBe('Strava GET /activities/999999999999 answered 404');
+  });
+
+  it.each([
+    ['expired', { resource: 'AuthorizationCode', field: '', code: 'expired' }],
+    ['request_token', { resource: 'RequestToken', field: 'code', code: 'invalid' }],
+  ] as const)('bad authorization code, %s shape: StravaBadRequestError, never taken for a bad refresh token', async (variant, fault) => {
+    await emulator.control.setFaults({ badCodeVariant: variant });
+    const error = await failure(client.exchangeCode('no-such-code'));
+    expect(error).toBeInstanceOf(StravaBadRequestError);
+    expect(error.errors).toEqual([fault]);
+    expect(isInvalidRefreshTokenError(error)).toBe(false);
+  });
+
+  it('401 Application from /oauth/token (wrong client credentials): StravaAppForbiddenError, never token_invalid', async () => {
+    await emulator.control.setFaults({ unauthorizedVariant: 'application' });
+    const misconfigured = clientFor(emulator, { clientSecret: 'not-the-secret' });
+    const refresh = await failure(misconfigured.refreshToken(refreshToken));
+    expect(refresh).toBeInstanceOf(StravaAppForbiddenError);
+    expect(refresh).toMatchObject({ status: 401, kind: 'app_forbidden', retryable: true });
+    expect(isInvalidRefreshTokenError(refresh)).toBe(false);
+    const exchange = await failure(misconfigured.exchangeCode('some-code'));
+    expect(exchange).toBeInstanceOf(StravaAppForbiddenError);
+    // The same variant on an API call is about the token: StravaTokenInvalidError (test above).
+  });
+
+  it('deauthorize reports the rate-limit headers it carries (counted like an API call)', async () => {
+    const other = (await emulator.control.createAthlete({ activities: 1 })).id;
+    const tokens = await emulator.control.issueTokens(other);
+    secrets.push(tokens.accessToken, tokens.refreshToken);
+    const before = await emulator.control.rateLimits();
+    const usages: RateUsage[] = [];
+    await client.deauthorize(tokens.accessToken, { onRateUsage: (u) => usages.push(u) });
+    expect(usages).toHaveLength(1);
+    expect(usages[0]!.overall!.usage.daily).toBe(before.usage.daily.overall + 1);
+  });
+
+  it('GET /athlete: the detailed athlete with profile:read_all parses and keeps its extra fields', async () => {
+    const other = (await emulator.control.createAthlete({ activities: 3 })).id;
+    const tokens = await emulator.control.issueTokens(other, 'read,profile:read_all,activity:read_all');
+    secrets.push(tokens.accessToken, tokens.refreshToken);
+    const athlete = await client.getAthlete(tokens.accessToken);
+    expect(athlete).toMatchObject({ id: other, resource_state: 3 });
+    expect(athlete).toHaveProperty('measurement_preference');
+    expect((await client.getAthlete(accessToken)).resource_state).toBe(2);
   });
 });

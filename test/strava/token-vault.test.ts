@@ -202,25 +202,23 @@ describe('refresh', () => {
     expect(await tokenRequests()).toBe(before + 1);
   });
 
-  it('with refresh-token rotation on every refresh, 20 refreshes in a row never lose the athlete', async () => {
-    await emulator.control.setRefreshRotation('always');
-    try {
-      const vault = vaultWith();
-      const { id } = await connectedAthlete(vault);
-      const refreshTokens = new Set<string>();
-      for (let i = 0; i < 20; i++) {
-        await emulator.control.advanceClock(6 * HOUR);
-        const token = await vault.getAccessToken(id);
-        expect(await works(token)).toBe(id);
-        const row = await rawRow(id);
-        refreshTokens.add(row.refresh.toString('hex'));
-      }
-      expect((await rawRow(id)).refreshCount).toBe(20);
-      expect(refreshTokens.size).toBe(20);
-      expect((await getAthlete(db.sql, id))!.state).not.toBe('needs_reauth');
-    } finally {
-      await emulator.control.setRefreshRotation('never');
+  it("with the emulator's default refresh-token rotation (every refresh), 20 refreshes in a row never lose the athlete", async () => {
+    // Rotation is on by default (Strava may rotate at any refresh): every test in this file runs with it.
+    const config = (await (await fetch(`${emulator.baseUrl}/_emulator/config`)).json()) as { refreshRotation: unknown };
+    expect(config.refreshRotation).toBe('always');
+    const vault = vaultWith();
+    const { id } = await connectedAthlete(vault);
+    const refreshTokens = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      await emulator.control.advanceClock(6 * HOUR);
+      const token = await vault.getAccessToken(id);
+      expect(await works(token)).toBe(id);
+      const row = await rawRow(id);
+      refreshTokens.add(row.refresh.toString('hex'));
     }
+    expect((await rawRow(id)).refreshCount).toBe(20);
+    expect(refreshTokens.size).toBe(20);
+    expect((await getAthlete(db.sql, id))!.state).not.toBe('needs_reauth');
   });
 
   it('a rejected refresh token marks the athlete needs_reauth and raises a non-retryable error, once', async () => {
@@ -244,6 +242,24 @@ describe('refresh', () => {
     await upsertConnectedAthlete(db.sql, id, again.scope.split(','));
     await vault.store(id, again);
     expect(await works(await vault.getAccessToken(id))).toBe(id);
+  });
+
+  it("Strava's 401 Application variant from /oauth/token (wrong client secret) never costs the athlete their tokens", async () => {
+    const { id } = await connectedAthlete();
+    await emulator.control.advanceClock(7 * HOUR); // expired: a refresh is needed
+    await emulator.control.setFaults({ unauthorizedVariant: 'application' });
+    try {
+      const misconfigured = vaultWith({ client: clientFor(emulator, { clientSecret: 'not-the-secret' }) });
+      const error = await misconfigured.getAccessToken(id).catch((e: unknown) => e);
+      // App-wide and slowly retryable, never the athlete's token_invalid/needs_reauth (which would purge them).
+      expect(error).toMatchObject({ name: 'StravaAppForbiddenError', kind: 'app_forbidden', status: 401, retryable: true });
+      expect((await getAthlete(db.sql, id))!.state).not.toBe('needs_reauth');
+      expect((await rawRow(id)).refreshCount).toBe(0);
+    } finally {
+      await emulator.control.setFaults({ unauthorizedVariant: 'athlete' });
+    }
+    // With the right secret the same stored refresh token still works.
+    expect(await works(await vaultWith().getAccessToken(id))).toBe(id);
   });
 
   it('hands out the still-valid token when the refresh fails transiently', async () => {
