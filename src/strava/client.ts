@@ -1,16 +1,7 @@
 import type { z } from 'zod';
-import {
-  StravaAppForbiddenError,
-  StravaBadRequestError,
-  StravaError,
-  StravaInvalidResponseError,
-  StravaMissingScopeError,
-  StravaNotFoundError,
-  StravaRateLimitedError,
-  StravaServerError,
-  StravaTokenInvalidError,
-} from './errors.js';
-import { parseRateHeaders, retryAfterFor429, type RateUsage } from './rate-headers.js';
+import { StravaInvalidResponseError, StravaServerError } from './errors.js';
+import { parseRateHeaders, type RateUsage } from './rate-headers.js';
+import { errorForResponse } from './response-errors.js';
 import {
   athleteSchema,
   detailedActivitySchema,
@@ -21,11 +12,9 @@ import {
 } from '../domain/strava-objects.js';
 import {
   deauthorizeResponseSchema,
-  faultSchema,
   pushSubscriptionListSchema,
   pushSubscriptionSchema,
   tokenResponseSchema,
-  type Fault,
   type PushSubscription,
   type TokenResponse,
 } from './schemas.js';
@@ -107,12 +96,6 @@ function epochSeconds(value: number | Date | undefined, name: string): number | 
   return value;
 }
 
-function describeFault(fault: Fault | undefined): string {
-  const parts = (fault?.errors ?? []).map((e) => [e.resource, e.field, e.code].filter(Boolean).join(' '));
-  const message = typeof fault?.message === 'string' ? fault.message.slice(0, 100) : undefined;
-  return [message, ...parts].filter(Boolean).join('; ');
-}
-
 function toTokenSet(body: TokenResponse): TokenSet {
   return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresAt: new Date(body.expires_at * 1000) };
 }
@@ -160,7 +143,7 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
     }
 
     const json = parseJson(text);
-    if (!response.ok) throw errorFor(response.status, endpoint, json, usage);
+    if (!response.ok) throw errorForResponse({ status: response.status, endpoint, json, usage, now: now() });
     if (spec.schema === null) return undefined as T;
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
@@ -172,27 +155,6 @@ export function createStravaClient(options: StravaClientOptions): StravaClient {
       });
     }
     return parsed.data;
-  }
-
-  function errorFor(status: number, endpoint: string, json: unknown, usage: RateUsage | undefined): StravaError {
-    const faultResult = faultSchema.safeParse(json);
-    const fault = faultResult.success ? faultResult.data : undefined;
-    const errors = fault?.errors ?? [];
-    const detail = describeFault(fault);
-    const message = `Strava ${endpoint} answered ${status}${detail ? ` (${detail})` : ''}`;
-    const details = { status, endpoint, errors };
-    // A 401 from the token endpoint judges the application's credentials (Strava's Application/""/invalid),
-    // never the athlete's tokens: taking it for a revoked athlete would purge a healthy one. App-wide, like 403.
-    if (status === 401 && endpoint === 'POST /oauth/token') return new StravaAppForbiddenError(message, details);
-    if (status === 401) {
-      const missingScope = errors.some((e) => e.code === 'missing' || (e.field ?? '').endsWith('_permission'));
-      return missingScope ? new StravaMissingScopeError(message, details) : new StravaTokenInvalidError(message, details);
-    }
-    if (status === 403) return new StravaAppForbiddenError(message, details);
-    if (status === 404) return new StravaNotFoundError(message, details);
-    if (status === 429) return new StravaRateLimitedError(message, { ...details, retryAfterMs: retryAfterFor429(now(), usage) });
-    if (status >= 500) return new StravaServerError(message, details);
-    return new StravaBadRequestError(message, details);
   }
 
   const credentials = () => ({ client_id: options.clientId, client_secret: options.clientSecret });
