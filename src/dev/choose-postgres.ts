@@ -23,7 +23,7 @@ export async function choosePostgres(options: ChoosePostgresOptions): Promise<Po
   if (await postgresAnswers(options.defaultUrl)) return { kind: 'found', url: options.defaultUrl };
   const server = await startEmbeddedPostgres(options.embedded);
   const database = decodeURIComponent(new URL(options.defaultUrl).pathname.slice(1)) || 'postgres';
-  return { kind: 'embedded', url: server.urlFor(database), server, dataDir: options.embedded.dataDir, defaultUrl: options.defaultUrl };
+  return { kind: 'embedded', url: server.urlFor(database), server, dataDir: server.dataDir, defaultUrl: options.defaultUrl };
 }
 
 /** The URL without its password, for start-up lines and errors. */

@@ -11,6 +11,7 @@
  * production one.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { access, chown, cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -36,6 +37,8 @@ export interface EmbeddedPostgresOptions {
 export interface RunningPostgres {
   /** postgres://postgres@127.0.0.1:<port>/<database> */
   urlFor(database: string): string;
+  /** Where the data is: the requested directory, or its stand-in when the unprivileged user cannot reach it. */
+  dataDir: string;
   version: string;
   /** The account the server runs as (the current user, or runAsUser when we are root). */
   user: string;
@@ -114,15 +117,27 @@ async function binariesFor(bin: Binaries, account: Account | undefined): Promise
   return { initdb: relocated(bin.initdb), postgres: relocated(bin.postgres) };
 }
 
+/**
+ * As root, the unprivileged account must reach the data directory. A checkout under a directory it cannot enter
+ * (e.g. /root, mode 0700) keeps the data in a stand-in directory instead, named after the requested one so every
+ * start of the same checkout reuses it (under /var/tmp, which survives reboots), rather than opening up /root.
+ */
+async function reachableDataDir(dataDir: string, account: Account | undefined, log: (line: string) => void): Promise<string> {
+  if (!account) return dataDir;
+  const blocked = await unreachableAncestor(dataDir, account);
+  if (!blocked) return dataDir;
+  const standIn = join('/var/tmp', `strava-sync-postgres-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+  const stillBlocked = await unreachableAncestor(standIn, account);
+  if (stillBlocked) {
+    throw new Error(`PostgreSQL runs as "${account.name}" (it refuses root), which cannot enter ${blocked} nor ${stillBlocked}; ` +
+      'choose a data directory that user can reach (--data-dir)');
+  }
+  log(`"${account.name}" cannot enter ${blocked}: keeping the data of ${dataDir} in ${standIn}`);
+  return standIn;
+}
+
 /** Creates the data directory owned by the account the server runs as, with the 0700 mode PostgreSQL demands. */
 async function prepareDataDir(dataDir: string, account: Account | undefined): Promise<void> {
-  if (account) {
-    const blocked = await unreachableAncestor(dataDir, account);
-    if (blocked) {
-      throw new Error(`PostgreSQL runs as "${account.name}" (it refuses root), which cannot enter ${blocked}; ` +
-        'choose a data directory that user can reach (--data-dir)');
-    }
-  }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (account) {
     const info = await stat(dataDir);
@@ -188,10 +203,10 @@ async function acceptsQueries(url: string): Promise<boolean> {
 /** Initialises the cluster if needed, starts the server and resolves once it accepts queries. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const log = options.log ?? (() => {});
-  const dataDir = resolve(options.dataDir);
   const asRoot = userInfo().uid === 0;
   const account = asRoot ? await accountOf(options.runAsUser ?? 'nobody') : undefined;
   const bin = await binariesFor(await binaries(), account);
+  const dataDir = await reachableDataDir(resolve(options.dataDir), account, log);
 
   await prepareDataDir(dataDir, account);
   await checkNotRunning(dataDir);
@@ -221,6 +236,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   return {
     urlFor,
+    dataDir,
     version,
     user: account?.name ?? userInfo().username,
     initialised,

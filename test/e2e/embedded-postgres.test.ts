@@ -67,13 +67,30 @@ describe('embedded PostgreSQL', () => {
     }
   });
 
-  it.runIf(userInfo().uid === 0)('as root: a data directory the unprivileged user cannot reach fails with a message saying so', async () => {
+  it.runIf(userInfo().uid === 0)('as root: a data directory the unprivileged user cannot reach is kept in a stand-in it can, reused on the next start', async () => {
     const closed = join(root, 'closed');
     await mkdir(closed, { mode: 0o700 });
     await chmod(closed, 0o700);
-    await expect(startEmbeddedPostgres({ dataDir: join(closed, 'pg'), port: await freePort() }))
-      .rejects.toThrow(`PostgreSQL runs as "nobody" (it refuses root), which cannot enter ${closed}`);
+    const lines: string[] = [];
+    const port = await freePort();
+    const first = await startEmbeddedPostgres({ dataDir: join(closed, 'pg'), port, throwAway: true, log: (line) => lines.push(line) });
+    try {
+      expect(first.dataDir).toMatch(/^\/var\/tmp\/strava-sync-postgres-[0-9a-f]{12}$/);
+      expect(lines.some((line) => line.includes(`cannot enter ${closed}`) && line.includes(first.dataDir))).toBe(true);
+      expect(await postgresAnswers(first.urlFor('postgres'))).toBe(true);
+    } finally {
+      await first.stop();
+    }
+    // Nothing was opened up, and the same request finds the same data again.
     expect((await stat(closed)).mode & 0o777).toBe(0o700);
+    const second = await startEmbeddedPostgres({ dataDir: join(closed, 'pg'), port, throwAway: true });
+    try {
+      expect(second.dataDir).toBe(first.dataDir);
+      expect(second.initialised).toBe(false);
+    } finally {
+      await second.stop();
+      await rm(first.dataDir, { recursive: true, force: true });
+    }
   });
 
   describe('choosing the PostgreSQL of npm start', () => {
