@@ -29,6 +29,8 @@ export interface StravaEventSignal {
   private?: boolean;
   /** `updates.authorized === "false"`: the athlete revoked access. */
   deauthorized?: boolean;
+  /** A digest of the changed values (never the values): tells apart two different changes in the same second. */
+  updatesDigest?: string;
 }
 
 export interface SyncResult {

@@ -9,7 +9,10 @@ import type { StravaEventSignal } from '../domain/sync-types.js';
 /** Identity of an event as Strava would re-send it. */
 export function eventKey(event: StravaEventSignal): string {
   const fields = [...event.updatedFields].sort().join(',');
-  return [event.objectType, event.objectId, event.aspectType, event.eventTime, fields, event.private ?? '', event.deauthorized ?? ''].join(':');
+  const key = [event.objectType, event.objectId, event.aspectType, event.eventTime, fields, event.private ?? '', event.deauthorized ?? ''];
+  // Signals recorded before the digest existed keep the key they had (the carried dedupe keys still match them).
+  if (event.updatesDigest !== undefined) key.push(event.updatesDigest);
+  return key.join(':');
 }
 
 export type ActivityAction =

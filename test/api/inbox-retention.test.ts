@@ -3,7 +3,9 @@ import { createInboxRetention } from '../../src/api/webhooks/inbox-retention.js'
 import { inboxPruned } from '../../src/api/webhooks/metrics.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { listEvents, markForwarded, recordEvent } from '../../src/db/repositories/webhook-inbox.js';
-import { toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
+import { titleDigest, toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
+
+const digestTitle = titleDigest(Buffer.alloc(32, 1));
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { event, uniqueAthleteIds } from './webhooks-fixtures/harness.js';
@@ -13,7 +15,7 @@ const DAY = 86_400_000;
 
 /** Records one event for `owner` as received `ageDays` ago, optionally marked forwarded. */
 async function recordAged(owner: number, ageDays: number, forwarded: boolean): Promise<number> {
-  const recorded = await recordEvent(db.sql, toInboxInput(webhookEventSchema.parse(event({ owner_id: owner }))));
+  const recorded = await recordEvent(db.sql, toInboxInput(webhookEventSchema.parse(event({ owner_id: owner })), digestTitle));
   if (recorded.kind !== 'recorded') throw new Error('expected a new row');
   if (forwarded) await markForwarded(db.sql, [recorded.id]);
   await db.sql`update webhook_events set received_at = now() - make_interval(secs => ${ageDays * 86_400}) where id = ${recorded.id}`;

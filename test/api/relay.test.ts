@@ -1,6 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
+import { titleDigest, toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
+
+const digestTitle = titleDigest(Buffer.alloc(32, 1));
 import { createInboxRelay } from '../../src/api/webhooks/relay.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { countByOutcome, listEvents, recordEvent } from '../../src/db/repositories/webhook-inbox.js';
@@ -30,7 +32,7 @@ describe('webhook inbox relay', () => {
   it('keeps rows pending and counts the attempt while Temporal is unreachable', async () => {
     const [owner] = uniqueAthleteIds(1) as [number];
     await upsertConnectedAthlete(db.sql, owner, ['read', 'activity:read_all']);
-    await recordEvent(db.sql, toInboxInput(webhookEventSchema.parse(event({ owner_id: owner }))));
+    await recordEvent(db.sql, toInboxInput(webhookEventSchema.parse(event({ owner_id: owner })), digestTitle));
     // A real client aimed at a port nothing listens on: the signal cannot be delivered.
     const deadConnection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
     const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue });
@@ -54,7 +56,7 @@ describe('webhook inbox relay', () => {
     for (let i = 0; i < 240; i++) {
       const owner = owners[i % owners.length]!;
       const objectId = 5_000_000 + i;
-      await recordEvent(db.sql, toInboxInput(webhookEventSchema.parse(event({ owner_id: owner, object_id: objectId }))));
+      await recordEvent(db.sql, toInboxInput(webhookEventSchema.parse(event({ owner_id: owner, object_id: objectId })), digestTitle));
       sent.set(owner, [...(sent.get(owner) ?? []), objectId]);
     }
     const config = testConfig({ DATABASE_URL: db.url, TEMPORAL_TASK_QUEUE: taskQueue });

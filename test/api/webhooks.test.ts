@@ -4,6 +4,7 @@ import { upsertConnectedAthlete, purgeAthlete } from '../../src/db/repositories/
 import { countByOutcome, listEvents } from '../../src/db/repositories/webhook-inbox.js';
 import { storeSubscription, clearStoredSubscription } from '../../src/db/repositories/webhook-subscription.js';
 import { createWebhookIngestion, toEventSignal, toInboxInput, webhookEventSchema, type WebhookIngestion } from '../../src/api/webhooks/index.js';
+import { titleDigest } from '../../src/api/webhooks/event-schema.js';
 import { AthleteGateway } from '../../src/temporal/athlete-gateway.js';
 import { webhookEventsIgnored } from '../../src/api/webhooks/metrics.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -166,6 +167,24 @@ describe('POST/GET /webhooks/strava', () => {
       expect(received.length).toBeGreaterThan(0);
     });
 
+    it('keeps two different renames of one activity in the same second apart, and still collapses a retry', async () => {
+      const rename = (title: string) => event({ owner_id: connected, object_id: 777_060, aspect_type: 'update', updates: { title }, event_time: 1_700_000_600 });
+      for (const body of [rename('Auto-named ride'), rename('Commute home'), rename('Commute home')]) {
+        expect((await postJson(`${api.url}/webhooks/strava`, body)).status).toBe(200);
+      }
+      const rows = (await listEvents(db.sql, { ownerId: connected })).filter((r) => r.objectId === 777_060);
+      expect(rows).toHaveLength(2);
+      expect(JSON.stringify(rows.map((r) => r.updates))).not.toMatch(/Auto-named|Commute/);
+      const received = await waitFor(
+        () => receivedEvents(dev.client, connected),
+        (events) => events.filter((e) => e.objectId === 777_060).length >= 2,
+      );
+      const renames = received.filter((e) => e.objectId === 777_060);
+      // Both reach the workflow as different events (its dedupe key includes the digest), and no title travels.
+      expect(new Set(renames.map((e) => e.updatesDigest)).size).toBe(2);
+      expect(JSON.stringify(renames)).not.toMatch(/Auto-named|Commute/);
+    });
+
     it('clamps a future event_time to the time of receipt and keeps the sent one as identity', async () => {
       const sentTime = 4_000_000_000; // 2096
       const body = event({ owner_id: connected, object_id: 777_050, aspect_type: 'update', updates: { type: 'Ride' }, event_time: sentTime });
@@ -192,7 +211,7 @@ describe('POST/GET /webhooks/strava', () => {
       const signal = received.find((e) => e.objectId === 777_020)!;
       expect(signal).toEqual({
         objectType: 'activity', objectId: 777_020, aspectType: 'update', ownerId: connected, eventTime: body.event_time,
-        updatedFields: ['private', 'title'], private: true,
+        updatedFields: ['private', 'title'], private: true, updatesDigest: expect.stringMatching(/^[0-9a-f]{16}$/),
       });
       const history = JSON.stringify(await dev.client.workflow.getHandle(`athlete-${connected}`).fetchHistory());
       expect(history).not.toContain('Morning run');
@@ -323,12 +342,13 @@ describe('requireSubscription (the default in production)', () => {
 });
 
 describe('event mapping', () => {
-  const parse = (body: unknown) => toEventSignal(toInboxInput(webhookEventSchema.parse(body)));
+  const parse = (body: unknown) => toEventSignal(toInboxInput(webhookEventSchema.parse(body), titleDigest(Buffer.alloc(32, 1))));
   const base = { object_type: 'activity', object_id: 1, aspect_type: 'update', owner_id: 2, subscription_id: 3, event_time: 4 };
 
   it('turns a deauthorization into deauthorized: true', () => {
     expect(parse({ ...base, object_type: 'athlete', object_id: 2, updates: { authorized: 'false' } })).toEqual({
       objectType: 'athlete', objectId: 2, aspectType: 'update', ownerId: 2, eventTime: 4, updatedFields: ['authorized'], deauthorized: true,
+      updatesDigest: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
   });
 

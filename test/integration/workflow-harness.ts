@@ -8,7 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
-import { toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
+import { titleDigest, toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
 import { toEventSignal } from '../../src/api/webhooks/event-signal.js';
 import type { Config } from '../../src/config.js';
 import type { Sql } from '../../src/db/connection.js';
@@ -97,6 +97,7 @@ export async function createHarness(
       // Until the API's webhook route is used here: answer the handshake, turn each POST into a signal, and
       // answer 200 only once Temporal accepted it (otherwise 500, and the emulator retries like Strava).
       const forwarder = new AthleteGateway(dev.client, config).eventForwarder(10_000);
+      const digestTitle = titleDigest(config.TOKEN_ENCRYPTION_KEY);
       receiver = createServer((req, res) => {
         const url = new URL(req.url ?? '/', 'http://receiver');
         if (req.method === 'GET') {
@@ -109,7 +110,7 @@ export async function createHarness(
           const parsed = webhookEventSchema.safeParse(JSON.parse(body || '{}'));
           if (!parsed.success) return void res.writeHead(400).end();
           // Received "when it was sent": no clamp, as the emulator's clock may run ahead of this process's.
-          const signal = toEventSignal(toInboxInput(parsed.data, parsed.data.event_time * 1000));
+          const signal = toEventSignal(toInboxInput(parsed.data, digestTitle, parsed.data.event_time * 1000));
           forwarder
             .deliverToRunning(signal)
             .then(() => res.writeHead(200).end('{}'))

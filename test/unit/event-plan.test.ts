@@ -21,6 +21,13 @@ describe('eventKey', () => {
     expect(eventKey(ev(1, 'update', 10, { private: true }))).not.toBe(eventKey(ev(1, 'update', 10, { private: false })));
     expect(eventKey(ev(1, 'update', 10))).not.toBe(eventKey(ev(1, 'update', 11)));
   });
+
+  it('tells apart two different renames in the same second by their digest; signals without one keep their old key', () => {
+    const rename = (digest?: string) => ev(1, 'update', 10, { updatedFields: ['title'], ...(digest ? { updatesDigest: digest } : {}) });
+    expect(eventKey(rename('aaaa'))).not.toBe(eventKey(rename('bbbb')));
+    expect(eventKey(rename('aaaa'))).toBe(eventKey(rename('aaaa')));
+    expect(eventKey(rename())).toBe('activity:1:update:10:title::');
+  });
 });
 
 describe('planActivityEvents', () => {

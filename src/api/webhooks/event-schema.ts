@@ -1,3 +1,4 @@
+import { createHmac, hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import { clampEventTime } from '../../domain/event-time.js';
 import { WEBHOOK_ASPECT_TYPES, WEBHOOK_OBJECT_TYPES } from '../../domain/sync-types.js';
@@ -77,19 +78,29 @@ export const webhookAckSchema = z.object({ status: z.literal('received') });
 export const WEBHOOK_ACK: WebhookAck = { status: 'received' };
 export type WebhookAck = z.infer<typeof webhookAckSchema>;
 
-/** The title text is replaced before the event is stored: the inbox needs to know a title changed, not what to. */
-export const REDACTED = '[redacted]';
+/**
+ * How a title is stored: as a keyed digest, never the text. The inbox must tell two different renames apart (two
+ * apps renaming one activity within a second) and still collapse Strava's byte-identical retries; the key keeps
+ * the digest of a common title ("Morning Run") from being looked up.
+ */
+export type TitleDigest = (title: string) => string;
+
+/** The digest keyed by a secret of this deployment (derived, so the secret itself is never used as an HMAC key). */
+export function titleDigest(secret: Buffer): TitleDigest {
+  const key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'strava-sync webhook title digest', 32));
+  return (title) => `redacted:${createHmac('sha256', key).update(title).digest('hex').slice(0, 16)}`;
+}
 
 /**
  * The inbox row for an event received at `receivedAtMs`: its time as sent (identity) and clamped (applied). An event
  * time is Strava's claim, not a fact: one from the future counts as the moment it arrived (server clock, whole
  * seconds); one from the past is kept as sent.
  */
-export function toInboxInput(event: WebhookEvent, receivedAtMs = Date.now()): InboxEvent {
+export function toInboxInput(event: WebhookEvent, digestTitle: TitleDigest, receivedAtMs = Date.now()): InboxEvent {
   const updates: InboxEvent['updates'] = {};
   for (const [key, value] of Object.entries(event.updates)) {
     if (value === undefined) continue;
-    updates[key] = key === 'title' ? REDACTED : value;
+    updates[key] = key === 'title' && typeof value === 'string' ? digestTitle(value) : value;
   }
   return {
     objectType: event.object_type,

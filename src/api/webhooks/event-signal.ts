@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { StravaEventSignal } from '../../domain/sync-types.js';
 import type { InboxEvent } from '../../db/repositories/webhook-inbox.js';
 
@@ -19,10 +20,18 @@ export function toEventSignal(event: SignalSource): StravaEventSignal {
     eventTime: event.appliedEventTime,
     updatedFields: Object.keys(updates).sort(),
   };
+  // Two different changes of the same fields in the same second must stay two events for the workflow's dedupe; the
+  // stored values are already free of titles (keyed digests), and this digest of them is one step further removed.
+  if (signal.updatedFields.length > 0) signal.updatesDigest = digestOf(updates);
   const privateFlag = readBoolean(updates.private);
   if (privateFlag !== undefined) signal.private = privateFlag;
   if (event.objectType === 'athlete' && readBoolean(updates.authorized) === false) signal.deauthorized = true;
   return signal;
+}
+
+function digestOf(updates: SignalSource['updates']): string {
+  const canonical = JSON.stringify(Object.keys(updates).sort().map((key) => [key, updates[key]]));
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
 /** Strava sends booleans inside `updates` as "true"/"false" strings; stored rows hold either form. */

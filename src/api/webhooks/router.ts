@@ -8,7 +8,7 @@ import type { EventForwarder } from '../../temporal/athlete-gateway.js';
 import { describeIssues, errorBody } from '../http/errors.js';
 import { withTimeout } from '../http/timeout.js';
 import { classifyDatabaseError, errorCode } from './database-errors.js';
-import { handshakeQuerySchema, toInboxInput, WEBHOOK_ACK, webhookEventSchema, type WebhookAck } from './event-schema.js';
+import { handshakeQuerySchema, titleDigest, toInboxInput, WEBHOOK_ACK, webhookEventSchema, type WebhookAck } from './event-schema.js';
 import { toEventSignal } from './event-signal.js';
 import { webhookAckSeconds, webhookEventsIgnored, webhookEventsReceived } from './metrics.js';
 import { WEBHOOK_BASE_PATH, webhookCallbackPath } from './paths.js';
@@ -17,7 +17,7 @@ import { WEBHOOK_BASE_PATH, webhookCallbackPath } from './paths.js';
 export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface WebhookRouterDeps {
-  config: Pick<Config, 'STRAVA_WEBHOOK_VERIFY_TOKEN' | 'STRAVA_WEBHOOK_PATH_TOKEN'>;
+  config: Pick<Config, 'STRAVA_WEBHOOK_VERIFY_TOKEN' | 'STRAVA_WEBHOOK_PATH_TOKEN' | 'TOKEN_ENCRYPTION_KEY'>;
   sql: Sql;
   forwarder: EventForwarder;
   /** Called after a row is committed as pending: the relay forwards it (relay.nudge). */
@@ -63,6 +63,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
   };
   const path = webhookCallbackPath(deps.config);
   const expectedVerifyToken = digest(deps.config.STRAVA_WEBHOOK_VERIFY_TOKEN);
+  const digestTitle = titleDigest(deps.config.TOKEN_ENCRYPTION_KEY);
   const router = express.Router();
 
   // Strava sends application/json, but a missing or odd content type should not turn a real event into a 400.
@@ -95,7 +96,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
       return;
     }
     const event = parsed.data;
-    const inbox = toInboxInput(event, now());
+    const inbox = toInboxInput(event, digestTitle, now());
 
     let recorded: RecordResult;
     try {
