@@ -9,7 +9,7 @@ export const IGNORE_REASONS = ['subscription_mismatch', 'no_subscription', 'athl
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 export type InboxOutcome = 'pending' | 'forwarded' | 'ignored';
 
-/** What the receiver stores: Strava's event identity plus the (title-redacted) updates object. */
+/** What the receiver stores: Strava's event identity plus the updates object (a title only as its keyed digest). */
 export interface InboxEventInput {
   objectType: WebhookObjectType;
   objectId: number;
@@ -67,8 +67,8 @@ const columns = (sql: Db) => sql`
  * `requireSubscription`), when the athlete is not connected (no row, or revoked), or when the athlete already has
  * `maxPendingPerAthlete` rows waiting. An ignored event takes a slot of the bounded sample (replacing that slot's
  * row) and never takes part in duplicate detection. A duplicate (same Strava event identity, including the
- * redacted `updates`: migrations 006/007) of a pending or forwarded row inserts nothing; an event dated after its
- * receipt never counts as the original of a later one.
+ * `updates` with its title digest: migrations 006/007) of a pending or forwarded row inserts nothing; an event
+ * dated after its receipt never counts as the original of a later one.
  */
 export async function recordEvent(sql: Db, event: InboxEventInput, options: RecordOptions = {}): Promise<RecordResult> {
   const requireSubscription = options.requireSubscription ?? false;
