@@ -93,8 +93,8 @@ export const configSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: port.default(3000),
   /**
-   * Which proxies may tell the API the client's address (Express "trust proxy"): `loopback` (default), `uniquelocal`
-   * (a load balancer on a private network, as in docker-compose.yml), a hop count, or comma-separated addresses.
+   * Which proxies may tell the API the client's address (Express "trust proxy"): `loopback` (default), a hop count
+   * (`1`: exactly one proxy in front, as nginx in docker-compose.yml), `uniquelocal`, or comma-separated addresses.
    */
   TRUST_PROXY: z
     .string()

@@ -4,7 +4,8 @@ import { StravaError, type StravaErrorKind } from '../strava/errors.js';
 
 /**
  * The Temporal failure type each kind of Strava error becomes; undefined keeps the error as it is, so Temporal
- * retries it (a 5xx). Every listed type is non-retryable for Temporal: the workflow handles each one itself.
+ * retries it (a 5xx). The workflow handles every listed type itself: its retry policy lists them all as
+ * nonRetryableErrorTypes.
  */
 const FAILURE_TYPE_OF_KIND: Record<StravaErrorKind, string | undefined> = {
   rate_limited: FAILURE_TYPES.rateLimited,
@@ -33,8 +34,8 @@ export function toActivityFailure(error: unknown): unknown {
   const type = FAILURE_TYPE_OF_KIND[error.kind];
   if (type === undefined) return error;
   if (type === FAILURE_TYPES.rateLimited) {
-    // Retryable for Temporal's sake, but the workflow lists RateLimited as non-retryable and waits out the window
-    // itself, reading the wait from details.
+    // Not marked nonRetryable here: whether a rate limit is retried is the caller's retry policy to say (the athlete
+    // workflow lists RateLimited as non-retryable and waits out the window itself, reading the wait from details).
     const retryAfterMs = Math.max(1_000, error.retryAfterMs ?? 60_000);
     return ApplicationFailure.create({ type, message: error.message, details: [{ retryAfterMs }] });
   }

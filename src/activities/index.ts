@@ -15,7 +15,7 @@ import {
 import { clampEventTime } from '../domain/event-time.js';
 import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
-import { asActivity, toActivityFailure } from './failures.js';
+import { asActivity, isStravaError, toActivityFailure } from './failures.js';
 import type { AthleteActivities } from '../domain/activity-contract.js';
 
 export type { AthleteActivities } from '../domain/activity-contract.js';
@@ -150,7 +150,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
     async fetchActivity({ athleteId, activityId, priority, eventTime: signalled }) {
       return asActivity(async () => {
         const eventTime = clampEventTime(signalled, now());
-        const deletedAt = await tombstoneOf(sql, activityId);
+        const deletedAt = await tombstoneOf(sql, athleteId, activityId);
         if (deletedAt && deletedAt.getTime() > eventTime * 1000) {
           return { outcome: 'superseded', added: false, changed: false, requests: 0 } as const;
         }
@@ -158,12 +158,14 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         try {
           detail = await strava.getActivity(athleteId, priority, activityId, cancellation());
         } catch (error) {
-          if ((error as Error).name === 'StravaNotFoundError') return { outcome: 'not_found', added: false, changed: false, requests: 1 } as const;
+          if (isStravaError(error, 'not_found')) return { outcome: 'not_found', added: false, changed: false, requests: 1 } as const;
           throw error;
         }
         if (detail.athlete.id !== athleteId) {
+          // A (forged) event naming another athlete's public activity: nothing of this athlete's changes, and no
+          // removal or tombstone may follow from it (that would hide the other athlete's activity).
           log?.warn({ athleteId, activityId }, 'fetched activity belongs to another athlete; ignored');
-          return { outcome: 'not_found', added: false, changed: false, requests: 1 } as const;
+          return { outcome: 'superseded', added: false, changed: false, requests: 1 } as const;
         }
         // The event is not older than any recorded delete (checked above): this observation counts as after it.
         const observedAt = new Date(Math.max(now(), eventTime * 1000 + 1));
@@ -211,9 +213,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         await strava.getAthlete(athleteId, 'realtime', cancellation());
         return { authorized: true, requests: 1 };
       } catch (error) {
-        const name = (error as Error).name;
         // A 401 on the token (or a refresh token Strava rejects) confirms the revocation.
-        if (name === 'StravaTokenInvalidError' || name === 'NeedsReauthError') return { authorized: false, requests: 1 };
+        if (isStravaError(error, 'token_invalid', 'needs_reauth')) return { authorized: false, requests: 1 };
         throw toActivityFailure(error);
       }
     },
@@ -222,9 +223,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       try {
         await strava.deauthorize(athleteId);
       } catch (error) {
-        const name = (error as Error).name;
         // Already revoked at Strava, or no tokens left: nothing to deauthorize.
-        if (name !== 'StravaTokenInvalidError' && name !== 'NeedsReauthError') throw toActivityFailure(error);
+        if (!isStravaError(error, 'token_invalid', 'needs_reauth')) throw toActivityFailure(error);
       }
       return { requests: 1 };
     },

@@ -1,10 +1,11 @@
-import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
 import type { AthleteStatus } from './athlete-state.js';
 import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
 import { eventKey, pushBounded } from './event-plan.js';
 import { refill } from './fetch-budget.js';
+import { PATCHES } from './patches.js';
 import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from './messages.js';
 
 /**
@@ -55,7 +56,9 @@ function recordStravaEvent(run: AthleteSyncRun, signalled: StravaEventSignal): v
     // Bounded history: drop the event and let a list find the change instead (the burst list: rate-limited,
     // so a flood of events cannot buy a list each).
     state.counters.droppedEvents += 1;
-    run.scheduleBurstList();
+    // Runs recorded before the event budget caught up with an immediate catch-up sync; keep replaying them so.
+    if (patched(PATCHES.eventFetchBudget)) run.scheduleBurstList();
+    else state.catchUpPending = true;
   } else {
     state.pendingEvents.push(event);
   }

@@ -57,7 +57,7 @@ describe('security: a future-dated delete neither removes nor hides an activity'
       await scratch.sql`
         insert into activity_tombstones (activity_id, athlete_id, deleted_at, recorded_at)
         values (4242, 42, '2126-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`;
-      expect((await tombstoneOf(scratch.sql, 4242))!.toISOString()).toBe('2026-01-01T00:00:00.000Z'); // read side
+      expect((await tombstoneOf(scratch.sql, 42, 4242))!.toISOString()).toBe('2026-01-01T00:00:00.000Z'); // read side
       await migrate(scratch.sql);
       const [row] = await scratch.sql<{ deletedAt: Date }[]>`select deleted_at as "deletedAt" from activity_tombstones where activity_id = 4242`;
       expect(row!.deletedAt.toISOString()).toBe('2026-01-01T00:00:00.000Z');

@@ -67,7 +67,7 @@ export async function upsertActivities(
     // A tombstone counts at most from when it was recorded: an observation made after that always wins.
     const tombstones = await tx<{ id: number; deletedAt: Date }[]>`
       select activity_id as id, least(deleted_at, recorded_at) as "deletedAt" from activity_tombstones
-      where activity_id = any(${bigintArray(tx, ids)}) for update`;
+      where activity_id = any(${bigintArray(tx, ids)}) and athlete_id = ${athleteId} for update`;
     const blocked = new Set(tombstones.filter((t) => t.deletedAt.getTime() >= options.observedAt.getTime()).map((t) => t.id));
     const writable = unique.filter((a) => !blocked.has(a.id));
     outcome.skipped.push(...blocked);
@@ -167,10 +167,14 @@ export async function removeActivities(sql: Sql, athleteId: number, ids: number[
   });
 }
 
-/** The recorded delete time of an activity, if any (never later than when it was recorded). */
-export async function tombstoneOf(sql: Db, activityId: number): Promise<Date | undefined> {
+/**
+ * The athlete's recorded delete time of an activity, if any (never later than when it was recorded). Another
+ * athlete's tombstone for the same id (a forged event naming someone else's activity) never counts.
+ */
+export async function tombstoneOf(sql: Db, athleteId: number, activityId: number): Promise<Date | undefined> {
   const [row] = await sql<{ deletedAt: Date }[]>`
-    select least(deleted_at, recorded_at) as "deletedAt" from activity_tombstones where activity_id = ${activityId}`;
+    select least(deleted_at, recorded_at) as "deletedAt" from activity_tombstones
+    where activity_id = ${activityId} and athlete_id = ${athleteId}`;
   return row?.deletedAt;
 }
 
