@@ -41,8 +41,6 @@ export interface AppOptions {
    * thousands. OAuth: a person clicks connect a handful of times.
    */
   rateLimits: { webhooks: RateLimitSetting; oauth: RateLimitSetting };
-  /** Express "trust proxy" (TRUST_PROXY): which hops may set X-Forwarded-For, so rate limits see client IPs. */
-  trustProxy: boolean | number | string;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -53,9 +51,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
     webhooks: { windowMs: 10_000, limit: 5_000 },
     oauth: { windowMs: 60_000, limit: 60 },
   },
-  trustProxy: 'loopback',
 };
-
 
 export interface AppDeps {
   config: Config;
@@ -98,7 +94,6 @@ export function createApp(deps: AppDeps): ApiApp {
   const { config, sql, temporal, strava, logger } = deps;
   const options: AppOptions = {
     ...DEFAULT_APP_OPTIONS,
-    trustProxy: config.TRUST_PROXY,
     ...deps.options,
     rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
   };
@@ -115,7 +110,8 @@ export function createApp(deps: AppDeps): ApiApp {
 
   const app = express() as ApiApp;
   app.disable('x-powered-by');
-  app.set('trust proxy', options.trustProxy);
+  // Which hops may set X-Forwarded-For (TRUST_PROXY), so rate limits see client addresses.
+  app.set('trust proxy', config.TRUST_PROXY);
   app.use(metrics.middleware);
   app.use(requestLog(logger, config.STRAVA_WEBHOOK_PATH_TOKEN ? [config.STRAVA_WEBHOOK_PATH_TOKEN] : []));
   app.use(helmet());

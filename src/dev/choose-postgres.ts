@@ -8,7 +8,7 @@ import { postgresAnswers, startEmbeddedPostgres, type EmbeddedPostgresOptions, t
 export type PostgresChoice =
   | { kind: 'given'; url: string }
   | { kind: 'found'; url: string }
-  | { kind: 'embedded'; url: string; server: RunningPostgres; dataDir: string; defaultUrl: string };
+  | { kind: 'embedded'; url: string; server: RunningPostgres; defaultUrl: string };
 
 export interface ChoosePostgresOptions {
   /** DATABASE_URL as the user set it (unset or empty: not given). */
@@ -23,7 +23,7 @@ export async function choosePostgres(options: ChoosePostgresOptions): Promise<Po
   if (await postgresAnswers(options.defaultUrl)) return { kind: 'found', url: options.defaultUrl };
   const server = await startEmbeddedPostgres(options.embedded);
   const database = decodeURIComponent(new URL(options.defaultUrl).pathname.slice(1)) || 'postgres';
-  return { kind: 'embedded', url: server.urlFor(database), server, dataDir: server.dataDir, defaultUrl: options.defaultUrl };
+  return { kind: 'embedded', url: server.urlFor(database), server, defaultUrl: options.defaultUrl };
 }
 
 /** The URL without its password, for start-up lines and errors. */
@@ -46,6 +46,6 @@ export function describePostgres(choice: PostgresChoice): string {
       return `PostgreSQL already running at ${redactUrl(choice.url)}`;
     case 'embedded':
       return `embedded PostgreSQL ${choice.server.version} at ${choice.url} (nothing answered at ${redactUrl(choice.defaultUrl)}; ` +
-        `data in ${choice.dataDir}${choice.server.initialised ? ', just created' : ''}; runs as ${choice.server.user})`;
+        `data in ${choice.server.dataDir}${choice.server.initialised ? ', just created' : ''}; runs as ${choice.server.user})`;
   }
 }

@@ -18,7 +18,7 @@ export function requireAdminKey(adminApiKey: string): RequestHandler {
  */
 export function requireMetricsToken(adminApiKey: string, metricsToken: string | undefined): RequestHandler {
   return metricsToken === undefined
-    ? requireBearer([adminApiKey], 'admin API key', 'ADMIN_API_KEY')
+    ? requireAdminKey(adminApiKey)
     : requireBearer([metricsToken, adminApiKey], 'metrics token', 'METRICS_TOKEN');
 }
 
