@@ -34,3 +34,13 @@ export function backfillIntervalMs(baseMs: number, fleet: FleetLoad): number {
 export function withJitter(intervalMs: number, jitter: number, random: number): number {
   return Math.max(1_000, Math.round(intervalMs * (1 + jitter * (2 * random - 1))));
 }
+
+/**
+ * The delay until the next backfill: the budget-aware interval, jittered, and never beyond the two-week cap. The
+ * cap is applied before the jitter (lowered by the jitter's upper bound) so capped athletes still spread out
+ * instead of all landing on the cap, and none lands beyond it.
+ */
+export function nextBackfillDelayMs(baseMs: number, fleet: FleetLoad, jitter: number, random: number): number {
+  const ceiling = MAX_BACKFILL_INTERVAL_MS / (1 + Math.max(0, jitter));
+  return Math.min(MAX_BACKFILL_INTERVAL_MS, withJitter(Math.min(backfillIntervalMs(baseMs, fleet), ceiling), jitter, random));
+}

@@ -4,7 +4,7 @@ import type { Priority } from '../domain/sync-types.js';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
-import { backfillIntervalMs, withJitter } from './backfill-plan.js';
+import { nextBackfillDelayMs } from './backfill-plan.js';
 import type { StravaOutcome } from './failure-outcome.js';
 import { focusFindsStale } from './next-step.js';
 
@@ -123,7 +123,7 @@ async function finishImport(run: AthleteSyncRun): Promise<void> {
 /** Asks for the fleet's load and sets the next backfill time (budget-aware interval, jittered). */
 export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
   const fleet = await db.fleetLoad.executeWithOptions({ summary: 'plan next backfill' }, [{ athleteId: run.athleteId }]);
-  const interval = withJitter(backfillIntervalMs(run.opts.backfillIntervalMs, fleet), run.opts.backfillJitter, Math.random());
+  const interval = nextBackfillDelayMs(run.opts.backfillIntervalMs, fleet, run.opts.backfillJitter, Math.random());
   run.state.nextBackfillAt = iso(Date.now() + interval);
 }
 

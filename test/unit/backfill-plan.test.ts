@@ -4,6 +4,7 @@ import {
   MAX_BACKFILL_INTERVAL_MS,
   REQUESTS_PER_BACKFILL,
   backfillIntervalMs,
+  nextBackfillDelayMs,
   withJitter,
 } from '../../src/workflows/backfill-plan.js';
 import type { FleetLoad } from '../../src/domain/fleet-load.js';
@@ -65,5 +66,26 @@ describe('withJitter', () => {
 
   it('never returns less than a second', () => {
     expect(withJitter(10, 0.5, 0)).toBe(1_000);
+  });
+});
+
+describe('nextBackfillDelayMs', () => {
+  const huge = fleet({ dormant: 1_000_000 }, 'dormant', 600);
+
+  it('never plans beyond the two-week cap, whatever the jitter draws', () => {
+    for (const random of [0, 0.25, 0.5, 0.75, 0.999999]) {
+      expect(nextBackfillDelayMs(3 * HOUR, huge, 0.1, random)).toBeLessThanOrEqual(MAX_BACKFILL_INTERVAL_MS);
+    }
+  });
+
+  it('still spreads capped athletes out instead of putting them all on the cap', () => {
+    const low = nextBackfillDelayMs(3 * HOUR, huge, 0.1, 0);
+    const high = nextBackfillDelayMs(3 * HOUR, huge, 0.1, 0.999999);
+    expect(high - low).toBeGreaterThan(DAY);
+  });
+
+  it('is the jittered budget-aware interval when the cap is far away', () => {
+    const load = fleet({ active: 10 }, 'active');
+    expect(nextBackfillDelayMs(3 * HOUR, load, 0.1, 0)).toBe(withJitter(3 * HOUR, 0.1, 0));
   });
 });
