@@ -75,16 +75,17 @@ describe("OAuth callback and Strava's variants", () => {
 
   describe('a refused authorization code, in each shape Strava has been seen to send', () => {
     it.each([
-      ['invalid', 'AuthorizationCode'],
-      ['expired', 'AuthorizationCode'],
-      ['request_token', 'RequestToken'],
-    ] as const)('%s -> 400 invalid_code, nothing stored', async (variant, resource) => {
+      ['invalid', 'AuthorizationCode code invalid'],
+      ['expired', 'AuthorizationCode expired'],
+      ['request_token', 'RequestToken code invalid'],
+    ] as const)('%s -> 400 invalid_code, nothing stored', async (variant, fault) => {
       await emulator.control.setFaults({ badCodeVariant: variant });
       try {
         const athleteId = uniqueAthleteId();
         const { callback, browser } = await consent(api, { athlete_id: String(athleteId) });
         callback.searchParams.set('code', 'c0ffee'.repeat(6) + 'c0de');
         const refusedBefore = await tokenRequests(400);
+        const logsBefore = api.logs.length;
         const response = await browser.fetch(callback);
         expect(response.status).toBe(400);
         expect(await response.json()).toEqual({ error: { code: 'invalid_code', message: expect.stringContaining('refused the authorization code') } });
@@ -92,8 +93,8 @@ describe("OAuth callback and Strava's variants", () => {
         expect(await getAthlete(db.sql, athleteId)).toBeUndefined();
         expect(await tokenRows(athleteId)).toBe(0);
         // The warning names Strava's Fault (the shape really was served), never the code itself.
-        const logs = api.logs.join('');
-        expect(logs).toContain(resource);
+        const logs = api.logs.slice(logsBefore).join('');
+        expect(logs).toContain(fault);
         expect(logs).not.toContain('c0ffee');
       } finally {
         await emulator.control.setFaults({ badCodeVariant: 'invalid' });
