@@ -38,6 +38,12 @@ export interface TokenVault {
   store(athleteId: number, tokens: TokenSet, tx?: Db): Promise<void>;
   /** A valid access token (refreshed if needed). Throws NeedsReauthError when the athlete must reconnect. */
   getAccessToken(athleteId: number): Promise<string>;
+  /**
+   * Strava answered 401 to `rejected`: refreshes now whatever its recorded expiry (unless another caller already
+   * replaced it), so Strava's answer to the refresh token says whether the athlete's grant is still alive.
+   * Throws NeedsReauthError when the refresh token is refused too.
+   */
+  refreshRejected(athleteId: number, rejected: string): Promise<string>;
   remove(athleteId: number, tx?: Db): Promise<boolean>;
   /** Re-encrypts every row not under the current key; returns how many rows changed. */
   reencryptAll(): Promise<number>;
@@ -65,11 +71,12 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
   const accessOf = (row: EncryptedTokenRow) => cipher.decrypt(row.accessTokenEnc, row.keyId, row.athleteId, 'access');
   const fresh = (row: EncryptedTokenRow) => row.expiresAt.getTime() - now() > refreshMarginMs;
 
-  async function refreshUnderLock(athleteId: number): Promise<string> {
+  /** `rejected`: the access token Strava just refused, refreshed even though its recorded expiry is far away. */
+  async function refreshUnderLock(athleteId: number, rejected?: string): Promise<string> {
     const outcome = await sql.begin(async (tx): Promise<RefreshOutcome> => {
       const row = await readTokens(tx, athleteId, { forUpdate: true });
       if (!row) return { kind: 'missing' };
-      if (fresh(row)) return { kind: 'token', token: accessOf(row) };
+      if (rejected === undefined ? fresh(row) : accessOf(row) !== rejected) return { kind: 'token', token: accessOf(row) };
       const refreshToken = cipher.decrypt(row.refreshTokenEnc, row.keyId, athleteId, 'refresh');
       let tokens: TokenSet;
       try {
@@ -82,7 +89,8 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
           await deleteTokens(tx, athleteId);
           return { kind: 'reauth' };
         }
-        if (error instanceof StravaError && error.retryable && row.expiresAt.getTime() - now() > STILL_VALID_MS) {
+        // Not for a rejected token: handing it out again would only meet the same 401.
+        if (rejected === undefined && error instanceof StravaError && error.retryable && row.expiresAt.getTime() - now() > STILL_VALID_MS) {
           return { kind: 'token', token: accessOf(row) };
         }
         throw error;
@@ -110,6 +118,12 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
         inflight.set(athleteId, pending);
       }
       return pending;
+    },
+
+    refreshRejected(athleteId, rejected) {
+      // Not shared through `inflight`: the row lock and the comparison with `rejected` make a concurrent caller
+      // that already replaced the token return the replacement instead of refreshing twice.
+      return refreshUnderLock(athleteId, rejected);
     },
 
     remove(athleteId, tx) {
