@@ -8,4 +8,6 @@ export const PATCHES = {
   confirmDeletes: 'confirm-deletes-with-strava',
   /** Event-triggered fetches take a token of the per-athlete budget; without one they are deferred. */
   eventFetchBudget: 'event-fetch-budget',
+  /** Each planned backfill is recorded (backfill_plans), so one that never runs counts as late. */
+  recordBackfillPlan: 'record-backfill-plan',
 } as const;
