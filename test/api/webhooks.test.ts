@@ -212,6 +212,7 @@ describe('POST/GET /webhooks/strava', () => {
       expect(signal).toEqual({
         objectType: 'activity', objectId: 777_020, aspectType: 'update', ownerId: connected, eventTime: body.event_time,
         updatedFields: ['private', 'title'], private: true, updatesDigest: expect.stringMatching(/^[0-9a-f]{16}$/),
+        receivedAt: expect.any(Number),
       });
       const history = JSON.stringify(await dev.client.workflow.getHandle(`athlete-${connected}`).fetchHistory());
       expect(history).not.toContain('Morning run');
