@@ -22,13 +22,16 @@ export interface WindowCounts {
 
 const secondsOf = (ms: number) => ms / 1000;
 
-/** Changes delivered by webhooks and changes only a list found (the repairs), in runs started within the window. */
+/**
+ * Changes delivered by webhooks and changes only a list found (the repairs), in runs started within the window,
+ * whatever their outcome: a list that failed part-way wrote its first pages, and its retry will not find them again.
+ */
 async function webhookDelivery(sql: Db, windowMs: number): Promise<WindowCounts['webhookDelivery']> {
   const [row] = await sql<{ viaWebhook: number; repairs: number }[]>`
     select coalesce(sum(changes) filter (where trigger = any(${textArray(sql, WEBHOOK_DELIVERED_TRIGGERS)})), 0)::int as "viaWebhook",
            coalesce(sum(changes) filter (where trigger = any(${textArray(sql, REPAIR_TRIGGERS)})), 0)::int as repairs
     from sync_runs
-    where started_at >= now() - make_interval(secs => ${secondsOf(windowMs)}) and outcome = 'ok'`;
+    where started_at >= now() - make_interval(secs => ${secondsOf(windowMs)})`;
   return row ?? { viaWebhook: 0, repairs: 0 };
 }
 
