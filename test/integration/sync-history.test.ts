@@ -1,3 +1,6 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminHealthSchema, syncRunPageSchema, type AdminHealth } from '../../src/api/admin/sync-history-schemas.js';
 import { freePort } from '../../src/dev/temporal-dev-server.js';
@@ -8,6 +11,7 @@ import { connectAthlete, startApi, waitFor, type ApiHarness } from '../api/helpe
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process.js';
+import { FIXTURES_DIR } from './workflow-harness.js';
 
 /**
  * The sync history and the four health numbers moving with real parts: the API receiving the emulator's webhooks
@@ -262,5 +266,19 @@ describe('sync history and health numbers on real Temporal, PostgreSQL and the e
     expect(backfills.runs).toHaveLength(2);
     expect(backfills.nextCursor).not.toBeNull();
     expect(backfills.runs.every((r) => r.dueAt !== null)).toBe(true);
+  });
+
+  it('8. the histories hold ids, counts and times only (RECORD_HISTORIES=1 keeps them as replay fixtures)', async () => {
+    for (const [index, athleteId] of [athleteA, athleteB].entries()) {
+      const json = historyToJSON(await dev.client.workflow.getHandle(`athlete-${athleteId}`).fetchHistory());
+      expect(json).not.toContain(emulator.clientSecret);
+      expect(json).not.toContain('Renamed while the webhooks were lost');
+      // The new command of this history: the backfill plan activity (behind patched('record-backfill-plan')).
+      expect(json).toContain('"recordBackfillPlan"');
+      if (process.env.RECORD_HISTORIES === '1') {
+        await mkdir(FIXTURES_DIR, { recursive: true });
+        await writeFile(join(FIXTURES_DIR, `sync-history-${index}-0.json`), json);
+      }
+    }
   });
 });
