@@ -277,7 +277,7 @@ describe('sync history and health numbers on real Temporal, PostgreSQL and the e
       expect(json).toContain('"recordBackfillPlan"');
       if (process.env.RECORD_HISTORIES === '1') {
         await mkdir(FIXTURES_DIR, { recursive: true });
-        await writeFile(join(FIXTURES_DIR, `sync-history-${index}-0.json`), json);
+        await writeFile(join(FIXTURES_DIR, `health-${index}-0.json`), json);
       }
     }
   });
