@@ -107,7 +107,7 @@ describe('sync history and health numbers on real Temporal, PostgreSQL and the e
     await dev?.close();
   });
 
-  it("1. the history import is recorded, as neither delivered nor repaired", async () => {
+  it('1. the history import is recorded, as neither delivered nor repaired', async () => {
     athleteA = await connectAthlete(api, emulator, db.sql, 30);
     await startWorkflow(athleteA, HOUR);
     const runs = await waitFor(() => runsOf(athleteA), (rows) => rows.some((r) => r.activity === 'import_page'), { timeoutMs: 30_000, what: 'the import page' });
