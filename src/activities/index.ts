@@ -13,7 +13,8 @@ import {
   upsertActivities,
 } from '../db/repositories/activities.js';
 import { clampEventTime } from '../domain/event-time.js';
-import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
+import { WEBHOOK_EVIDENCE_WINDOW_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
+import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
 import { recordBackfillPlan } from '../db/repositories/backfill-plans.js';
 import { asActivity, isStravaError, toActivityFailure } from './failures.js';
@@ -101,7 +102,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
   const { sql, strava } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log;
-  let fleetCache: { at: number; rows: { athleteId: number; latestStart: Date | null }[] } | undefined;
+  let fleetCache: { at: number; rows: { athleteId: number; latestStart: Date | null }[]; evidence: WebhookEvidence } | undefined;
   const wallClock = deps.wallClock ?? Date.now;
   const recordRun = createRunRecorder({ sql, wallClock, ...(log ? { log } : {}) });
 
@@ -252,7 +253,10 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       // An athlete missing from the snapshot connected after it was taken: while a fleet grows, a snapshot up to a
       // minute old undercounts it and would class the athlete as dormant, so it is taken again.
       const stale = !fleetCache || t - fleetCache.at > FLEET_CACHE_MS || !fleetCache.rows.some((row) => row.athleteId === athleteId);
-      if (stale) fleetCache = { at: t, rows: await latestActivityStarts(sql) };
+      if (stale) {
+        const [rows, delivery] = await Promise.all([latestActivityStarts(sql), loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS)]);
+        fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: false } };
+      }
       const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
       let athleteClass: ActivityClass = 'dormant';
       for (const row of fleetCache!.rows) {
@@ -261,7 +265,12 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         if (row.athleteId === athleteId) athleteClass = c;
       }
       const budget = deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET;
-      return { athletes, athleteClass, dailyBackgroundBudget: typeof budget === 'number' ? budget : await budget() };
+      return {
+        athletes,
+        athleteClass,
+        dailyBackgroundBudget: typeof budget === 'number' ? budget : await budget(),
+        evidence: fleetCache!.evidence,
+      };
     },
 
     async verifyAuthorization({ athleteId }) {

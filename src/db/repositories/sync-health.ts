@@ -26,7 +26,7 @@ const secondsOf = (ms: number) => ms / 1000;
  * Changes delivered by webhooks and changes only a list found (the repairs), in runs started within the window,
  * whatever their outcome: a list that failed part-way wrote its first pages, and its retry will not find them again.
  */
-async function webhookDelivery(sql: Db, windowMs: number): Promise<WindowCounts['webhookDelivery']> {
+export async function loadWebhookDelivery(sql: Db, windowMs: number): Promise<WindowCounts['webhookDelivery']> {
   const [row] = await sql<{ viaWebhook: number; repairs: number }[]>`
     select coalesce(sum(changes) filter (where trigger = any(${textArray(sql, WEBHOOK_DELIVERED_TRIGGERS)})), 0)::int as "viaWebhook",
            coalesce(sum(changes) filter (where trigger = any(${textArray(sql, REPAIR_TRIGGERS)})), 0)::int as repairs
@@ -105,7 +105,7 @@ async function latency(sql: Db, windowMs: number): Promise<WindowCounts['latency
 /** Every count of one window (windowMs long, ending now); lateAfterMs is how long after its due time a backfill is late. */
 export async function loadWindowCounts(sql: Db, windowMs: number, lateAfterMs: number): Promise<WindowCounts> {
   const [delivery, backfill, refresh, latencies] = await Promise.all([
-    webhookDelivery(sql, windowMs),
+    loadWebhookDelivery(sql, windowMs),
     backfillCompletion(sql, windowMs, lateAfterMs),
     tokenRefresh(sql, windowMs),
     latency(sql, windowMs),
