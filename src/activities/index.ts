@@ -7,6 +7,7 @@ import { purgeAthlete, recordSync, setAthleteState } from '../db/repositories/at
 import {
   DETAIL_LEVEL,
   activityIdsStartedSince,
+  countActivities,
   latestActivityStarts,
   removeActivities,
   tombstoneOf,
@@ -111,6 +112,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
           skipped: outcome.skipped.length,
           oldestStart: starts.length ? Math.min(...starts) : null,
           requests: 1,
+          stored: await countActivities(sql, athleteId),
         };
       });
     },
@@ -143,7 +145,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         await recordSync(sql, athleteId, observedAt, kind === 'backfill' ? 'backfill' : 'sync');
         if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
         const found = watch?.filter((id) => seen.has(id));
-        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, ...(found ? { found } : {}) };
+        const count = await countActivities(sql, athleteId);
+        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, stored: count, ...(found ? { found } : {}) };
       });
     },
 
