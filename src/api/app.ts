@@ -23,6 +23,7 @@ import { AthleteGateway } from '../temporal/athlete-gateway.js';
 import type { ApiStrava } from './strava-deps.js';
 import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type InboxRetention, type WebhookIngestionDeps } from './webhooks/index.js';
 import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
+import { createSettingsSync, SETTINGS_PATH, settingsOpenApi, settingsRouter, type SettingsSync } from './settings/index.js';
 
 export interface RateLimitSetting {
   windowMs: number;
@@ -36,6 +37,8 @@ export interface AppOptions {
   sseHeartbeatMs: number;
   /** POST /admin/sync: sync requests in flight towards Temporal at once. */
   adminSyncConcurrency: number;
+  /** Time between two settings passes (a running workflow a settings change missed gets it within this). */
+  settingsPassMs: number;
   /**
    * Per client IP. Webhooks: Strava sends at most a few events per second per athlete burst; a flood is
    * thousands. OAuth: a person clicks connect a handful of times.
@@ -47,6 +50,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   oauthStateTtlMs: 10 * 60_000,
   sseHeartbeatMs: 15_000,
   adminSyncConcurrency: 8,
+  settingsPassMs: 30_000,
   rateLimits: {
     webhooks: { windowMs: 10_000, limit: 5_000 },
     oauth: { windowMs: 60_000, limit: 60 },
@@ -75,6 +79,8 @@ export type ApiApp = Express & {
   inboxRetention: InboxRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
+  /** The settings and their passes to running workflows; started and stopped with the server. */
+  settings: SettingsSync;
 };
 
 function limiter(name: string, setting: RateLimitSetting): RequestHandler {
@@ -98,14 +104,17 @@ export function createApp(deps: AppDeps): ApiApp {
     rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
   };
   const now = deps.now ?? Date.now;
-  // The one gateway to the athlete workflows, over the process's one Temporal Client.
-  const workflows = new AthleteGateway(temporal, config);
+  // The one gateway to the athlete workflows, over the process's one Temporal Client; it starts new workflows
+  // with the settings as last loaded.
+  let settings: SettingsSync | undefined;
+  const workflows = new AthleteGateway(temporal, config, () => settings?.current());
+  settings = createSettingsSync({ sql, workflows, config, logger, intervalMs: options.settingsPassMs });
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
   const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry, sql);
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
-  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi] });
+  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, settingsOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
 
   const app = express() as ApiApp;
@@ -148,10 +157,11 @@ export function createApp(deps: AppDeps): ApiApp {
       .send(renderAdminPage(nonce));
   });
   app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
+  app.use(SETTINGS_PATH, adminKey, ...jsonBody('16kb'), settingsRouter(settings));
   app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams, settings });
 }

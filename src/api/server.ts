@@ -23,6 +23,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Start the webhook inbox relay and retention with the listener (default true). */
   relay?: boolean;
+  /** Start the settings passes (src/api/settings) with the listener (default true). */
+  settingsPasses?: boolean;
 }
 
 export async function startServer(app: ApiApp, options: StartOptions): Promise<RunningServer> {
@@ -46,6 +48,8 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
     app.relay.start();
     app.inboxRetention.start();
   }
+  const runSettings = options.settingsPasses ?? true;
+  if (runSettings) app.settings.start();
   options.logger?.info({ port, host }, 'api listening');
 
   let stopping: Promise<void> | undefined;
@@ -71,6 +75,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
         await closed;
       }
       if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop()]);
+      if (runSettings) await app.settings.stop();
       options.logger?.info('api stopped');
     })());
 
