@@ -79,8 +79,8 @@ export type ApiApp = Express & {
   inboxRetention: InboxRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
-  /** The settings and their passes to running workflows; started and stopped with the server. */
-  settings: SettingsSync;
+  /** The settings and their passes to running workflows; started and stopped with the server. (Not `settings`: Express keeps its own there.) */
+  settingsSync: SettingsSync;
 };
 
 function limiter(name: string, setting: RateLimitSetting): RequestHandler {
@@ -106,9 +106,9 @@ export function createApp(deps: AppDeps): ApiApp {
   const now = deps.now ?? Date.now;
   // The one gateway to the athlete workflows, over the process's one Temporal Client; it starts new workflows
   // with the settings as last loaded.
-  let settings: SettingsSync | undefined;
-  const workflows = new AthleteGateway(temporal, config, () => settings?.current());
-  settings = createSettingsSync({ sql, workflows, config, logger, intervalMs: options.settingsPassMs });
+  let settingsSync: SettingsSync | undefined;
+  const workflows = new AthleteGateway(temporal, config, () => settingsSync?.current());
+  settingsSync = createSettingsSync({ sql, workflows, config, logger, intervalMs: options.settingsPassMs });
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
   const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
@@ -157,11 +157,11 @@ export function createApp(deps: AppDeps): ApiApp {
       .send(renderAdminPage(nonce));
   });
   app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
-  app.use(SETTINGS_PATH, adminKey, ...jsonBody('16kb'), settingsRouter(settings));
+  app.use(SETTINGS_PATH, adminKey, ...jsonBody('16kb'), settingsRouter(settingsSync));
   app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams, settings });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams, settingsSync });
 }

@@ -49,7 +49,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
     app.inboxRetention.start();
   }
   const runSettings = options.settingsPasses ?? true;
-  if (runSettings) app.settings.start();
+  if (runSettings) app.settingsSync.start();
   options.logger?.info({ port, host }, 'api listening');
 
   let stopping: Promise<void> | undefined;
@@ -75,7 +75,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
         await closed;
       }
       if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop()]);
-      if (runSettings) await app.settings.stop();
+      if (runSettings) await app.settingsSync.stop();
       options.logger?.info('api stopped');
     })());
 
