@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,10 @@ import { athleteSync } from '../../src/workflows/athlete-sync.js';
 import { settingsVersionKey, syncStateKey } from '../../src/workflows/search-attributes.js';
 import { connectAthlete, eventually, startApi, startWorker, waitFor, type ApiHarness } from '../api/helpers/api-harness.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
 import { expectConverged, listRequests } from './helpers/ground-truth.js';
+import { FIXTURES_DIR } from './workflow-harness.js';
 
 /**
  * The operator's controls on the real stack: the API on a real port, a worker with the real activities, the
@@ -47,6 +49,8 @@ describe('operator controls on the real stack', () => {
   /** Athletes whose workflows run on this test's task queue. */
   const running: number[] = [];
   let version = 0;
+  /** The athlete whose workflow started without settings (it gets them from a pass). */
+  let missed = 0;
 
   beforeAll(async () => {
     [dev, emulator] = await Promise.all([connectDevServer(), startEmulator({ seed: 41, webhookRetryDelayMs: 200 })]);
@@ -200,7 +204,7 @@ describe('operator controls on the real stack', () => {
 
   it('a workflow the change missed gets it at the next pass; a workflow started now starts with the current settings', async () => {
     // Started without settings, as by code from before them or by a process that has not loaded them yet.
-    const missed = await connectAthlete(api, emulator, db.sql, 1);
+    missed = await connectAthlete(api, emulator, db.sql, 1);
     running.push(missed);
     await dev.client.workflow.start(athleteSync, athleteStartOptions(api.config, missed));
     const caught = await waitStatus(missed, (s) => live(s)?.settings.version === version, 'the settings from a pass', 4 * PASS_MS + 10_000);
@@ -261,7 +265,7 @@ describe('operator controls on the real stack', () => {
     running.push(neverSynced);
     expect((await post(`/athletes/${neverSynced}/pause`)).status).toBe(202);
     await waitStatus(neverSynced, (s) => s.state === 'paused' && s.pausedBy === 'operator', 'started paused');
-    const terminated = running.at(-2)!; // the "missed" athlete of an earlier step
+    const terminated = missed;
     await handle(terminated).terminate('test: a terminated workflow');
     const alive = running.filter((id) => id !== terminated);
 
@@ -307,6 +311,19 @@ describe('operator controls on the real stack', () => {
     expect(paused.count).toBe(2);
     const byStatus = await dev.client.workflow.count(`WorkflowType = "athleteSync" AND ${scope} GROUP BY ExecutionStatus`);
     expect(Object.fromEntries(byStatus.groups.map((group) => [String(group.groupValues[0]), group.count]))).toEqual({ Running: alive.length, Terminated: 1 });
+  });
+
+  it('records histories with every operator message for the replay test (RECORD_HISTORIES=1)', async () => {
+    // running[0]: paused, resumed, fleet-paused and resumed, a new interval, paused again; the "missed" athlete
+    // (terminated): its settings came by a pass. Recorded once; test/workflows/replay.test.ts replays them.
+    const histories = [running[0]!, missed].map(async (id, index) => ({ index, json: historyToJSON(await handle(id).fetchHistory()) }));
+    for (const { index, json } of await Promise.all(histories)) {
+      expect(json).toMatch(/"signalName": *"settings"/);
+      if (process.env.RECORD_HISTORIES === '1') {
+        await mkdir(FIXTURES_DIR, { recursive: true });
+        await writeFile(join(FIXTURES_DIR, `controls-${index}-0.json`), json);
+      }
+    }
   });
 
   it('leaves every running workflow on the current settings version, whatever state it is in (paused, needs_reauth)', async () => {
