@@ -1,4 +1,4 @@
-import { upsertSearchAttributes } from '@temporalio/workflow';
+import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { FleetSettings } from '../domain/fleet-settings.js';
 import type { AthleteWorkflowState } from './athlete-state.js';
 import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
@@ -26,7 +26,13 @@ export function resumeByOperator(run: AthleteSyncRun): void {
 /** Applies settings newer than the ones the workflow has (repeats and late, older broadcasts change nothing). */
 export function applySettings(run: AthleteSyncRun, settings: FleetSettings): void {
   const { state, opts } = run;
-  if (!(settings.version > state.settingsVersion)) return;
+  if (!(settings.version > state.settingsVersion)) {
+    // Sent again because the search attribute does not show the version: show it, or every pass would send it.
+    if (workflowInfo().typedSearchAttributes.get(settingsVersionKey) !== state.settingsVersion) {
+      upsertSearchAttributes([{ key: settingsVersionKey, value: state.settingsVersion }]);
+    }
+    return;
+  }
   const wasHeld = syncHeld(state);
   const intervalChanged = settings.backfillIntervalMs !== opts.backfillIntervalMs;
   state.settingsVersion = settings.version;

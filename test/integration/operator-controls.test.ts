@@ -5,14 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAthlete } from '../../src/db/repositories/athletes.js';
 import { listEvents } from '../../src/db/repositories/webhook-inbox.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
-import { athleteStartOptions, athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
+import { AthleteGateway, athleteStartOptions, athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import type { AthleteStatus } from '../../src/workflows/athlete-state.js';
 import { athleteSync } from '../../src/workflows/athlete-sync.js';
 import { settingsVersionKey, syncStateKey } from '../../src/workflows/search-attributes.js';
 import { connectAthlete, eventually, startApi, startWorker, waitFor, type ApiHarness } from '../api/helpers/api-harness.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
+import { connectDevServer, uniqueTaskQueue, withWorker, type DevServerHandles } from '../helpers/temporal.js';
+import { FakeActivities } from '../workflows/fake-activities.js';
+import { appFocusSignal, settingsSignal, statusQuery } from '../../src/workflows/messages.js';
 import { expectConverged, listRequests } from './helpers/ground-truth.js';
 import { FIXTURES_DIR } from './workflow-harness.js';
 
@@ -336,5 +338,27 @@ describe('operator controls on the real stack', () => {
       }
       return true;
     }, 20_000, 'every running workflow on the current settings version');
+  });
+
+  it('keeps the settings and SettingsVersion across continue-as-new, so a pass does not signal the new run', async () => {
+    // Fake activities on a task queue of its own: only the workflow's own bookkeeping matters here.
+    const taskQueue = uniqueTaskQueue('controls-can');
+    const config = { ...api.config, TEMPORAL_TASK_QUEUE: taskQueue };
+    const athleteId = 7_000_000_000 + Math.floor(Math.random() * 1_000_000);
+    const current = { version: 3, backfillIntervalMs: 5 * HOUR, focusStaleAfterMs: 600_000, paused: false };
+    const started = await dev.client.workflow.start(athleteSync, athleteStartOptions(config, athleteId, { continueAsNewAfterEvents: 60 }));
+    await withWorker({ connection: dev.nativeConnection, taskQueue, activities: new FakeActivities().activities() }, async () => {
+      try {
+        await started.signal(settingsSignal, current);
+        for (let i = 0; i < 40; i++) await started.signal(appFocusSignal);
+        const latest = dev.client.workflow.getHandle(started.workflowId);
+        await waitFor(() => latest.describe(), (d) => d.runId !== started.firstExecutionRunId, { timeoutMs: 20_000, what: 'a continue-as-new' });
+        expect((await latest.query(statusQuery)).settings).toEqual({ version: 3, backfillIntervalMs: 5 * HOUR, focusStaleAfterMs: 600_000, fleetPaused: false });
+        expect((await latest.describe()).typedSearchAttributes.get(settingsVersionKey)).toBe(3);
+        expect(await new AthleteGateway(dev.client, config).sendSettings(current, 4)).toEqual({ signalled: 0, failed: 0 });
+      } finally {
+        await started.terminate('test done').catch(() => {});
+      }
+    });
   });
 });

@@ -182,6 +182,12 @@ describe('operator controls of the athlete workflow (time-skipping, fake activit
         expect((await handle.describe()).typedSearchAttributes.get(syncStateKey)).toBe('paused');
         await env.sleep(HOUR);
         expect(fake.stravaRequests()).toBe(0);
+        // Started without the SettingsVersion attribute (these start options set none): a pass would find it and
+        // send the same version; the workflow then shows the version it has, so the next pass leaves it alone.
+        expect((await handle.describe()).typedSearchAttributes.get(settingsVersionKey)).toBeUndefined();
+        await handle.signal(settingsSignal, settings(4, { paused: true }));
+        await pollUntil(async () => (await handle.describe()).typedSearchAttributes.get(settingsVersionKey), (v) => v === 4, 10_000);
+        expect(await waitFor(handle, (s) => s.state === 'paused')).toMatchObject({ settings: { version: 4, fleetPaused: true } });
 
         await handle.signal(settingsSignal, settings(5));
         const imported = await waitFor(handle, importDone);
