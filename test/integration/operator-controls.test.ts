@@ -12,7 +12,7 @@ import { settingsVersionKey, syncStateKey } from '../../src/workflows/search-att
 import { connectAthlete, eventually, startApi, startWorker, waitFor, type ApiHarness } from '../api/helpers/api-harness.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { connectDevServer, uniqueTaskQueue, withWorker, type DevServerHandles } from '../helpers/temporal.js';
+import { connectDevServer, settledHistoryLength, uniqueTaskQueue, withWorker, type DevServerHandles } from '../helpers/temporal.js';
 import { FakeActivities } from '../workflows/fake-activities.js';
 import { appFocusSignal, settingsSignal, statusQuery } from '../../src/workflows/messages.js';
 import { expectConverged, listRequests } from './helpers/ground-truth.js';
@@ -80,6 +80,7 @@ describe('operator controls on the real stack', () => {
   const live = (s: StatusBody) => s.workflow.live;
   const handle = (id: number) => dev.client.workflow.getHandle(athleteWorkflowId(id));
   const historyLength = async (id: number) => (await handle(id).describe()).historyLength;
+  const settledLength = (id: number) => settledHistoryLength(handle(id));
   /** Every request the emulator served (API and OAuth, any status): a paused athlete adds none. */
   const requestsServed = async () =>
     Object.values((await emulator.control.counters()).requests).reduce((sum, byStatus) => sum + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
@@ -175,7 +176,7 @@ describe('operator controls on the real stack', () => {
   it('a backfill interval change reaches running workflows within the documented time; a pass adds nothing to a workflow that has it', async () => {
     const id = running[0]!;
     // Passes run every PASS_MS; a workflow with the current version is never signalled.
-    const quiet = await historyLength(id);
+    const quiet = await settledLength(id);
     await new Promise((resolve) => setTimeout(resolve, 3 * PASS_MS + 500));
     expect(await historyLength(id)).toBe(quiet);
 
@@ -197,7 +198,7 @@ describe('operator controls on the real stack', () => {
       expect(inMs).toBeLessThan(1.1 * 6 * HOUR + 60_000);
       expect((await handle(athlete).describe()).typedSearchAttributes.get(settingsVersionKey)).toBe(version);
     }
-    const settled = await historyLength(id);
+    const settled = await settledLength(id);
     await new Promise((resolve) => setTimeout(resolve, 3 * PASS_MS + 500));
     expect(await historyLength(id)).toBe(settled);
     const audit = api.logs.map((line) => JSON.parse(line) as { audit?: string; changes?: object }).filter((line) => line.audit === 'settings_changed');

@@ -6,7 +6,7 @@ import type { AthleteStatus, AthleteSyncInput, AthleteSyncOptions } from '../../
 import { athleteSync } from '../../src/workflows/athlete-sync.js';
 import { appFocusSignal, pauseSignal, resumeSignal, settingsSignal, statusQuery, stravaEventSignal, syncNowUpdate } from '../../src/workflows/messages.js';
 import { settingsVersionKey, syncStateKey } from '../../src/workflows/search-attributes.js';
-import { uniqueTaskQueue, withWorker } from '../helpers/temporal.js';
+import { settledHistoryLength, uniqueTaskQueue, withWorker } from '../helpers/temporal.js';
 import { waitFor as pollUntil } from '../helpers/wait-for.js';
 import { createTimeSkippingEnv } from '../helpers/time-skipping.js';
 import { FakeActivities, activityEvent } from './fake-activities.js';
@@ -79,7 +79,7 @@ describe('operator controls of the athlete workflow (time-skipping, fake activit
       const stravaBefore = fake.stravaRequests();
 
       // Two days pass (16 backfills would be due): a paused workflow sets no timer, so its history does not move.
-      const lengthPaused = await historyLength(handle);
+      const lengthPaused = await settledHistoryLength(handle);
       await env.sleep(2 * 24 * HOUR);
       expect(await historyLength(handle)).toBe(lengthPaused);
 
