@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSettingsSync } from '../../src/api/settings/index.js';
+import type { FleetSettings } from '../../src/domain/fleet-settings.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, startApi, type ApiHarness } from './helpers/api-harness.js';
+import { ADMIN_KEY, startApi, waitFor, type ApiHarness } from './helpers/api-harness.js';
 
 /**
  * GET and PUT /admin/settings on the real API and PostgreSQL: the contract the management page codes against,
@@ -130,6 +132,33 @@ describe('/admin/settings', () => {
     const [first, second] = [(await a.json()) as SettingsBody, (await b.json()) as SettingsBody];
     expect(first.version).not.toBe(second.version);
     expect((await get()).settings).toMatchObject({ backfillIntervalMs: 4 * HOUR, focusStaleAfterMs: 20 * MINUTE });
+  });
+
+  it('runs one settings pass at a time: requests during a pass share one more pass, then it stops', async () => {
+    const sent: FleetSettings[] = [];
+    let release: () => void = () => {};
+    const workflows = {
+      async sendSettings(settings: FleetSettings) {
+        sent.push(settings);
+        await new Promise<void>((resolve) => (release = resolve));
+        return { signalled: 0, failed: 0 };
+      },
+    };
+    const warnings: unknown[] = [];
+    const sync = createSettingsSync({ sql: db.sql, workflows, config: api.config, logger: { info: () => {}, warn: (...args: unknown[]) => warnings.push(args) } });
+    const first = sync.passOnce();
+    await waitFor(() => sent.length, (n) => n === 1, { timeoutMs: 5_000, what: 'the first pass' });
+    const during = [sync.passOnce(), sync.passOnce(), sync.passOnce()];
+    release();
+    await first;
+    await waitFor(() => sent.length, (n) => n === 2, { timeoutMs: 5_000, what: 'the one pass after it' });
+    release();
+    const results = await Promise.all(during);
+    expect(results.every((r) => r.version === results[0]!.version)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual(sync.current());
+    expect(warnings).toEqual([]);
   });
 
   it('is documented in /openapi.json', async () => {

@@ -53,7 +53,7 @@ export function createSettingsSync(deps: SettingsSyncDeps): SettingsSync {
   let loaded: FleetSettings | undefined;
   let timer: NodeJS.Timeout | undefined;
   let passing: Promise<SettingsSendResult & { version: number }> | undefined;
-  let passAgain = false;
+  let next: Promise<SettingsSendResult & { version: number }> | undefined;
 
   /** The stored values that still pass their rule, over the defaults (a hand-edited bad value falls back). */
   function effective(stored: StoredSettings): SettingsValues {
@@ -83,16 +83,19 @@ export function createSettingsSync(deps: SettingsSyncDeps): SettingsSync {
     return { version: settings.version, ...sent };
   }
 
-  /** Runs passes one at a time; a request during a pass runs one more after it (it may bring a newer version). */
+  /** Runs passes one at a time; requests during a pass share one more pass after it (it may bring a newer version). */
   function passOnce(): Promise<SettingsSendResult & { version: number }> {
     if (passing) {
-      passAgain = true;
-      return passing.then(() => passOnce());
+      next ??= passing
+        .catch(() => {})
+        .then(() => {
+          next = undefined;
+          return passOnce();
+        });
+      return next;
     }
-    passAgain = false;
     const current = pass().finally(() => {
       passing = undefined;
-      if (passAgain) void tick();
     });
     passing = current;
     return current;
@@ -141,8 +144,7 @@ export function createSettingsSync(deps: SettingsSyncDeps): SettingsSync {
     async stop() {
       clearInterval(timer);
       timer = undefined;
-      passAgain = false;
-      await passing?.catch(() => {});
+      await (next ?? passing)?.catch(() => {});
     },
   };
 }
