@@ -25,6 +25,7 @@ import { AthleteGateway } from '../temporal/athlete-gateway.js';
 import type { ApiStrava } from './strava-deps.js';
 import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type InboxRetention, type WebhookIngestionDeps } from './webhooks/index.js';
 import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
+import { createSettingsSync, SETTINGS_PATH, settingsOpenApi, settingsRouter, type SettingsSync } from './settings/index.js';
 
 export interface RateLimitSetting {
   windowMs: number;
@@ -38,6 +39,8 @@ export interface AppOptions {
   sseHeartbeatMs: number;
   /** POST /admin/sync: sync requests in flight towards Temporal at once. */
   adminSyncConcurrency: number;
+  /** Time between two settings passes (a running workflow a settings change missed gets it within this). */
+  settingsPassMs: number;
   /**
    * Per client IP. Webhooks: Strava sends at most a few events per second per athlete burst; a flood is
    * thousands. OAuth: a person clicks connect a handful of times.
@@ -49,6 +52,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   oauthStateTtlMs: 10 * 60_000,
   sseHeartbeatMs: 15_000,
   adminSyncConcurrency: 8,
+  settingsPassMs: 30_000,
   rateLimits: {
     webhooks: { windowMs: 10_000, limit: 5_000 },
     oauth: { windowMs: 60_000, limit: 60 },
@@ -79,6 +83,8 @@ export type ApiApp = Express & {
   syncHistoryRetention: SyncHistoryRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
+  /** The settings and their passes to running workflows; started and stopped with the server. (Not `settings`: Express keeps its own there.) */
+  settingsSync: SettingsSync;
 };
 
 function limiter(name: string, setting: RateLimitSetting): RequestHandler {
@@ -102,14 +108,17 @@ export function createApp(deps: AppDeps): ApiApp {
     rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
   };
   const now = deps.now ?? Date.now;
-  // The one gateway to the athlete workflows, over the process's one Temporal Client.
-  const workflows = new AthleteGateway(temporal, config);
+  // The one gateway to the athlete workflows, over the process's one Temporal Client; it starts new workflows
+  // with the settings as last loaded.
+  let settingsSync: SettingsSync | undefined;
+  const workflows = new AthleteGateway(temporal, config, () => settingsSync?.current());
+  settingsSync = createSettingsSync({ sql, workflows, config, logger, intervalMs: options.settingsPassMs });
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
   const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry, sql);
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
-  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi] });
+  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi, settingsOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
 
   const app = express() as ApiApp;
@@ -152,11 +161,12 @@ export function createApp(deps: AppDeps): ApiApp {
       .send(renderAdminPage(nonce));
   });
   app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
+  app.use(SETTINGS_PATH, adminKey, ...jsonBody('16kb'), settingsRouter(settingsSync));
   app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
   const syncHistoryRetention = createSyncHistoryRetention({ sql, retentionMs: config.SYNC_HISTORY_RETENTION, logger });
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, settingsSync });
 }

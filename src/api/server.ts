@@ -23,6 +23,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Start the webhook inbox relay and the inbox and sync history retention with the listener (default true). */
   relay?: boolean;
+  /** Start the settings passes (src/api/settings) with the listener (default true). */
+  settingsPasses?: boolean;
 }
 
 export async function startServer(app: ApiApp, options: StartOptions): Promise<RunningServer> {
@@ -47,6 +49,8 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
     app.inboxRetention.start();
     app.syncHistoryRetention.start();
   }
+  const runSettings = options.settingsPasses ?? true;
+  if (runSettings) app.settingsSync.start();
   options.logger?.info({ port, host }, 'api listening');
 
   let stopping: Promise<void> | undefined;
@@ -72,6 +76,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
         await closed;
       }
       if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop()]);
+      if (runSettings) await app.settingsSync.stop();
       options.logger?.info('api stopped');
     })());
 

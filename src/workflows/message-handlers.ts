@@ -1,12 +1,26 @@
 import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
+import { SYNC_NOW_REFUSALS } from '../domain/failure-types.js';
 import type { AthleteStatus } from './athlete-state.js';
 import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
 import { eventKey, pushBounded } from './event-plan.js';
 import { refill } from './fetch-budget.js';
+import { pausedMessage } from './lifecycle-steps.js';
+import {
+  appFocusSignal,
+  disconnectSignal,
+  pauseSignal,
+  reconnectedSignal,
+  resumeSignal,
+  settingsSignal,
+  statusQuery,
+  stravaEventSignal,
+  syncNowUpdate,
+} from './messages.js';
+import { pausedBy, syncHeld } from './next-step.js';
+import { applySettings, pauseByOperator, resumeByOperator } from './operator-controls.js';
 import { PATCHES } from './patches.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from './messages.js';
 
 /**
  * The athlete workflow's message handlers. They only record what was asked (and wake the loop); the main loop
@@ -31,6 +45,9 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.state.disconnectPending = true;
     run.wake = true;
   });
+  setHandler(pauseSignal, () => pauseByOperator(run));
+  setHandler(resumeSignal, () => resumeByOperator(run));
+  setHandler(settingsSignal, (settings) => applySettings(run, settings));
   // Synchronous validator: rejected updates never enter history.
   setHandler(syncNowUpdate, () => waitForSyncNow(run), { validator: () => validateSyncNow(run) });
 }
@@ -85,6 +102,8 @@ function validateSyncNow(run: AthleteSyncRun): void {
       nonRetryable: true,
     });
   }
+  // Paused: the sync would call Strava. Rejected here, so the refusal never enters history.
+  if (syncHeld(run.state)) throw ApplicationFailure.create({ type: SYNC_NOW_REFUSALS.paused, message: pausedMessage(run), nonRetryable: true });
 }
 
 /** The answer of the `status` query: ids, states, times and counts only. */
@@ -107,5 +126,15 @@ function athleteStatus(run: AthleteSyncRun): AthleteStatus {
     pausedUntil: state.pausedUntil !== null ? iso(state.pausedUntil) : null,
     counters: { ...state.counters },
     lastError: state.lastError,
+    pausedBy: pausedBy(state),
+    operatorPausedAt: state.operatorPausedAt,
+    settings: {
+      version: state.settingsVersion,
+      backfillIntervalMs: run.opts.backfillIntervalMs,
+      focusStaleAfterMs: run.opts.focusStaleAfterMs,
+      fleetPaused: state.fleetPaused,
+    },
+    activitiesStored: state.activitiesStored,
+    lastSyncTrigger: state.lastSyncTrigger,
   };
 }
