@@ -11,6 +11,9 @@ import { renderAdminPage } from './admin/page.js';
 import { ChangeStreams } from './athletes/change-stream.js';
 import { athletesRouter } from './athletes/router.js';
 import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
+import { athleteAccess } from './auth/athlete-access.js';
+import { createClientTokens } from './auth/client-tokens.js';
+import { clientTokensRouter } from './athletes/client-tokens-router.js';
 import { oauthRouter } from './auth/oauth-router.js';
 import { errorBody, errorHandler, notFoundHandler } from './http/errors.js';
 import { registerGovernorMetrics } from './http/governor-metrics.js';
@@ -107,6 +110,7 @@ export function createApp(deps: AppDeps): ApiApp {
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
   const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
+  const clientTokens = createClientTokens({ keys: config.CLIENT_TOKEN_KEYS, now });
 
   const app = express() as ApiApp;
   app.disable('x-powered-by');
@@ -136,7 +140,14 @@ export function createApp(deps: AppDeps): ApiApp {
   app.use('/auth', limiter('OAuth', options.rateLimits.oauth));
   app.use(oauthRouter({ config, sql, strava, workflows, logger, now, stateTtlMs: options.oauthStateTtlMs }));
 
-  app.use('/athletes', adminKey, ...jsonBody('16kb'), athletesRouter({ config, sql, workflows, streams, logger }));
+  // The admin key, or a client token on the routes athlete-access.ts lists for it.
+  app.use(
+    '/athletes',
+    athleteAccess({ adminApiKey: config.ADMIN_API_KEY, tokens: clientTokens }),
+    ...jsonBody('16kb'),
+    athletesRouter({ config, sql, workflows, streams, logger }),
+    clientTokensRouter({ config, sql, tokens: clientTokens }),
+  );
 
   // The management page itself is public (it holds no data); everything it loads needs the key.
   app.get('/admin', (_req, res) => {

@@ -18,6 +18,7 @@ import {
   syncPendingSchema,
 } from '../athletes/schemas.js';
 import { callbackQuerySchema, connectedSchema, connectQuerySchema } from '../auth/schemas.js';
+import { clientTokenBodySchema, clientTokenSchema } from '../auth/client-token-schemas.js';
 import { errorBodySchema } from '../http/errors.js';
 import { healthSchema, readinessSchema } from '../http/health.js';
 import { handshakeQuerySchema, handshakeResponseSchema, webhookAckSchema, webhookEventSchema } from '../webhooks/event-schema.js';
@@ -38,10 +39,24 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     description: 'ADMIN_API_KEY',
   });
   const adminSecurity = [{ [bearer.name]: [] }];
+  const clientToken = registry.registerComponent('securitySchemes', 'clientToken', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'Per-athlete client token from POST /athletes/{id}/client-tokens: valid on that athlete\'s routes only, for the abilities it was minted with (read, focus, sync, events), until it expires. On the event stream it may also be sent as ?access_token=.',
+  });
+  // Either credential: the admin key, or a client token of this athlete with the route's ability.
+  const athleteSecurity = [...adminSecurity, { [clientToken.name]: [] }];
   const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
   const errorResponse = (description: string) => json(errorBodySchema, description);
   const authErrors = { 401: errorResponse('Missing or wrong admin key') };
   const idErrors = { 400: errorResponse('Id is not a positive integer'), 404: errorResponse('Unknown athlete'), ...authErrors };
+  const clientErrors = {
+    ...idErrors,
+    401: errorResponse('Missing or wrong admin key, or a client token that is expired, tampered or not ours'),
+    403: errorResponse("A client token of another athlete, or without this route's ability"),
+  };
   const redirect = (description: string) => ({ description, headers: { Location: { schema: { type: 'string' as const } } } });
 
   // Health and documents
@@ -119,47 +134,47 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     method: 'get',
     path: athletePath(''),
     summary: "Sync status (the workflow's status query; from the database if the workflow is closed or absent)",
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema },
-    responses: { 200: json(athleteStatusSchema, 'Status'), ...idErrors },
+    responses: { 200: json(athleteStatusSchema, 'Status'), ...clientErrors },
   });
   registry.registerPath({
     method: 'get',
     path: athletePath('/activities'),
     summary: 'Synced activities, newest first, cursor paged',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema, query: activityPageQuerySchema },
-    responses: { 200: json(activityPageSchema, 'One page'), ...idErrors },
+    responses: { 200: json(activityPageSchema, 'One page'), ...clientErrors },
   });
   registry.registerPath({
     method: 'post',
     path: athletePath('/focus'),
     summary: 'The athlete opened the app: sync if the last sync is stale',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema },
-    responses: { 202: json(acceptedSchema, 'Signalled'), 409: errorResponse('Athlete revoked'), 503: errorResponse('Temporal unavailable'), ...idErrors },
+    responses: { 202: json(acceptedSchema, 'Signalled'), 409: errorResponse('Athlete revoked'), 503: errorResponse('Temporal unavailable'), ...clientErrors },
   });
   registry.registerPath({
     method: 'post',
     path: athletePath('/sync'),
     summary: 'Sync now (update-with-start); waits up to SYNC_NOW_WAIT',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema },
     responses: {
       200: json(syncDoneSchema, 'The sync result'),
       202: json(syncPendingSchema, 'Still running: GET outcomeUrl (also in Location)'),
       409: errorResponse('Athlete revoked, or the workflow refused the sync'),
       503: errorResponse('Temporal unavailable'),
-      ...idErrors,
+      ...clientErrors,
     },
   });
   registry.registerPath({
     method: 'get',
     path: athletePath('/sync/{syncId}'),
     summary: 'Outcome of a sync-now that outlived SYNC_NOW_WAIT',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: syncIdParamsSchema },
-    responses: { 200: json(syncDoneSchema, 'Done'), 202: json(syncPendingSchema, 'Still running'), ...idErrors },
+    responses: { 200: json(syncDoneSchema, 'Done'), 202: json(syncPendingSchema, 'Still running'), ...clientErrors },
   });
   registry.registerPath({
     method: 'delete',
@@ -173,9 +188,20 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     method: 'get',
     path: athletePath('/events'),
     summary: "Server-sent events: `change` whenever the athlete's data changes (heartbeat comments in between)",
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema },
-    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...idErrors },
+    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...clientErrors },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: athletePath('/client-tokens'),
+    summary: "Mint a client token for one athlete's app (admin key only)",
+    description:
+      "A JWT (HS256, key from CLIENT_TOKEN_KEYS) scoped to this athlete and the given abilities: read (status, activities), focus, sync (sync now, its outcome, range re-sync), events (the change stream). It expires after ttlSeconds (default 3600, at most CLIENT_TOKEN_MAX_TTL). Hand it to the athlete's browser or phone; never the admin key.",
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema, body: { content: { 'application/json': { schema: clientTokenBodySchema } } } },
+    responses: { 201: json(clientTokenSchema, 'The token'), 409: errorResponse('Athlete revoked'), ...idErrors },
   });
 
   // Admin
