@@ -123,6 +123,8 @@ export const configSchema = z.object({
   FOCUS_STALE_AFTER: durationSchema.default(DEFAULT_SYNC_OPTIONS.focusStaleAfterMs),
   SYNC_NOW_WAIT: durationSchema.default(20_000),
   WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),
+  /** Changes are kept this long for replay (SSE Last-Event-ID, GET /changes); a client away longer must refetch. */
+  CHANGE_LOG_RETENTION: durationSchema.default(7 * 86_400_000),
   RATE_BACKGROUND_SHARE: share.default(DEFAULT_BACKGROUND_SHARE),
   RATE_INTERACTIVE_SHARE: share.default(0.85),
   STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),

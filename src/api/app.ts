@@ -10,6 +10,8 @@ import { adminRouter } from './admin/router.js';
 import { renderAdminPage } from './admin/page.js';
 import { ChangeStreams } from './athletes/change-stream.js';
 import { athletesRouter } from './athletes/router.js';
+import { createChangeLogRetention, type ChangeLogRetention } from './changes/change-log-retention.js';
+import { changesRouter } from './changes/router.js';
 import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
 import { athleteAccess } from './auth/athlete-access.js';
 import { createClientTokens } from './auth/client-tokens.js';
@@ -78,6 +80,8 @@ export type ApiApp = Express & {
   inboxRetention: InboxRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
+  /** Prunes the change log past CHANGE_LOG_RETENTION; started and stopped with the relay. */
+  changeLogRetention: ChangeLogRetention;
 };
 
 function limiter(name: string, setting: RateLimitSetting): RequestHandler {
@@ -158,11 +162,13 @@ export function createApp(deps: AppDeps): ApiApp {
       .type('html')
       .send(renderAdminPage(nonce));
   });
+  app.use('/changes', adminKey, changesRouter({ sql, streams }));
   app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
   app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams });
+  const changeLogRetention = createChangeLogRetention({ sql, retentionMs: config.CHANGE_LOG_RETENTION, logger, now });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams, changeLogRetention });
 }

@@ -19,6 +19,7 @@ import {
 } from '../athletes/schemas.js';
 import { callbackQuerySchema, connectedSchema, connectQuerySchema } from '../auth/schemas.js';
 import { clientTokenBodySchema, clientTokenSchema } from '../auth/client-token-schemas.js';
+import { changesPageSchema, changesQuerySchema, eventStreamQuerySchema } from '../changes/schemas.js';
 import { errorBodySchema } from '../http/errors.js';
 import { healthSchema, readinessSchema } from '../http/health.js';
 import { handshakeQuerySchema, handshakeResponseSchema, webhookAckSchema, webhookEventSchema } from '../webhooks/event-schema.js';
@@ -187,9 +188,11 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
   registry.registerPath({
     method: 'get',
     path: athletePath('/events'),
-    summary: "Server-sent events: `change` whenever the athlete's data changes (heartbeat comments in between)",
+    summary: "Server-sent events: `change` whenever the athlete's data changes, replayed from Last-Event-ID (heartbeat comments in between)",
+    description:
+      'Events: `ready` (first; on a fresh stream its id is the current head), `change` (id: the change id, data: a Change), `reset` (the Last-Event-ID is older than CHANGE_LOG_RETENTION or unknown: refetch everything; its id is the current head), `shutdown`. Send the last id seen as the Last-Event-ID header (EventSource does) or ?lastEventId= to receive exactly the changes missed.',
     security: athleteSecurity,
-    request: { params: athleteIdParamsSchema },
+    request: { params: athleteIdParamsSchema, query: eventStreamQuerySchema, headers: z.object({ 'last-event-id': z.string().optional().meta({ description: 'Resume after this change id' }) }) },
     responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...clientErrors },
   });
 
@@ -202,6 +205,16 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     security: adminSecurity,
     request: { params: athleteIdParamsSchema, body: { content: { 'application/json': { schema: clientTokenBodySchema } } } },
     responses: { 201: json(clientTokenSchema, 'The token'), 409: errorResponse('Athlete revoked'), ...idErrors },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/changes',
+    summary: "Every athlete's changes after a cursor, oldest first (the app backend's feed; long poll with wait)",
+    description: 'Each change exactly once, in commit order, across calls and API restarts: pass the answer\'s `next` as `after`. `reset: true` means the cursor is older than CHANGE_LOG_RETENTION (or unknown): refetch everything, then continue from `next`.',
+    security: adminSecurity,
+    request: { query: changesQuerySchema },
+    responses: { 200: json(changesPageSchema, 'Changes'), 400: errorResponse('Malformed after, wait or limit'), ...authErrors },
   });
 
   // Admin
