@@ -40,6 +40,8 @@ export interface StepInputs {
   syncNowWaiting: boolean;
   /** The server suggests continue-as-new, or the history reached continueAsNewAfterEvents. */
   continueAsNewDue: boolean;
+  /** A focus waits while the interactive share is rate limited (patch defer-focus-while-rate-limited). */
+  deferFocus?: boolean;
 }
 
 /** The governor would refuse calls of this priority until a rate window passes. */
@@ -82,7 +84,7 @@ export function nextStep(state: AthleteWorkflowState, inputs: StepInputs): Step 
   if (state.burstListPending && (state.burstListNotBefore ?? 0) <= now && !blocked('interactive')) return 'burstList';
   if (Object.keys(state.deferred).length > 0 && fetchTokenAvailable(state, budget, now) && !blocked('realtime')) return 'fetchDeferred';
   if (inputs.syncNowWaiting) return 'serveSyncNow';
-  if (state.focusPending) return 'focusSync';
+  if (state.focusPending && !(inputs.deferFocus && blocked('interactive'))) return 'focusSync';
   if (state.catchUpPending && !blocked('interactive')) return 'catchUp';
   if (!state.import.done && !backgroundHeld(state, now)) return 'importPage';
   if (state.import.done && state.nextBackfillAt === null) return 'planBackfill';

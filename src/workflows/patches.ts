@@ -8,4 +8,6 @@ export const PATCHES = {
   confirmDeletes: 'confirm-deletes-with-strava',
   /** Event-triggered fetches take a token of the per-athlete budget; without one they are deferred. */
   eventFetchBudget: 'event-fetch-budget',
+  /** A focus while the interactive share is rate limited stays owed until it is free again (it used to be dropped). */
+  deferFocus: 'defer-focus-while-rate-limited',
 } as const;

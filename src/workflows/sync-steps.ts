@@ -1,4 +1,4 @@
-import { log } from '@temporalio/workflow';
+import { log, patched } from '@temporalio/workflow';
 import type { SyncWindowResult } from '../domain/activity-contract.js';
 import type { Priority } from '../domain/sync-types.js';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
@@ -7,6 +7,7 @@ import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
 import { backfillIntervalMs, withJitter } from './backfill-plan.js';
 import type { StravaOutcome } from './failure-outcome.js';
 import { focusFindsStale } from './next-step.js';
+import { PATCHES } from './patches.js';
 
 /**
  * The steps that list activities: the history import page by page, the budget-aware backfill, and the quick
@@ -63,12 +64,17 @@ export async function serveSyncNow(run: AthleteSyncRun): Promise<void> {
   }
 }
 
-/** Focus coalesces: one pending flag, a sync only when the data is stale and the interactive share is free. */
+/**
+ * Focus coalesces: one pending flag, a sync only when the data is stale. While the interactive share is rate
+ * limited the flag waits (nextStep), and a focus sync the rate limit refuses stays owed: the app asked for fresh
+ * data and gets it once the budget allows (runs recorded before the patch dropped it).
+ */
 export async function focusSync(run: AthleteSyncRun): Promise<void> {
   run.state.focusPending = false;
   if (focusFindsStale(run.state, Date.now(), run.opts) && !run.isBlocked('interactive')) {
     run.state.counters.focusSyncs += 1;
-    await quickSync(run, 'interactive', 'app focus');
+    const outcome = await quickSync(run, 'interactive', 'app focus');
+    if (!outcome.ok && outcome.kind === 'rate_limited' && patched(PATCHES.deferFocus)) run.state.focusPending = true;
   }
 }
 
