@@ -16,6 +16,7 @@ import { clampEventTime } from '../domain/event-time.js';
 import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
 import { asActivity, isStravaError, toActivityFailure } from './failures.js';
+import { createResyncActivities } from './resync.js';
 import type { AthleteActivities } from '../domain/activity-contract.js';
 
 export type { AthleteActivities } from '../domain/activity-contract.js';
@@ -234,6 +235,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       log?.info({ athleteId, activitiesDeleted }, 'athlete purged after deauthorization');
       return { activitiesDeleted };
     },
+
+    ...createResyncActivities({ sql, strava, now, cancellation }),
   };
 
   // The Strava calls (the workflow gives them a heartbeat timeout); database-only activities are short.
@@ -244,5 +247,6 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
     fetchActivity: heartbeating(activities.fetchActivity),
     verifyAuthorization: heartbeating(activities.verifyAuthorization),
     deauthorizeAthlete: heartbeating(activities.deauthorizeAthlete),
+    resyncPage: heartbeating(activities.resyncPage),
   };
 }

@@ -16,6 +16,7 @@ import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
 import { athleteAccess } from './auth/athlete-access.js';
 import { createClientTokens } from './auth/client-tokens.js';
 import { clientTokensRouter } from './athletes/client-tokens-router.js';
+import { resyncRouter } from './athletes/resync-router.js';
 import { oauthRouter } from './auth/oauth-router.js';
 import { errorBody, errorHandler, notFoundHandler } from './http/errors.js';
 import { registerGovernorMetrics } from './http/governor-metrics.js';
@@ -151,6 +152,7 @@ export function createApp(deps: AppDeps): ApiApp {
     ...jsonBody('16kb'),
     athletesRouter({ config, sql, workflows, streams, logger }),
     clientTokensRouter({ config, sql, tokens: clientTokens }),
+    resyncRouter({ config, sql, strava, workflows, logger }),
   );
 
   // The management page itself is public (it holds no data); everything it loads needs the key.

@@ -9,6 +9,7 @@ import type {
   ChangesPage,
   ClientAbility,
   ClientToken,
+  ResyncAccepted,
   SyncDone,
   SyncPending,
   SyncResult,
@@ -108,6 +109,15 @@ export function createStravaSyncClient(options: ClientOptions) {
         answer = (await http.json<SyncDone | SyncPending>('GET', answer.outcomeUrl, { ...(sync.signal ? { signal: sync.signal } : {}) })).body;
       }
       return answer.result;
+    },
+
+    /**
+     * Range re-sync of one window (ability sync): queued in the workflow; its progress and result show in
+     * status(id).workflow.live (resync, lastResync). A StravaSyncError 429 carries the earliest time in its message.
+     */
+    async resync(athleteId: number, window: { after: Date | string | number; before: Date | string | number }): Promise<ResyncAccepted> {
+      const at = (value: Date | string | number) => (value instanceof Date ? value.toISOString() : value);
+      return (await http.json<ResyncAccepted>('POST', athletePath(athleteId, '/resync'), { body: { after: at(window.after), before: at(window.before) } })).body;
     },
 
     /** The athlete's change stream, resuming by itself from the last event id (ability events). */

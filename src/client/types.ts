@@ -11,6 +11,7 @@ import type {
 import type { ClientAbility, clientTokenSchema } from '../api/auth/client-token-schemas.js';
 import type { changeSchema, changesPageSchema } from '../api/changes/schemas.js';
 import type { errorBodySchema } from '../api/http/errors.js';
+import type { resyncAcceptedSchema } from '../api/athletes/resync-schemas.js';
 
 /**
  * The client's types, derived from the very zod schemas the API parses and answers with (and generates
@@ -29,6 +30,7 @@ export type Change = z.output<typeof changeSchema>;
 export type ChangesPage = z.output<typeof changesPageSchema>;
 export type ClientToken = z.output<typeof clientTokenSchema>;
 export type ErrorBody = z.output<typeof errorBodySchema>;
+export type ResyncAccepted = z.output<typeof resyncAcceptedSchema>;
 export type { ClientAbility };
 
 /** Query of GET /athletes/:id/activities as a caller writes it (instants as Date or ISO text). */

@@ -14,7 +14,16 @@ import type { SignalDefinition } from '@temporalio/common';
 import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from '../workflows/athlete-state.js';
 import type { athleteSync } from '../workflows/athlete-sync.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from '../workflows/messages.js';
+import {
+  appFocusSignal,
+  disconnectSignal,
+  reconnectedSignal,
+  resyncRangeSignal,
+  statusQuery,
+  stravaEventSignal,
+  syncNowUpdate,
+  type ResyncRequest,
+} from '../workflows/messages.js';
 import { athleteStartOptions, athleteWorkflowId, type AthleteGatewayConfig } from './athlete-start-options.js';
 import { decodeSyncId, encodeSyncId, newSyncNowUpdateId, type SyncRef } from './sync-id.js';
 
@@ -90,6 +99,11 @@ export class AthleteGateway {
 
   async disconnect(athleteId: number): Promise<void> {
     await this.signalWithStart(athleteId, disconnectSignal);
+  }
+
+  /** Queues a range re-sync of one window in the athlete's workflow. */
+  async resync(athleteId: number, request: ResyncRequest): Promise<void> {
+    await this.signalWithStart(athleteId, resyncRangeSignal, request);
   }
 
   /** Webhook events for the relay and the receiver, each signal bounded by timeoutMs (the SDK would retry for long). */

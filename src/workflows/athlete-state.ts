@@ -38,6 +38,27 @@ export interface FetchBudget {
   refilledAt: number;
 }
 
+/** A range re-sync waiting or running (POST /athletes/:id/resync): ids, times and counts only. */
+export interface ResyncJob {
+  id: string;
+  /** The window, epoch seconds, both bounds exclusive (as Strava filters). */
+  after: number;
+  before: number;
+  /** The next page lists activities that started after this (epoch s): pages come oldest first. */
+  cursor: number;
+  pages: number;
+  listed: number;
+  added: number;
+  updated: number;
+  requestedAt: string;
+  startedAt: string | null;
+}
+
+export interface ResyncOutcome extends Omit<ResyncJob, 'cursor'> {
+  deleted: number;
+  finishedAt: string;
+}
+
 export interface SyncCounters {
   eventsReceived: number;
   eventsHandled: number;
@@ -62,6 +83,9 @@ export interface SyncCounters {
   staleDeauthorizations: number;
   rateLimitWaits: number;
   continuedAsNew: number;
+  /** Range re-syncs finished, and requests dropped because MAX_QUEUED_RESYNCS were waiting. */
+  resyncs: number;
+  resyncsDropped: number;
 }
 
 export interface LastError {
@@ -107,6 +131,9 @@ export interface AthleteWorkflowState {
   disconnectPending: boolean;
   counters: SyncCounters;
   lastError: LastError | null;
+  /** Range re-syncs, oldest first; the first one runs (resync-steps.ts). */
+  resyncs: ResyncJob[];
+  lastResync: ResyncOutcome | null;
 }
 
 export interface AthleteSyncInput {
@@ -135,6 +162,10 @@ export interface AthleteStatus {
   pausedUntil: string | null;
   counters: SyncCounters;
   lastError: LastError | null;
+  /** The range re-sync in progress (its window and how far it got), and how many wait behind it. */
+  resync: (Omit<ResyncJob, 'cursor'> & { listedUpTo: string }) | null;
+  queuedResyncs: number;
+  lastResync: ResyncOutcome | null;
 }
 
 export function emptyCounters(): SyncCounters {
@@ -159,6 +190,8 @@ export function emptyCounters(): SyncCounters {
     staleDeauthorizations: 0,
     rateLimitWaits: 0,
     continuedAsNew: 0,
+    resyncs: 0,
+    resyncsDropped: 0,
   };
 }
 
@@ -189,6 +222,8 @@ export function initialState(): AthleteWorkflowState {
     disconnectPending: false,
     counters: emptyCounters(),
     lastError: null,
+    resyncs: [],
+    lastResync: null,
   };
 }
 

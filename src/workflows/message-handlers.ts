@@ -1,12 +1,13 @@
 import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
-import type { AthleteStatus } from './athlete-state.js';
+import type { AthleteStatus, ResyncJob } from './athlete-state.js';
 import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
 import { eventKey, pushBounded } from './event-plan.js';
 import { refill } from './fetch-budget.js';
 import { PATCHES } from './patches.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from './messages.js';
+import { appFocusSignal, disconnectSignal, reconnectedSignal, resyncRangeSignal, statusQuery, stravaEventSignal, syncNowUpdate } from './messages.js';
+import { recordResyncRequest } from './resync-steps.js';
 
 /**
  * The athlete workflow's message handlers. They only record what was asked (and wake the loop); the main loop
@@ -31,6 +32,7 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.state.disconnectPending = true;
     run.wake = true;
   });
+  setHandler(resyncRangeSignal, (request) => recordResyncRequest(run, request));
   // Synchronous validator: rejected updates never enter history.
   setHandler(syncNowUpdate, () => waitForSyncNow(run), { validator: () => validateSyncNow(run) });
 }
@@ -107,5 +109,14 @@ function athleteStatus(run: AthleteSyncRun): AthleteStatus {
     pausedUntil: state.pausedUntil !== null ? iso(state.pausedUntil) : null,
     counters: { ...state.counters },
     lastError: state.lastError,
+    resync: resyncProgress(state.resyncs[0]),
+    queuedResyncs: Math.max(0, state.resyncs.length - 1),
+    lastResync: state.lastResync,
   };
+}
+
+function resyncProgress(job: ResyncJob | undefined): AthleteStatus['resync'] {
+  if (!job) return null;
+  const { cursor, ...rest } = job;
+  return { ...rest, listedUpTo: iso(cursor * 1000) };
 }

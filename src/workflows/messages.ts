@@ -9,3 +9,11 @@ export const appFocusSignal = defineSignal<[]>('appFocus');
 export const reconnectedSignal = defineSignal<[]>('reconnected');
 export const disconnectSignal = defineSignal<[]>('disconnect');
 export const syncNowUpdate = defineUpdate<SyncResult, []>('syncNow');
+
+/** A range re-sync of one window (epoch seconds, both exclusive); `id` names it in status and logs. */
+export interface ResyncRequest {
+  id: string;
+  after: number;
+  before: number;
+}
+export const resyncRangeSignal = defineSignal<[ResyncRequest]>('resyncRange');

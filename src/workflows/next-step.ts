@@ -26,6 +26,7 @@ export const STEPS = [
   'catchUp', // first sync after a reconnect
   'importPage', // the history import is not finished
   'planBackfill', // the import finished: plan the first backfill
+  'resyncPage', // a range re-sync is waiting (background priority)
   'backfill', // the backfill timer is due
   'rest', // nothing to do: show the resting state and sleep until the next timer or message
 ] as const;
@@ -88,6 +89,7 @@ export function nextStep(state: AthleteWorkflowState, inputs: StepInputs): Step 
   if (state.catchUpPending && !blocked('interactive')) return 'catchUp';
   if (!state.import.done && !backgroundHeld(state, now)) return 'importPage';
   if (state.import.done && state.nextBackfillAt === null) return 'planBackfill';
+  if (state.resyncs.length > 0 && state.import.done && !backgroundHeld(state, now)) return 'resyncPage';
   if (backfillDue(state, now) && !backgroundHeld(state, now)) return 'backfill';
   return 'rest';
 }
@@ -100,7 +102,8 @@ export function restingState(state: AthleteWorkflowState, now: number): SyncStat
   const waitingForBudget =
     (blocked('background') && (!state.import.done || backfillDue(state, now))) ||
     (blocked('realtime') && (state.pendingEvents.length > 0 || Object.keys(state.notFound).length > 0)) ||
-    (blocked('interactive') && state.catchUpPending);
+    (blocked('interactive') && state.catchUpPending) ||
+    (blocked('background') && state.resyncs.length > 0);
   if (waitingForBudget) return 'rate_limited';
   return state.import.done ? 'idle' : 'importing';
 }

@@ -40,6 +40,8 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', path: '/athletes/{id}/sync', ability: 'sync' },
   { method: 'GET', path: `/athletes/{id}/sync/${FORGED_SYNC_ID}`, ability: 'sync' },
   { method: 'GET', path: '/athletes/{id}/events', ability: 'events', stream: true },
+  // A window with nothing stored: well within any budget (the route's own tests: test/api/resync.test.ts).
+  { method: 'POST', path: '/athletes/{id}/resync', ability: 'sync', body: { after: '2001-01-01T00:00:00Z', before: '2001-01-02T00:00:00Z' } },
   { method: 'DELETE', path: '/athletes/{id}', ability: null },
   { method: 'POST', path: '/athletes/{id}/client-tokens', ability: null, body: { abilities: ['read'] } },
 ];

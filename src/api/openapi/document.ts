@@ -20,6 +20,7 @@ import {
 import { callbackQuerySchema, connectedSchema, connectQuerySchema } from '../auth/schemas.js';
 import { clientTokenBodySchema, clientTokenSchema } from '../auth/client-token-schemas.js';
 import { changesPageSchema, changesQuerySchema, eventStreamQuerySchema } from '../changes/schemas.js';
+import { resyncAcceptedSchema, resyncBodySchema } from '../athletes/resync-schemas.js';
 import { errorBodySchema } from '../http/errors.js';
 import { healthSchema, readinessSchema } from '../http/health.js';
 import { handshakeQuerySchema, handshakeResponseSchema, webhookAckSchema, webhookEventSchema } from '../webhooks/event-schema.js';
@@ -196,6 +197,23 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...clientErrors },
   });
 
+  registry.registerPath({
+    method: 'post',
+    path: athletePath('/resync'),
+    summary: 'Range re-sync: list one window at Strava (background priority), upsert, remove what Strava no longer returns',
+    description:
+      "Queued in the athlete's workflow (at most 5 waiting); progress in GET /athletes/{id} (workflow.live.resync), the result in workflow.live.lastResync. It resumes where it was after a worker crash. Refused up front when the window needs more Strava requests than the background budget has left today (429 with Retry-After: the next UTC day) or than a whole day's background budget (422).",
+    security: athleteSecurity,
+    request: { params: athleteIdParamsSchema, body: { content: { 'application/json': { schema: resyncBodySchema } } } },
+    responses: {
+      202: json(resyncAcceptedSchema, 'Queued'),
+      409: errorResponse('Athlete revoked'),
+      422: errorResponse('The window is larger than a whole day of background budget: split it'),
+      429: errorResponse("Not enough of today's background budget left; Retry-After says when it can run"),
+      503: errorResponse('Temporal unavailable'),
+      ...clientErrors,
+    },
+  });
   registry.registerPath({
     method: 'post',
     path: athletePath('/client-tokens'),
