@@ -95,6 +95,22 @@ export const configSchema = z.object({
     .string()
     .default('')
     .transform((text) => text.split(',').map((o) => o.trim()).filter(Boolean)),
+  /**
+   * Web origins whose pages may call the athlete routes from the browser with a client token (CORS), e.g.
+   * https://app.example.com; comma-separated. Empty: only pages of the API's own origin.
+   */
+  CLIENT_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine((origin) => {
+      try {
+        const url = new URL(origin);
+        return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+      } catch {
+        return false;
+      }
+    }, 'every entry must be an origin like https://app.example.com (scheme, host and port only)'))),
   TOKEN_ENCRYPTION_KEY: encryptionKey,
   TOKEN_DECRYPTION_KEYS: oldKeys.default([]),
   TOKEN_REFRESH_MARGIN: durationSchema.default(5 * 60_000),

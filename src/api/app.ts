@@ -14,6 +14,7 @@ import { createChangeLogRetention, type ChangeLogRetention } from './changes/cha
 import { changesRouter } from './changes/router.js';
 import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
 import { athleteAccess } from './auth/athlete-access.js';
+import { clientCors } from './auth/client-cors.js';
 import { createClientTokens } from './auth/client-tokens.js';
 import { clientTokensRouter } from './athletes/client-tokens-router.js';
 import { resyncRouter } from './athletes/resync-router.js';
@@ -148,6 +149,7 @@ export function createApp(deps: AppDeps): ApiApp {
   // The admin key, or a client token on the routes athlete-access.ts lists for it.
   app.use(
     '/athletes',
+    clientCors(config.CLIENT_ORIGINS),
     athleteAccess({ adminApiKey: config.ADMIN_API_KEY, tokens: clientTokens }),
     ...jsonBody('16kb'),
     athletesRouter({ config, sql, workflows, streams, logger }),

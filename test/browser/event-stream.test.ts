@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { publishChange } from '../../src/db/change-feed.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
@@ -101,4 +103,60 @@ describe('the change stream in a browser', () => {
       await browser.close();
     }
   }, 90_000);
+
+  browserTest("a page of another origin listed in CLIENT_ORIGINS reads the athlete's routes and stream (CORS); others cannot", async (chromiumPath) => {
+    // The app's page is served from its own origin (another port on the loopback).
+    const page = '<!doctype html><title>app</title>';
+    const servePage = () =>
+      new Promise<{ server: Server; origin: string }>((resolve) => {
+        const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
+        server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+      });
+    const [app, stranger] = [await servePage(), await servePage()];
+    const corsApi = await startApi({ db, dev, env: { CLIENT_ORIGINS: app.origin } });
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    try {
+      const minted = await corsApi.fetch(`/athletes/${athlete}/client-tokens`, {
+        method: 'POST',
+        admin: true,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ abilities: ['read', 'events'] }),
+      });
+      const { token } = (await minted.json()) as { token: string };
+      const script = (base: string) => `(async () => {
+        const call = async (path) => {
+          try {
+            const response = await fetch(${JSON.stringify(base)} + path, { headers: { authorization: 'Bearer ${token}', 'last-event-id': '0' } });
+            return { status: response.status, body: await response.json() };
+          } catch (error) {
+            return { failed: String(error) };
+          }
+        };
+        const ready = await new Promise((resolve) => {
+          const source = new EventSource(${JSON.stringify(base)} + '/athletes/${athlete}/events?access_token=${token}');
+          source.addEventListener('ready', (event) => { source.close(); resolve(JSON.parse(event.data).athleteId); });
+          source.addEventListener('error', () => { source.close(); resolve('error'); });
+        });
+        return { status: await call('/athletes/${athlete}'), other: await call('/athletes/${other}'), ready };
+      })()`;
+
+      const tab = await browser.newPage();
+      await tab.goto(app.origin);
+      const allowed = (await tab.evaluate(script(corsApi.url))) as { status: { status: number; body: { athleteId: number } }; other: { status: number; body: { error: { code: string } } }; ready: unknown };
+      expect(allowed.status).toEqual({ status: 200, body: expect.objectContaining({ athleteId: athlete }) });
+      // A refusal is readable too (the CORS headers are set before authentication).
+      expect(allowed.other).toEqual({ status: 403, body: { error: { code: 'forbidden', message: expect.any(String) } } });
+      expect(allowed.ready).toBe(athlete);
+
+      await tab.goto(stranger.origin);
+      const refused = (await tab.evaluate(script(corsApi.url))) as { status: { failed?: string }; ready: unknown };
+      expect(refused.status.failed).toMatch(/Failed to fetch/);
+      expect(refused.ready).toBe('error');
+    } finally {
+      await browser.close();
+      await corsApi.stop();
+      for (const { server } of [app, stranger]) await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
 });

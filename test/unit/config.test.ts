@@ -111,6 +111,14 @@ describe('config', () => {
     expect(loadConfig({ ...PRODUCTION, CLIENT_TOKEN_MAX_TTL: '15m' }).CLIENT_TOKEN_MAX_TTL).toBe(900_000);
   });
 
+  it('CLIENT_ORIGINS: comma-separated origins (scheme, host, port), nothing more', () => {
+    expect(loadConfig({ CLIENT_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CLIENT_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(loadConfig({}).CLIENT_ORIGINS).toEqual([]);
+    for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', 'ftp://x.example.com']) {
+      expect(problemsFor({ CLIENT_ORIGINS: bad }), bad).toEqual([expect.stringMatching(/^CLIENT_ORIGINS: every entry must be an origin/)]);
+    }
+  });
+
   describe('refuses the published development secrets in production', () => {
     // The values as published in the README, docs/emulator.md and src/config.ts.
     it.each([
