@@ -137,7 +137,7 @@ describe('property: hostile input to every route', () => {
     await fc.assert(fc.asyncProperty(cases, check), propertyRun(120));
   });
 
-  it('client tokens: forged bearer tokens on every client route are a 401; hostile mint bodies a 4xx, or a token', async () => {
+  it('client tokens and range re-sync: forged bearer tokens on every client route are a 401; hostile mint and resync bodies a 4xx, or their normal answer', async () => {
     const segment = fc.oneof(
       hostileString.map((text) => Buffer.from(text).toString('base64url')),
       hostileJsonValue.map((value) => Buffer.from(JSON.stringify(value) ?? '').toString('base64url')),
@@ -157,6 +157,22 @@ describe('property: hostile input to every route', () => {
           ? { method, path: `/athletes/${athleteId}${rest}?access_token=${percentEncode(token)}` }
           : { method, path: `/athletes/${athleteId}${rest}`, headers: { authorization: `Bearer ${token}` } },
         mustRefuse: true,
+      })),
+      fc.tuple(
+        fc.oneof(
+          fc.record({ after: fc.oneof(hostileJsonValue, hostileNumber, hostileString), before: fc.oneof(hostileJsonValue, hostileNumber, hostileString) }, { requiredKeys: [] }).map((body) => JSON.stringify(body)),
+          deepNesting,
+          brokenJson,
+        ),
+        authorization,
+      ).map(([body, auth]): HostileCase => ({
+        name: 'POST resync with a hostile body',
+        request: { method: 'POST', path: `/athletes/${athleteId}/resync`, headers: { authorization: auth, 'content-type': 'application/json' }, body },
+        mustRefuse: auth !== BEARER,
+        success: (response) => {
+          expect(response.status).toBe(202);
+          expect(JSON.parse(response.text)).toMatchObject({ athleteId, status: 'accepted', resyncId: expect.any(String) });
+        },
       })),
       fc.tuple(mintBody, authorization).map(([body, auth]): HostileCase => ({
         name: 'POST client-tokens with a hostile body',
