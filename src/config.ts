@@ -139,6 +139,10 @@ export const configSchema = z.object({
   FOCUS_STALE_AFTER: durationSchema.default(DEFAULT_SYNC_OPTIONS.focusStaleAfterMs),
   SYNC_NOW_WAIT: durationSchema.default(20_000),
   WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),
+  /** Sync runs, backfill plans and token refreshes older than this are deleted (hourly, by the API). */
+  SYNC_HISTORY_RETENTION: durationSchema.default(30 * 86_400_000),
+  /** A backfill that has not completed this long after it was due counts as late (the completion rate). */
+  BACKFILL_LATE_AFTER: durationSchema.default(15 * 60_000),
   /** Changes are kept this long for replay (SSE Last-Event-ID, GET /changes); a client away longer must refetch. */
   CHANGE_LOG_RETENTION: durationSchema.default(7 * 86_400_000),
   RATE_BACKGROUND_SHARE: share.default(DEFAULT_BACKGROUND_SHARE),

@@ -8,6 +8,8 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/connection.js';
 import { adminRouter } from './admin/router.js';
 import { renderAdminPage } from './admin/page.js';
+import { syncHistoryOpenApi } from './admin/sync-history-openapi.js';
+import { createSyncHistoryRetention, type SyncHistoryRetention } from './admin/sync-history-retention.js';
 import { ChangeStreams } from './athletes/change-stream.js';
 import { athletesRouter } from './athletes/router.js';
 import { createChangeLogRetention, type ChangeLogRetention } from './changes/change-log-retention.js';
@@ -30,6 +32,7 @@ import { AthleteGateway } from '../temporal/athlete-gateway.js';
 import type { ApiStrava } from './strava-deps.js';
 import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type InboxRetention, type WebhookIngestionDeps } from './webhooks/index.js';
 import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
+import { createSettingsSync, SETTINGS_PATH, settingsOpenApi, settingsRouter, type SettingsSync } from './settings/index.js';
 
 export interface RateLimitSetting {
   windowMs: number;
@@ -43,6 +46,8 @@ export interface AppOptions {
   sseHeartbeatMs: number;
   /** POST /admin/sync: sync requests in flight towards Temporal at once. */
   adminSyncConcurrency: number;
+  /** Time between two settings passes (a running workflow a settings change missed gets it within this). */
+  settingsPassMs: number;
   /**
    * Per client IP. Webhooks: Strava sends at most a few events per second per athlete burst; a flood is
    * thousands. OAuth: a person clicks connect a handful of times.
@@ -54,6 +59,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   oauthStateTtlMs: 10 * 60_000,
   sseHeartbeatMs: 15_000,
   adminSyncConcurrency: 8,
+  settingsPassMs: 30_000,
   rateLimits: {
     webhooks: { windowMs: 10_000, limit: 5_000 },
     oauth: { windowMs: 60_000, limit: 60 },
@@ -80,10 +86,14 @@ export type ApiApp = Express & {
   relay: InboxRelay;
   /** Prunes handled inbox rows past WEBHOOK_INBOX_RETENTION; started and stopped with the relay. */
   inboxRetention: InboxRetention;
+  /** Prunes the sync history past SYNC_HISTORY_RETENTION; started and stopped with the relay. */
+  syncHistoryRetention: SyncHistoryRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
   /** Prunes the change log past CHANGE_LOG_RETENTION; started and stopped with the relay. */
   changeLogRetention: ChangeLogRetention;
+  /** The settings and their passes to running workflows; started and stopped with the server. (Not `settings`: Express keeps its own there.) */
+  settingsSync: SettingsSync;
 };
 
 function limiter(name: string, setting: RateLimitSetting): RequestHandler {
@@ -107,14 +117,17 @@ export function createApp(deps: AppDeps): ApiApp {
     rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
   };
   const now = deps.now ?? Date.now;
-  // The one gateway to the athlete workflows, over the process's one Temporal Client.
-  const workflows = new AthleteGateway(temporal, config);
+  // The one gateway to the athlete workflows, over the process's one Temporal Client; it starts new workflows
+  // with the settings as last loaded.
+  let settingsSync: SettingsSync | undefined;
+  const workflows = new AthleteGateway(temporal, config, () => settingsSync?.current());
+  settingsSync = createSettingsSync({ sql, workflows, config, logger, intervalMs: options.settingsPassMs });
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
   const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry, sql);
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
-  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi] });
+  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi, settingsOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
   const clientTokens = createClientTokens({ keys: config.CLIENT_TOKEN_KEYS, now });
 
@@ -168,11 +181,13 @@ export function createApp(deps: AppDeps): ApiApp {
   });
   app.use('/changes', adminKey, changesRouter({ sql, streams }));
   app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
+  app.use(SETTINGS_PATH, adminKey, ...jsonBody('16kb'), settingsRouter(settingsSync));
   app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
   const changeLogRetention = createChangeLogRetention({ sql, retentionMs: config.CHANGE_LOG_RETENTION, logger, now });
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams, changeLogRetention });
+  const syncHistoryRetention = createSyncHistoryRetention({ sql, retentionMs: config.SYNC_HISTORY_RETENTION, logger });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, settingsSync, changeLogRetention });
 }

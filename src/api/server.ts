@@ -21,8 +21,10 @@ export interface StartOptions {
   port: number;
   host?: string;
   logger?: Logger;
-  /** Start the webhook inbox relay and the inbox and change log retention with the listener (default true). */
+  /** Start the webhook inbox relay and the inbox, sync history and change log retention with the listener (default true). */
   relay?: boolean;
+  /** Start the settings passes (src/api/settings) with the listener (default true). */
+  settingsPasses?: boolean;
 }
 
 export async function startServer(app: ApiApp, options: StartOptions): Promise<RunningServer> {
@@ -45,8 +47,11 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
   if (runRelay) {
     app.relay.start();
     app.inboxRetention.start();
+    app.syncHistoryRetention.start();
     app.changeLogRetention.start();
   }
+  const runSettings = options.settingsPasses ?? true;
+  if (runSettings) app.settingsSync.start();
   options.logger?.info({ port, host }, 'api listening');
 
   let stopping: Promise<void> | undefined;
@@ -71,7 +76,8 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
         server.closeAllConnections();
         await closed;
       }
-      if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.changeLogRetention.stop()]);
+      if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop(), app.changeLogRetention.stop()]);
+      if (runSettings) await app.settingsSync.stop();
       options.logger?.info('api stopped');
     })());
 

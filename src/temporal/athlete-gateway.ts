@@ -1,9 +1,11 @@
 /**
  * The Temporal client side of the athlete workflow. Everything the API, the webhook relay and the CLI ask of
  * `athlete-<id>` workflows goes through this class, over the process's one Temporal Client (injected): start,
- * signal-with-start, update-with-start, the `status` query and the sync-now outcome lookup.
+ * signal-with-start, update-with-start, the `status` query, the sync-now outcome lookup, and the settings sent to
+ * running workflows.
  */
 import {
+  ApplicationFailure,
   WithStartWorkflowOperation,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -11,14 +13,18 @@ import {
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
+import type { FleetSettings } from '../domain/fleet-settings.js';
 import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from '../workflows/athlete-state.js';
 import type { athleteSync } from '../workflows/athlete-sync.js';
 import {
   appFocusSignal,
   disconnectSignal,
+  pauseSignal,
   reconnectedSignal,
+  resumeSignal,
   resyncRangeSignal,
+  settingsSignal,
   statusQuery,
   stravaEventSignal,
   syncNowUpdate,
@@ -41,7 +47,14 @@ export type WorkflowStatusLookup =
 export type SyncNowOutcome =
   | { kind: 'done'; result: SyncResult }
   | { kind: 'pending'; syncId: string }
-  | { kind: 'failed'; message: string };
+  /** type: the workflow's failure type (SyncPaused, SyncNowRejected, RateLimited, ...), when it gave one. */
+  | { kind: 'failed'; message: string; type?: string };
+
+/** What one pass of sending settings did: workflows signalled, and those that could not be (retried next pass). */
+export interface SettingsSendResult {
+  signalled: number;
+  failed: number;
+}
 
 /** How a webhook event reaches its athlete workflow. Both calls reject when Temporal does not accept the signal in time. */
 export interface EventForwarder {
@@ -59,9 +72,14 @@ export { athleteStartOptions, athleteWorkflowId } from './athlete-start-options.
 const delay = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 
 export class AthleteGateway {
+  /**
+   * @param settings the operator's current settings (undefined until known): a workflow this gateway starts
+   *   starts with them; one that starts without them is sent them by the next settings pass.
+   */
   constructor(
     private readonly client: Client,
     private readonly config: AthleteGatewayConfig,
+    private readonly settings: () => FleetSettings | undefined = () => undefined,
   ) {}
 
   /** Whether the Temporal frontend answers within deadlineMs (readiness); rejects otherwise. */
@@ -86,7 +104,7 @@ export class AthleteGateway {
   }
 
   async start(athleteId: number): Promise<void> {
-    await this.client.workflow.start<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId));
+    await this.client.workflow.start<typeof athleteSync>('athleteSync', this.startOptions(athleteId));
   }
 
   async focus(athleteId: number): Promise<void> {
@@ -104,6 +122,50 @@ export class AthleteGateway {
   /** Queues a range re-sync of one window in the athlete's workflow. */
   async resync(athleteId: number, request: ResyncRequest): Promise<void> {
     await this.signalWithStart(athleteId, resyncRangeSignal, request);
+  }
+
+  /** An operator pauses the athlete's auto sync (a workflow not running starts paused). */
+  async pause(athleteId: number): Promise<void> {
+    await this.signalWithStart(athleteId, pauseSignal);
+  }
+
+  async resume(athleteId: number): Promise<void> {
+    await this.signalWithStart(athleteId, resumeSignal);
+  }
+
+  /**
+   * Sends `settings` to every running athlete workflow of this deployment (its task queue) that has not applied
+   * that version yet, found by visibility (`SettingsVersion < version`, or none at all for workflows started
+   * before there were settings), at most `concurrency` signals in flight. Workflows that already have it are
+   * not signalled, so repeating a pass adds nothing to their histories. A workflow that closed meanwhile is
+   * skipped; any other failure is counted and left to the next pass.
+   */
+  async sendSettings(settings: FleetSettings, concurrency: number): Promise<SettingsSendResult> {
+    const result: SettingsSendResult = { signalled: 0, failed: 0 };
+    if (settings.version <= 0) return result;
+    const query = [
+      `WorkflowType = 'athleteSync'`,
+      `ExecutionStatus = 'Running'`,
+      `TaskQueue = ${visibilityString(this.config.TEMPORAL_TASK_QUEUE)}`,
+      `(SettingsVersion < ${Math.floor(settings.version)} OR SettingsVersion IS NULL)`,
+    ].join(' AND ');
+    const inFlight = new Set<Promise<void>>();
+    for await (const workflow of this.client.workflow.list({ query, pageSize: 500 })) {
+      const signal = this.client.workflow
+        .getHandle(workflow.workflowId)
+        .signal(settingsSignal, settings)
+        .then(
+          () => void (result.signalled += 1),
+          (error: unknown) => {
+            if (!(error instanceof WorkflowNotFoundError)) result.failed += 1;
+          },
+        )
+        .finally(() => inFlight.delete(signal));
+      inFlight.add(signal);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    return result;
   }
 
   /** Webhook events for the relay and the receiver, each signal bounded by timeoutMs (the SDK would retry for long). */
@@ -191,7 +253,7 @@ export class AthleteGateway {
   /** Signals the athlete's workflow, starting it first if it is not running. */
   private async signalWithStart<Args extends unknown[]>(athleteId: number, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
     await this.client.workflow.signalWithStart<typeof athleteSync, Args>('athleteSync', {
-      ...athleteStartOptions(this.config, athleteId),
+      ...this.startOptions(athleteId),
       signal,
       signalArgs: args,
       // The SDK's conditional option types cannot be resolved for a generic Args; the signature above is the check.
@@ -204,17 +266,27 @@ export class AthleteGateway {
       this.client.workflow.startUpdateWithStart(syncNowUpdate, {
         updateId,
         waitForStage: 'ACCEPTED',
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', this.startOptions(athleteId)),
       }),
     );
   }
+
+  private startOptions(athleteId: number) {
+    return athleteStartOptions(this.config, athleteId, {}, this.settings());
+  }
+}
+
+/** A string literal of the visibility query language (single quotes; a quote or backslash inside escaped). */
+function visibilityString(text: string): string {
+  return `'${text.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
 /** The workflow rejected or failed the update: a result for the caller, not a server error. */
 function updateFailure(error: unknown): SyncNowOutcome {
   if (error instanceof WorkflowUpdateFailedError) {
     const cause = error.cause instanceof Error ? error.cause.message : error.message;
-    return { kind: 'failed', message: cause };
+    const type = error.cause instanceof ApplicationFailure ? error.cause.type : undefined;
+    return { kind: 'failed', message: cause, ...(type ? { type } : {}) };
   }
   throw error;
 }

@@ -1,8 +1,10 @@
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import { countTokenRefresh } from '../activities/sync-metrics.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/connection.js';
+import { learnedDailyBackgroundBudget } from '../strava/rate-governor.js';
 import { createStravaServices } from '../strava/services.js';
 import { createAthleteWorker, type AthleteWorkerOptions } from './create-worker.js';
 
@@ -16,12 +18,13 @@ export function createConfiguredWorker(
   deps: { sql: Sql; connection: NativeConnection; log?: Logger },
   overrides: Pick<AthleteWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> = {},
 ): Promise<Worker> {
-  const { athleteStrava } = createStravaServices(config, deps.sql);
+  // Refreshes happen inside activities: the count goes to the activity's metric meter (the worker's /metrics).
+  const { athleteStrava, governor } = createStravaServices(config, deps.sql, { onTokenRefresh: (attempt) => countTokenRefresh(attempt.outcome) });
   const activities = createActivities({
     sql: deps.sql,
     strava: athleteStrava,
     ...(deps.log ? { log: deps.log } : {}),
-    dailyBackgroundBudget: config.STRAVA_READ_LIMIT_DAILY * config.RATE_BACKGROUND_SHARE,
+    dailyBackgroundBudget: () => learnedDailyBackgroundBudget(governor, config.RATE_BACKGROUND_SHARE),
   });
   return createAthleteWorker({
     connection: deps.connection,

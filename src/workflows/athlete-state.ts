@@ -1,3 +1,4 @@
+import type { PauseCause } from '../domain/fleet-settings.js';
 import type { Priority, StravaEventSignal, SyncState } from '../domain/sync-types.js';
 import { DEFAULT_SYNC_OPTIONS, type AthleteSyncOptions } from '../domain/sync-options.js';
 
@@ -21,6 +22,8 @@ export interface NotFoundRetry {
   /** Epoch ms of the next fetch. */
   dueAt: number;
   eventTime: number;
+  /** Webhook receipt (epoch ms) of the event, for the sync history's latency. */
+  receivedAt?: number | undefined;
 }
 
 /** An activity an event asked about while the fetch budget was empty. */
@@ -29,6 +32,8 @@ export interface DeferredFetch {
   eventTime: number;
   /** The newest event was a delete: a 404 removes the activity, a 200 proves the delete stale or forged. */
   confirmsDelete: boolean;
+  /** Webhook receipt (epoch ms) of the newest event, for the sync history's latency. */
+  receivedAt?: number | undefined;
 }
 
 /** Token bucket of event-triggered Strava fetches. */
@@ -134,6 +139,22 @@ export interface AthleteWorkflowState {
   /** Range re-syncs, oldest first; the first one runs (resync-steps.ts). */
   resyncs: ResyncJob[];
   lastResync: ResyncOutcome | null;
+  /** When an operator paused this athlete's auto sync (pause signal); null: not paused by an operator. */
+  operatorPausedAt: string | null;
+  /** The settings' fleet-wide pause, as last received. */
+  fleetPaused: boolean;
+  /** Version of the settings last applied (0: the start options' values only). */
+  settingsVersion: number;
+  /** The athlete's stored activities as the last list counted them, moved by the fetches and removals since (null: not counted yet). */
+  activitiesStored: number | null;
+  /** What the last successful list ran for (import, backfill, sync now, app focus, catch up, ...). */
+  lastSyncTrigger: string | null;
+}
+
+/** The settings a workflow starts with besides its options (the intervals travel in `options`). */
+export interface FleetStart {
+  version: number;
+  paused: boolean;
 }
 
 export interface AthleteSyncInput {
@@ -142,6 +163,8 @@ export interface AthleteSyncInput {
   options?: Partial<AthleteSyncOptions>;
   /** Present when continuing as new. */
   carried?: AthleteWorkflowState;
+  /** The settings version and fleet pause at start (absent: version 0, not paused); ignored when carried. */
+  fleet?: FleetStart;
 }
 
 /** The answer of the `status` query: ids, states, times and counts only. */
@@ -166,6 +189,13 @@ export interface AthleteStatus {
   resync: (Omit<ResyncJob, 'cursor'> & { listedUpTo: string }) | null;
   queuedResyncs: number;
   lastResync: ResyncOutcome | null;
+  /** Why auto sync is paused (operator before fleet before Strava's 403), null when it is not. */
+  pausedBy: PauseCause | null;
+  operatorPausedAt: string | null;
+  /** The settings the workflow runs with now. */
+  settings: { version: number; backfillIntervalMs: number; focusStaleAfterMs: number; fleetPaused: boolean };
+  activitiesStored: number | null;
+  lastSyncTrigger: string | null;
 }
 
 export function emptyCounters(): SyncCounters {
@@ -224,6 +254,11 @@ export function initialState(): AthleteWorkflowState {
     lastError: null,
     resyncs: [],
     lastResync: null,
+    operatorPausedAt: null,
+    fleetPaused: false,
+    settingsVersion: 0,
+    activitiesStored: null,
+    lastSyncTrigger: null,
   };
 }
 

@@ -1,12 +1,27 @@
 import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
+import { SYNC_NOW_REFUSALS } from '../domain/failure-types.js';
 import type { AthleteStatus, ResyncJob } from './athlete-state.js';
 import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
 import { eventKey, pushBounded } from './event-plan.js';
 import { refill } from './fetch-budget.js';
+import { pausedMessage } from './lifecycle-steps.js';
+import {
+  appFocusSignal,
+  disconnectSignal,
+  pauseSignal,
+  reconnectedSignal,
+  resumeSignal,
+  resyncRangeSignal,
+  settingsSignal,
+  statusQuery,
+  stravaEventSignal,
+  syncNowUpdate,
+} from './messages.js';
+import { pausedBy, syncHeld } from './next-step.js';
+import { applySettings, pauseByOperator, resumeByOperator } from './operator-controls.js';
 import { PATCHES } from './patches.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, resyncRangeSignal, statusQuery, stravaEventSignal, syncNowUpdate } from './messages.js';
 import { recordResyncRequest } from './resync-steps.js';
 
 /**
@@ -33,6 +48,9 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.wake = true;
   });
   setHandler(resyncRangeSignal, (request) => recordResyncRequest(run, request));
+  setHandler(pauseSignal, () => pauseByOperator(run));
+  setHandler(resumeSignal, () => resumeByOperator(run));
+  setHandler(settingsSignal, (settings) => applySettings(run, settings));
   // Synchronous validator: rejected updates never enter history.
   setHandler(syncNowUpdate, () => waitForSyncNow(run), { validator: () => validateSyncNow(run) });
 }
@@ -87,6 +105,8 @@ function validateSyncNow(run: AthleteSyncRun): void {
       nonRetryable: true,
     });
   }
+  // Paused: the sync would call Strava. Rejected here, so the refusal never enters history.
+  if (syncHeld(run.state)) throw ApplicationFailure.create({ type: SYNC_NOW_REFUSALS.paused, message: pausedMessage(run), nonRetryable: true });
 }
 
 /** The answer of the `status` query: ids, states, times and counts only. */
@@ -112,6 +132,16 @@ function athleteStatus(run: AthleteSyncRun): AthleteStatus {
     resync: resyncProgress(state.resyncs[0]),
     queuedResyncs: Math.max(0, state.resyncs.length - 1),
     lastResync: state.lastResync,
+    pausedBy: pausedBy(state),
+    operatorPausedAt: state.operatorPausedAt,
+    settings: {
+      version: state.settingsVersion,
+      backfillIntervalMs: run.opts.backfillIntervalMs,
+      focusStaleAfterMs: run.opts.focusStaleAfterMs,
+      fleetPaused: state.fleetPaused,
+    },
+    activitiesStored: state.activitiesStored,
+    lastSyncTrigger: state.lastSyncTrigger,
   };
 }
 

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { FleetSettings } from '../domain/fleet-settings.js';
 import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from './athlete-state.js';
 
@@ -9,6 +10,12 @@ export const appFocusSignal = defineSignal<[]>('appFocus');
 export const reconnectedSignal = defineSignal<[]>('reconnected');
 export const disconnectSignal = defineSignal<[]>('disconnect');
 export const syncNowUpdate = defineUpdate<SyncResult, []>('syncNow');
+/** An operator pauses this athlete's auto sync (POST /athletes/:id/pause): events are kept, Strava is not called. */
+export const pauseSignal = defineSignal<[]>('pause');
+/** An operator resumes it (POST /athletes/:id/resume): one catch-up sync, then the queued events. */
+export const resumeSignal = defineSignal<[]>('resume');
+/** The settings changed (PUT /admin/settings): sent to every running workflow that has an older version. */
+export const settingsSignal = defineSignal<[FleetSettings]>('settings');
 
 /** A range re-sync of one window (epoch seconds, both exclusive); `id` names it in status and logs. */
 export interface ResyncRequest {

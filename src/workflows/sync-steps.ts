@@ -1,10 +1,11 @@
 import { log, patched } from '@temporalio/workflow';
 import type { SyncWindowResult } from '../domain/activity-contract.js';
+import type { SyncTrigger } from '../domain/sync-history.js';
 import type { Priority } from '../domain/sync-types.js';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
-import { backfillIntervalMs, withJitter } from './backfill-plan.js';
+import { nextBackfillDelayMs } from './backfill-plan.js';
 import type { StravaOutcome } from './failure-outcome.js';
 import { focusFindsStale } from './next-step.js';
 import { PATCHES } from './patches.js';
@@ -17,6 +18,7 @@ import { PATCHES } from './patches.js';
 /** Lists activities after `from - overlap` and reconciles the stored ones in that window. */
 export async function syncWindow(
   run: AthleteSyncRun,
+  trigger: SyncTrigger,
   priority: Priority,
   kind: 'backfill' | 'quick',
   from: number,
@@ -26,24 +28,26 @@ export async function syncWindow(
   const { athleteId, opts } = run;
   const startedAt = Date.now();
   const after = Math.floor((from - opts.backfillOverlapMs) / 1000);
+  const dueAt = trigger === 'backfill' && run.state.nextBackfillAt !== null ? Date.parse(run.state.nextBackfillAt) : undefined;
   await run.setState('syncing');
   const outcome = await run.callStrava(priority, () =>
     strava.syncWindow.executeWithOptions({ summary: `${reason}: list activities after ${iso(after * 1000)} (${priority})` }, [
-      { athleteId, after, priority, kind, perPage: opts.importPageSize, ...(watch !== undefined ? { watch } : {}) },
+      { athleteId, after, priority, kind, perPage: opts.importPageSize, ...(watch !== undefined ? { watch } : {}), trigger, dueAt },
     ]),
   );
   if (!outcome.ok) return outcome;
   run.state.counters.repairs += outcome.value.repaired;
-  run.markSynced(startedAt);
+  run.markSynced(startedAt, reason);
+  run.countStored(outcome.value.stored);
   return { ok: true, value: { ...outcome.value, startedAt } };
 }
 
 /** A quick sync lists from the last successful sync (minus the overlap), or from now when there was none. */
 export const quickSyncFrom = (run: AthleteSyncRun): number => (run.state.lastSyncAt !== null ? Date.parse(run.state.lastSyncAt) : Date.now());
 
-function quickSync(run: AthleteSyncRun, priority: Priority, reason: string) {
+function quickSync(run: AthleteSyncRun, trigger: SyncTrigger, priority: Priority, reason: string) {
   run.state.counters.quickSyncs += 1;
-  return syncWindow(run, priority, 'quick', quickSyncFrom(run), reason);
+  return syncWindow(run, trigger, priority, 'quick', quickSyncFrom(run), reason);
 }
 
 export async function serveSyncNow(run: AthleteSyncRun): Promise<void> {
@@ -55,7 +59,7 @@ export async function serveSyncNow(run: AthleteSyncRun): Promise<void> {
     return;
   }
   const startedAt = Date.now();
-  const outcome = await quickSync(run, 'realtime', 'sync now');
+  const outcome = await quickSync(run, 'manual', 'realtime', 'sync now');
   if (outcome.ok) {
     const { added, updated, deleted, requests } = outcome.value;
     run.resolveWaiters(serving, { result: { added, updated, deleted, requests, durationMs: Date.now() - startedAt } });
@@ -73,7 +77,7 @@ export async function focusSync(run: AthleteSyncRun): Promise<void> {
   run.state.focusPending = false;
   if (focusFindsStale(run.state, Date.now(), run.opts) && !run.isBlocked('interactive')) {
     run.state.counters.focusSyncs += 1;
-    const outcome = await quickSync(run, 'interactive', 'app focus');
+    const outcome = await quickSync(run, 'focus', 'interactive', 'app focus');
     if (!outcome.ok && outcome.kind === 'rate_limited' && patched(PATCHES.deferFocus)) run.state.focusPending = true;
   }
 }
@@ -81,7 +85,7 @@ export async function focusSync(run: AthleteSyncRun): Promise<void> {
 /** The first sync after a reconnect; a rate limit or a new refusal keeps it owed. */
 export async function catchUp(run: AthleteSyncRun): Promise<void> {
   run.state.catchUpPending = false;
-  const outcome = await quickSync(run, 'interactive', 'catch up');
+  const outcome = await quickSync(run, 'catch_up', 'interactive', 'catch up');
   if (!outcome.ok && outcome.kind !== 'failed') run.state.catchUpPending = true;
 }
 
@@ -93,7 +97,7 @@ export async function importPage(run: AthleteSyncRun): Promise<void> {
   const outcome = await run.callStrava('background', () =>
     strava.importPage.executeWithOptions(
       { summary: `import page ${state.import.pages + 1}${before !== null ? ` (before ${iso(before * 1000)})` : ''}` },
-      [{ athleteId, before, perPage: opts.importPageSize }],
+      [{ athleteId, before, perPage: opts.importPageSize, trigger: 'import_page' }],
     ),
   );
   if (!outcome.ok) {
@@ -101,6 +105,7 @@ export async function importPage(run: AthleteSyncRun): Promise<void> {
     return;
   }
   const page = outcome.value;
+  run.countStored(page.stored);
   state.import.pages += 1;
   state.import.imported += page.added;
   if (page.listed < opts.importPageSize || page.oldestStart === null) {
@@ -120,7 +125,7 @@ async function finishImport(run: AthleteSyncRun): Promise<void> {
   state.import.finishedAt = iso(Date.now());
   // The import covers everything that started before it began; backfills continue from there.
   state.lastBackfillAt = iso(startedAt);
-  run.markSynced(Date.now());
+  run.markSynced(Date.now(), 'import');
   await db.recordSyncTime.executeWithOptions({ summary: 'import complete' }, [{ athleteId, at: startedAt, kind: 'backfill' }]);
   log.info('import complete', { athleteId, pages: state.import.pages, imported: state.import.imported });
   await planNextBackfill(run);
@@ -129,14 +134,35 @@ async function finishImport(run: AthleteSyncRun): Promise<void> {
 /** Asks for the fleet's load and sets the next backfill time (budget-aware interval, jittered). */
 export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
   const fleet = await db.fleetLoad.executeWithOptions({ summary: 'plan next backfill' }, [{ athleteId: run.athleteId }]);
-  const interval = withJitter(backfillIntervalMs(run.opts.backfillIntervalMs, fleet), run.opts.backfillJitter, Math.random());
+  const interval = nextBackfillDelayMs(run.opts.backfillIntervalMs, fleet, run.opts.backfillJitter, Math.random());
   run.state.nextBackfillAt = iso(Date.now() + interval);
+  if (patched(PATCHES.recordBackfillPlan)) {
+    const dueAt = Date.parse(run.state.nextBackfillAt);
+    await db.recordBackfillPlan.executeWithOptions({ summary: 'record the backfill plan' }, [{ athleteId: run.athleteId, dueAt }]);
+  }
+}
+
+/**
+ * A new activity Strava confirmed makes the athlete active now: a backfill planned further away (the athlete was
+ * quiet, so adaptive planning stretched it) is pulled in to the base interval, so whatever else this session's
+ * webhooks missed is found as soon as for any active athlete. Only Strava's answer moves it, never an event alone.
+ */
+export async function pullInBackfill(run: AthleteSyncRun): Promise<void> {
+  const { state } = run;
+  if (state.nextBackfillAt === null || !patched(PATCHES.pullInBackfill)) return;
+  const soonest = Date.now() + run.opts.backfillIntervalMs;
+  if (Date.parse(state.nextBackfillAt) <= soonest) return;
+  state.nextBackfillAt = iso(soonest);
+  // The replaced plan would otherwise count as a backfill that never ran.
+  if (patched(PATCHES.recordBackfillPlan)) {
+    await db.recordBackfillPlan.executeWithOptions({ summary: 'record the backfill plan' }, [{ athleteId: run.athleteId, dueAt: soonest }]);
+  }
 }
 
 export async function backfill(run: AthleteSyncRun): Promise<void> {
   const { state } = run;
   const from = state.lastBackfillAt !== null ? Date.parse(state.lastBackfillAt) : quickSyncFrom(run);
-  const outcome = await syncWindow(run, 'background', 'backfill', from, 'backfill');
+  const outcome = await syncWindow(run, 'backfill', 'background', 'backfill', from, 'backfill');
   if (!outcome.ok) {
     if (outcome.kind === 'failed') state.backgroundHoldUntil = Date.now() + run.opts.errorRetryMs;
     return;

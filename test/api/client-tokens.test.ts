@@ -43,6 +43,9 @@ const ROUTES: RouteCase[] = [
   // A window with nothing stored: well within any budget (the route's own tests: test/api/resync.test.ts).
   { method: 'POST', path: '/athletes/{id}/resync', ability: 'sync', body: { after: '2001-01-01T00:00:00Z', before: '2001-01-02T00:00:00Z' } },
   { method: 'DELETE', path: '/athletes/{id}', ability: null },
+  // The operator's controls: a client token may not pause or resume auto sync.
+  { method: 'POST', path: '/athletes/{id}/pause', ability: null },
+  { method: 'POST', path: '/athletes/{id}/resume', ability: null },
   { method: 'POST', path: '/athletes/{id}/client-tokens', ability: null, body: { abilities: ['read'] } },
 ];
 

@@ -9,6 +9,7 @@ import { athleteWorkflowId, type AthleteGateway } from '../../temporal/athlete-g
 import { parseInput } from '../http/errors.js';
 import type { ApiStrava } from '../strava-deps.js';
 import { adminAthletesQuerySchema, adminSyncBodySchema } from './schemas.js';
+import { syncHistoryRoutes } from './sync-history-routes.js';
 
 export interface AdminRouterDeps {
   config: Config;
@@ -49,6 +50,8 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     workflowId: athleteWorkflowId(row.id),
     temporalUiUrl: temporalUiLink(config, row.id),
   });
+
+  router.use(syncHistoryRoutes({ sql, config }));
 
   router.get('/athletes', async (req, res) => {
     const query = parseInput(adminAthletesQuerySchema, req.query, 'query');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAUSE_CAUSES } from '../../domain/fleet-settings.js';
 import { SYNC_STATES } from '../../domain/sync-types.js';
 import { resyncOutcomeSchema, resyncProgressSchema } from './resync-status-schemas.js';
 
@@ -39,6 +40,13 @@ export const athleteRecordFields = {
 export const athleteStatusSchema = z
   .object({
     ...athleteRecordFields,
+    pausedBy: z
+      .enum(PAUSE_CAUSES)
+      .nullable()
+      .meta({
+        description:
+          'Why auto sync is paused (state paused): operator (POST /athletes/:id/pause), fleet (settings paused), strava (Strava refuses the app, 403 back-off); null when not paused or when the workflow is not running',
+      }),
     workflow: z.object({
       id: z.string().meta({ description: 'Temporal workflow id (athlete-<id>)' }),
       status: z
@@ -71,7 +79,7 @@ export const MAX_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
 export const inInstantRange = (ms: number): boolean => ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS;
 
 /** `after`/`before`: an ISO 8601 instant or epoch seconds (the way Strava's own list endpoint takes them). */
-const instant = z
+export const instant = z
   .string()
   .transform((text, ctx) => {
     const date = /^\d{1,12}$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);

@@ -168,6 +168,21 @@ export async function removeActivities(sql: Sql, athleteId: number, ids: number[
 }
 
 /**
+ * Deletes the athlete's "Only You" activities (an athlete who now grants activity:read without activity:read_all:
+ * Strava no longer shows them to the app). No tombstones: Strava announces one that becomes visible again with a
+ * `create`, and until then no fetch or list returns it.
+ */
+export async function removeOnlyYouActivities(sql: Db, athleteId: number): Promise<number[]> {
+  const deleted = await sql<{ id: number }[]>`
+    delete from activities
+    where athlete_id = ${athleteId} and (private or visibility = 'only_me')
+    returning id`;
+  const ids = deleted.map((d) => d.id);
+  if (ids.length > 0) await publishChange(sql, { athleteId, kind: 'activities_deleted', activityIds: ids, count: ids.length });
+  return ids;
+}
+
+/**
  * The athlete's recorded delete time of an activity, if any (never later than when it was recorded). Another
  * athlete's tombstone for the same id (a forged event naming someone else's activity) never counts.
  */
@@ -183,6 +198,12 @@ export async function activityIdsStartedSince(sql: Db, athleteId: number, since:
   const rows = await sql<{ id: number }[]>`
     select id from activities where athlete_id = ${athleteId} and start_date >= ${since}`;
   return rows.map((r) => r.id);
+}
+
+/** How many activities are stored for the athlete (shown in the workflow's details in the Temporal UI). */
+export async function countActivities(sql: Db, athleteId: number): Promise<number> {
+  const [row] = await sql<[{ count: number }]>`select count(*)::int as count from activities where athlete_id = ${athleteId}`;
+  return row.count;
 }
 
 /** Latest activity start of every connected athlete (null when none): input of the budget-aware backfill interval. */
