@@ -304,7 +304,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       return { activitiesDeleted };
     },
 
-    ...createResyncActivities({ sql, strava, now, cancellation }),
+    ...createResyncActivities({ sql, strava, now, cancellation, recordRun }),
   };
 
   // The Strava calls (the workflow gives them a heartbeat timeout); database-only activities are short.

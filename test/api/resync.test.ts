@@ -113,6 +113,12 @@ describe('POST /athletes/:id/resync', () => {
       [...visible].filter(([id]) => windowIds.includes(id)).sort(([a], [b]) => a - b),
     );
     expect(stored.find((r) => r.id === outside)?.name).toBe('corrupted outside');
+    // The sync history holds the re-sync's runs (trigger resync): each page, and the removal pass.
+    const runs = await db.sql<{ activity: string; added: number; deleted: number }[]>`
+      select activity, added, deleted from sync_runs where athlete_id = ${athleteId} and trigger = 'resync' and outcome = 'ok' order by id`;
+    expect(runs.filter((r) => r.activity === 'resync_page')).toHaveLength(done!.lastResync!.pages);
+    expect(runs.filter((r) => r.activity === 'resync_page').reduce((sum, r) => sum + r.added, 0)).toBe(3);
+    expect(runs.filter((r) => r.activity === 'finish_resync')).toEqual([{ activity: 'finish_resync', added: 0, deleted: goneAtStrava.length + invented.length }]);
     expect(await db.sql`select 1 from range_resyncs`).toHaveLength(0);
   }, 180_000);
 

@@ -14,3 +14,12 @@ create table range_resync_seen (
   activity_id bigint not null,
   primary key (resync_id, activity_id)
 );
+
+-- A range re-sync's pages and its removal pass are runs of the sync history (migration 009) too: trigger resync
+-- (its changes count as repairs), activities resync_page and finish_resync.
+alter table sync_runs drop constraint sync_runs_activity_check;
+alter table sync_runs add constraint sync_runs_activity_check
+  check (activity in ('sync_window', 'import_page', 'fetch_activity', 'remove_activity', 'resync_page', 'finish_resync'));
+alter table sync_runs drop constraint sync_runs_trigger_check;
+alter table sync_runs add constraint sync_runs_trigger_check
+  check (trigger in ('webhook', 'backfill', 'focus', 'manual', 'import_page', 'catch_up', 'burst', 'resync'));
