@@ -60,6 +60,9 @@ function isPublished(name: (typeof PUBLISHED_SECRET_NAMES)[number], value: strin
   return entries.includes(DEV_SECRETS[name]);
 }
 
+/** `true` or `false`, nothing else: a typo must not silently mean either. */
+const booleanSetting = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((text) => text === 'true');
+
 const url = (protocols: string[]) =>
   z.string().refine((text) => {
     try {
@@ -138,6 +141,8 @@ export const configSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
   BACKFILL_INTERVAL: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillIntervalMs),
   BACKFILL_OVERLAP: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillOverlapMs),
+  /** Backfill frequency follows the webhook evidence (docs/workflow.md, "Adaptive backfill"); false: the base interval. */
+  BACKFILL_ADAPTIVE: booleanSetting.default(DEFAULT_SYNC_OPTIONS.adaptiveBackfill),
   FOCUS_STALE_AFTER: durationSchema.default(DEFAULT_SYNC_OPTIONS.focusStaleAfterMs),
   SYNC_NOW_WAIT: durationSchema.default(20_000),
   WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),

@@ -17,6 +17,11 @@ export interface AthleteSyncOptions {
   backfillOverlapMs: number;
   /** ±fraction applied to every interval so thousands of athletes do not fire together. */
   backfillJitter: number;
+  /**
+   * Backfill frequency follows the fleet's webhook evidence (BACKFILL_ADAPTIVE; docs/workflow.md, "Adaptive
+   * backfill"). Off: every athlete at the base interval, stretched only when over budget.
+   */
+  adaptiveBackfill: boolean;
   /** A focus signal syncs only when the last successful sync is older than this (FOCUS_STALE_AFTER). */
   focusStaleAfterMs: number;
   /** Continue-as-new once the history holds this many events (or when the server suggests it). */
@@ -54,6 +59,7 @@ export const DEFAULT_SYNC_OPTIONS: AthleteSyncOptions = {
   backfillIntervalMs: 3 * HOUR_MS,
   backfillOverlapMs: 7 * DAY_MS,
   backfillJitter: 0.1,
+  adaptiveBackfill: true,
   focusStaleAfterMs: HOUR_MS,
   continueAsNewAfterEvents: 2000,
   notFoundRetryDelaysMs: [10_000, 60_000, 300_000, 900_000],

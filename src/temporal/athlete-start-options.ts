@@ -11,7 +11,7 @@ export const athleteWorkflowId = (athleteId: number): string => `athlete-${athle
 /** The settings the athlete gateway reads from the environment. */
 export type AthleteGatewayConfig = Pick<
   Config,
-  'TEMPORAL_TASK_QUEUE' | 'BACKFILL_INTERVAL' | 'BACKFILL_OVERLAP' | 'FOCUS_STALE_AFTER' | 'CONTINUE_AS_NEW_AFTER_EVENTS'
+  'TEMPORAL_TASK_QUEUE' | 'BACKFILL_INTERVAL' | 'BACKFILL_OVERLAP' | 'BACKFILL_ADAPTIVE' | 'FOCUS_STALE_AFTER' | 'CONTINUE_AS_NEW_AFTER_EVENTS'
 >;
 
 /** The workflow options that come from the environment and the operator's settings; the rest keep the workflow's defaults. */
@@ -19,6 +19,7 @@ function athleteSyncOptions(config: AthleteGatewayConfig, settings: FleetSetting
   return {
     backfillIntervalMs: settings?.backfillIntervalMs ?? config.BACKFILL_INTERVAL,
     backfillOverlapMs: config.BACKFILL_OVERLAP,
+    adaptiveBackfill: config.BACKFILL_ADAPTIVE,
     focusStaleAfterMs: settings?.focusStaleAfterMs ?? config.FOCUS_STALE_AFTER,
     continueAsNewAfterEvents: config.CONTINUE_AS_NEW_AFTER_EVENTS,
   };

@@ -134,7 +134,9 @@ async function finishImport(run: AthleteSyncRun): Promise<void> {
 /** Asks for the fleet's load and sets the next backfill time (budget-aware interval, jittered). */
 export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
   const fleet = await db.fleetLoad.executeWithOptions({ summary: 'plan next backfill' }, [{ athleteId: run.athleteId }]);
-  const interval = nextBackfillDelayMs(run.opts.backfillIntervalMs, fleet, run.opts.backfillJitter, Math.random());
+  // Without adaptive backfill the evidence is left out: every class starts from the base interval.
+  const load = run.opts.adaptiveBackfill ? fleet : { ...fleet, evidence: undefined };
+  const interval = nextBackfillDelayMs(run.opts.backfillIntervalMs, load, run.opts.backfillJitter, Math.random());
   run.state.nextBackfillAt = iso(Date.now() + interval);
   if (patched(PATCHES.recordBackfillPlan)) {
     const dueAt = Date.parse(run.state.nextBackfillAt);
@@ -149,7 +151,7 @@ export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
  */
 export async function pullInBackfill(run: AthleteSyncRun): Promise<void> {
   const { state } = run;
-  if (state.nextBackfillAt === null || !patched(PATCHES.pullInBackfill)) return;
+  if (state.nextBackfillAt === null || !run.opts.adaptiveBackfill || !patched(PATCHES.pullInBackfill)) return;
   const soonest = Date.now() + run.opts.backfillIntervalMs;
   if (Date.parse(state.nextBackfillAt) <= soonest) return;
   state.nextBackfillAt = iso(soonest);

@@ -71,7 +71,7 @@ describe('sync history and health numbers on real Temporal, PostgreSQL and the e
   const expireTokens = (athleteId: number) => db.sql`update tokens set expires_at = now() - interval '1 hour' where athlete_id = ${athleteId}`;
   const syncNow = (athleteId: number) => api.fetch(`/athletes/${athleteId}/sync`, { method: 'POST', admin: true });
   const startWorkflow = (athleteId: number, backfillIntervalMs: number) =>
-    dev.client.workflow.start(athleteSync, athleteStartOptions(api.config, athleteId, { backfillIntervalMs, backfillJitter: 0 }));
+    dev.client.workflow.start(athleteSync, athleteStartOptions(api.config, athleteId, { backfillIntervalMs, backfillJitter: 0, adaptiveBackfill: false }));
 
   beforeAll(async () => {
     [dev, emulator] = await Promise.all([

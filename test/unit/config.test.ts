@@ -111,6 +111,15 @@ describe('config', () => {
     expect(loadConfig({ ...PRODUCTION, CLIENT_TOKEN_MAX_TTL: '15m' }).CLIENT_TOKEN_MAX_TTL).toBe(900_000);
   });
 
+  it('BACKFILL_ADAPTIVE and WORKER_MAX_CACHED_WORKFLOWS: true/false only, a positive whole number', () => {
+    expect(loadConfig({}).BACKFILL_ADAPTIVE).toBe(true);
+    expect(loadConfig({ BACKFILL_ADAPTIVE: 'false' }).BACKFILL_ADAPTIVE).toBe(false);
+    expect(problemsFor({ BACKFILL_ADAPTIVE: 'no' })).toEqual(['BACKFILL_ADAPTIVE: must be true or false']);
+    expect(loadConfig({}).WORKER_MAX_CACHED_WORKFLOWS).toBeUndefined();
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '5000' }).WORKER_MAX_CACHED_WORKFLOWS).toBe(5000);
+    expect(problemsFor({ WORKER_MAX_CACHED_WORKFLOWS: '0' })).toHaveLength(1);
+  });
+
   it('CLIENT_ORIGINS: comma-separated origins (scheme, host, port), nothing more', () => {
     expect(loadConfig({ CLIENT_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CLIENT_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
     expect(loadConfig({}).CLIENT_ORIGINS).toEqual([]);
