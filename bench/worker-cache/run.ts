@@ -44,6 +44,14 @@ const client = new Client({ connection });
 const native = await NativeConnection.connect({ address: server.address });
 const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
 
+/** The status query, or undefined when a loaded machine let it time out (the caller asks again). */
+async function queryStatus(workflowId: string) {
+  return client.workflow
+    .getHandle(workflowId)
+    .query(statusQuery)
+    .catch(() => undefined);
+}
+
 /** Starts `n` athlete workflows and runs `fn` with a worker whose cache holds `cacheSize` of them. */
 async function withFleet<T>(taskQueue: string, cacheSize: number, fn: (ids: string[], empty: ReturnType<typeof memory>) => Promise<T>): Promise<T> {
   const fake = new FakeActivities();
@@ -70,8 +78,8 @@ async function withFleet<T>(taskQueue: string, cacheSize: number, fn: (ids: stri
     // Every workflow imported its (empty) history and is resting.
     for (const workflowId of ids) {
       for (;;) {
-        const status = await client.workflow.getHandle(workflowId).query(statusQuery);
-        if (status.import.done && status.state === 'idle') break;
+        const status = await queryStatus(workflowId);
+        if (status && status.import.done && status.state === 'idle') break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
@@ -88,12 +96,13 @@ async function signalLatencies(ids: string[]): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < signals; i++) {
     const handle = client.workflow.getHandle(ids[Math.floor((i * ids.length) / signals)]!);
-    const before = await handle.query(statusQuery);
+    let before = await queryStatus(handle.workflowId);
+    while (!before) before = await queryStatus(handle.workflowId);
     const start = performance.now();
     await handle.signal(stravaEventSignal, activityEvent(before.athleteId, 1_000 + i, 'create', Math.floor(Date.now() / 1000)));
     for (;;) {
-      const status = await handle.query(statusQuery);
-      if (status.counters.eventsHandled > before.counters.eventsHandled) break;
+      const status = await queryStatus(handle.workflowId);
+      if (status && status.counters.eventsHandled > before.counters.eventsHandled) break;
     }
     samples.push(performance.now() - start);
   }
