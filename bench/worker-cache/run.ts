@@ -136,8 +136,9 @@ const lines = [
   `| signal -> event applied, workflow cached: p50 / p99 | ${pct(cached.latency, 0.5).toFixed(1)} ms / ${pct(cached.latency, 0.99).toFixed(1)} ms |`,
   `| same, cache holds a tenth (evicted: replayed first): p50 / p99 | ${pct(evicting, 0.5).toFixed(1)} ms / ${pct(evicting, 0.99).toFixed(1)} ms |`,
   '',
-  `Rule: WORKER_MAX_CACHED_WORKFLOWS should hold every athlete workflow the worker serves; at ~${Math.ceil(Math.max(perWorkflowRssKb, perWorkflowKb))} KiB each, ` +
-    `10,000 athletes take ~${((Math.max(perWorkflowRssKb, perWorkflowKb) * 10_000) / 1024).toFixed(0)} MiB. docs/operations.md, "Worker sizing".`,
+  `Rule: WORKER_MAX_CACHED_WORKFLOWS should hold every athlete workflow the worker serves; measured ~${Math.ceil(perWorkflowRssKb)} KiB each here, ` +
+    'budgeted at 0.5 MiB (src/worker/workflow-cache-size.ts), 10,000 athletes take ~5 GiB. docs/operations.md, "Worker sizing". ' +
+    'Signal latencies depend on the machine\'s load at the time: read them as an order of magnitude.',
   '',
 ];
 console.log(lines.join('\n'));
