@@ -108,6 +108,8 @@ export const configSchema = z.object({
   FOCUS_STALE_AFTER: durationSchema.default(DEFAULT_SYNC_OPTIONS.focusStaleAfterMs),
   SYNC_NOW_WAIT: durationSchema.default(20_000),
   WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),
+  /** How often the API asks Strava whether the push subscription still exists (one request per interval). */
+  SUBSCRIPTION_CHECK_INTERVAL: durationSchema.default(3_600_000),
   RATE_BACKGROUND_SHARE: share.default(DEFAULT_BACKGROUND_SHARE),
   RATE_INTERACTIVE_SHARE: share.default(0.85),
   STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),

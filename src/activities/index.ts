@@ -12,6 +12,7 @@ import {
   tombstoneOf,
   upsertActivities,
 } from '../db/repositories/activities.js';
+import { tokenRefreshCount } from '../db/repositories/tokens.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
@@ -125,6 +126,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         let repaired = 0;
         let requests = 0;
         const signal = cancellation();
+        // One athlete's steps run one at a time, so a refresh between these two reads is this listing's.
+        const refreshesBefore = await tokenRefreshCount(sql, athleteId);
         for (let page = 1; ; page++) {
           const list = await strava.listActivities(athleteId, priority, { after, page, perPage }, signal);
           requests += 1;
@@ -143,7 +146,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         await recordSync(sql, athleteId, observedAt, kind === 'backfill' ? 'backfill' : 'sync');
         if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
         const found = watch?.filter((id) => seen.has(id));
-        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, ...(found ? { found } : {}) };
+        const tokensRefreshed = Math.max(0, (await tokenRefreshCount(sql, athleteId)) - refreshesBefore);
+        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, tokensRefreshed, ...(found ? { found } : {}) };
       });
     },
 

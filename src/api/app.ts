@@ -22,7 +22,16 @@ import { buildOpenApiDocument } from './openapi/document.js';
 import { AthleteGateway } from '../temporal/athlete-gateway.js';
 import type { ApiStrava } from './strava-deps.js';
 import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type InboxRetention, type WebhookIngestionDeps } from './webhooks/index.js';
-import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
+import {
+  createSubscriptionHealth,
+  createSubscriptionRouter,
+  createSubscriptionService,
+  LOOK_MAX_AGE_MS,
+  registerSubscriptionMetrics,
+  subscriptionOpenApi,
+  type SubscriptionHealth,
+} from './subscription/index.js';
+import { createBatchSync, type BatchSync } from './admin/batch-sync.js';
 
 export interface RateLimitSetting {
   windowMs: number;
@@ -34,8 +43,12 @@ export interface AppOptions {
   oauthStateTtlMs: number;
   /** Comment line sent on every SSE stream this often. */
   sseHeartbeatMs: number;
-  /** POST /admin/sync: sync requests in flight towards Temporal at once. */
+  /** POST /admin/sync: athletes whose sync is open at once. */
   adminSyncConcurrency: number;
+  /** A batch runner renews its claim this often; a batch unrenewed for six times as long is adopted. */
+  adminSyncHeartbeatMs: number;
+  /** The subscription card accepts a stored answer from Strava up to this old. */
+  subscriptionLookMaxAgeMs: number;
   /**
    * Per client IP. Webhooks: Strava sends at most a few events per second per athlete burst; a flood is
    * thousands. OAuth: a person clicks connect a handful of times.
@@ -47,6 +60,8 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   oauthStateTtlMs: 10 * 60_000,
   sseHeartbeatMs: 15_000,
   adminSyncConcurrency: 8,
+  adminSyncHeartbeatMs: 5_000,
+  subscriptionLookMaxAgeMs: LOOK_MAX_AGE_MS,
   rateLimits: {
     webhooks: { windowMs: 10_000, limit: 5_000 },
     oauth: { windowMs: 60_000, limit: 60 },
@@ -75,6 +90,10 @@ export type ApiApp = Express & {
   inboxRetention: InboxRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
+  /** The periodic subscription check; started and stopped with the relay. */
+  subscriptionHealth: SubscriptionHealth;
+  /** Batch syncs running in this process (stopped on shutdown; another instance adopts what is left). */
+  batches: BatchSync;
 };
 
 function limiter(name: string, setting: RateLimitSetting): RequestHandler {
@@ -104,6 +123,9 @@ export function createApp(deps: AppDeps): ApiApp {
   const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry, sql);
+  const subscriptionHealth = createSubscriptionHealth({ sql, strava: strava.client, config, logger, now, lookMaxAgeMs: options.subscriptionLookMaxAgeMs });
+  registerSubscriptionMetrics(metrics.registry, sql, subscriptionHealth);
+  const batches = createBatchSync({ sql, workflows, logger, concurrency: options.adminSyncConcurrency, heartbeatMs: options.adminSyncHeartbeatMs });
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
   const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
@@ -147,11 +169,18 @@ export function createApp(deps: AppDeps): ApiApp {
       .type('html')
       .send(renderAdminPage(nonce));
   });
-  app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
-  app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
+  app.use(
+    createSubscriptionRouter({
+      service: createSubscriptionService({ strava: strava.client, sql, config }),
+      adminApiKey: config.ADMIN_API_KEY,
+      adminAuth: adminKey,
+      onChange: () => subscriptionHealth.expire(),
+    }),
+  );
+  app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, batches, subscription: subscriptionHealth }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams, subscriptionHealth, batches });
 }

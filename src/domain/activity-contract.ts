@@ -47,6 +47,8 @@ export interface SyncWindowResult {
   syncedAt: number;
   /** The ids of `watch` that the listing returned (absent when nothing was watched). */
   found?: number[];
+  /** Access tokens the vault refreshed during the listing (absent in results recorded before it was counted). */
+  tokensRefreshed?: number;
 }
 
 export interface FetchActivityInput {

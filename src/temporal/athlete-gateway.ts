@@ -10,11 +10,11 @@ import {
   type Client,
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
-import type { SignalDefinition } from '@temporalio/common';
-import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
+import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
+import type { StravaEventSignal, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from '../workflows/athlete-state.js';
 import type { athleteSync } from '../workflows/athlete-sync.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from '../workflows/messages.js';
+import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate, syncNowWithModeUpdate } from '../workflows/messages.js';
 import { athleteStartOptions, athleteWorkflowId, type AthleteGatewayConfig } from './athlete-start-options.js';
 import { decodeSyncId, encodeSyncId, newSyncNowUpdateId, type SyncRef } from './sync-id.js';
 
@@ -32,7 +32,8 @@ export type WorkflowStatusLookup =
 export type SyncNowOutcome =
   | { kind: 'done'; result: SyncResult }
   | { kind: 'pending'; syncId: string }
-  | { kind: 'failed'; message: string };
+  /** `type`: the workflow's failure type (RateLimited, NeedsReauth, SyncNowRejected, ...). */
+  | { kind: 'failed'; type: string; message: string };
 
 /** How a webhook event reaches its athlete workflow. Both calls reject when Temporal does not accept the signal in time. */
 export interface EventForwarder {
@@ -133,8 +134,8 @@ export class AthleteGateway {
    * Update-with-start `syncNow` without waiting for the sync itself: returns once the workflow has accepted
    * the request (the admin batch sync), with the syncId to look the outcome up later.
    */
-  async requestSync(athleteId: number, deadlineMs: number): Promise<string> {
-    const handle = await this.startSyncNowUpdate(athleteId, newSyncNowUpdateId(), Date.now() + deadlineMs);
+  async requestSync(athleteId: number, deadlineMs: number, request?: SyncNowRequest): Promise<string> {
+    const handle = await this.startSyncNowUpdate(athleteId, newSyncNowUpdateId(), Date.now() + deadlineMs, request);
     return encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
   }
 
@@ -185,13 +186,13 @@ export class AthleteGateway {
   }
 
   /** Update-with-start `syncNow` until the workflow has accepted it (or the deadline, epoch ms, passes). */
-  private startSyncNowUpdate(athleteId: number, updateId: string, deadline: number): Promise<WorkflowUpdateHandle<SyncResult>> {
+  private startSyncNowUpdate(athleteId: number, updateId: string, deadline: number, request?: SyncNowRequest): Promise<WorkflowUpdateHandle<SyncResult>> {
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId));
     return this.client.withDeadline(deadline, () =>
-      this.client.workflow.startUpdateWithStart(syncNowUpdate, {
-        updateId,
-        waitForStage: 'ACCEPTED',
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId)),
-      }),
+      // Without a request no argument at all: exactly what callers sent before modes existed.
+      request
+        ? this.client.workflow.startUpdateWithStart(syncNowWithModeUpdate, { updateId, args: [request], waitForStage: 'ACCEPTED', startWorkflowOperation })
+        : this.client.workflow.startUpdateWithStart(syncNowUpdate, { updateId, waitForStage: 'ACCEPTED', startWorkflowOperation }),
     );
   }
 }
@@ -200,7 +201,8 @@ export class AthleteGateway {
 function updateFailure(error: unknown): SyncNowOutcome {
   if (error instanceof WorkflowUpdateFailedError) {
     const cause = error.cause instanceof Error ? error.cause.message : error.message;
-    return { kind: 'failed', message: cause };
+    const type = error.cause instanceof ApplicationFailure ? (error.cause.type ?? 'Error') : 'Error';
+    return { kind: 'failed', type, message: cause };
   }
   throw error;
 }

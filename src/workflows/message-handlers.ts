@@ -1,12 +1,12 @@
 import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
-import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
+import type { StravaEventSignal, SyncNowMode, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
 import type { AthleteStatus } from './athlete-state.js';
 import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
 import { eventKey, pushBounded } from './event-plan.js';
 import { refill } from './fetch-budget.js';
 import { PATCHES } from './patches.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate } from './messages.js';
+import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowWithModeUpdate } from './messages.js';
 
 /**
  * The athlete workflow's message handlers. They only record what was asked (and wake the loop); the main loop
@@ -32,7 +32,9 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.wake = true;
   });
   // Synchronous validator: rejected updates never enter history.
-  setHandler(syncNowUpdate, () => waitForSyncNow(run), { validator: () => validateSyncNow(run) });
+  setHandler(syncNowWithModeUpdate, (request: SyncNowRequest | undefined) => waitForSyncNow(run, request?.mode ?? 'quick'), {
+    validator: (request: SyncNowRequest | undefined) => validateSyncNow(run, request),
+  });
 }
 
 function recordStravaEvent(run: AthleteSyncRun, signalled: StravaEventSignal): void {
@@ -65,8 +67,8 @@ function recordStravaEvent(run: AthleteSyncRun, signalled: StravaEventSignal): v
   run.wake = true;
 }
 
-async function waitForSyncNow(run: AthleteSyncRun): Promise<SyncResult> {
-  const waiter: SyncNowWaiter = { done: false };
+async function waitForSyncNow(run: AthleteSyncRun, mode: SyncNowMode): Promise<SyncResult> {
+  const waiter: SyncNowWaiter = { done: false, mode };
   run.waiters.push(waiter);
   run.wake = true;
   await condition(() => waiter.done);
@@ -74,7 +76,10 @@ async function waitForSyncNow(run: AthleteSyncRun): Promise<SyncResult> {
   return waiter.result!;
 }
 
-function validateSyncNow(run: AthleteSyncRun): void {
+function validateSyncNow(run: AthleteSyncRun, request: SyncNowRequest | undefined): void {
+  if (request !== undefined && request !== null && (typeof request !== 'object' || (request.mode !== undefined && request.mode !== 'quick' && request.mode !== 'full'))) {
+    throw ApplicationFailure.create({ type: 'SyncNowRejected', message: 'mode must be "quick" or "full"', nonRetryable: true });
+  }
   if (run.ended || run.state.state === 'revoked' || run.state.disconnectPending) {
     throw ApplicationFailure.create({ type: 'SyncNowRejected', message: 'the athlete disconnected: nothing to sync', nonRetryable: true });
   }

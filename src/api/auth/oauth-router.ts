@@ -99,7 +99,7 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
 
     const previous = await getAthlete(sql, athleteId);
     await sql.begin(async (tx) => {
-      await upsertConnectedAthlete(tx, athleteId, scopes);
+      await upsertConnectedAthlete(tx, athleteId, scopes, athleteName(exchanged.athlete));
       await strava.vault.store(athleteId, exchanged.tokens, tx);
     });
     const reconnected = previous?.state === 'needs_reauth';
@@ -120,6 +120,12 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
   });
 
   return router;
+}
+
+/** "First Last" as Strava gave it (bounded: it is stored and shown on the management page, as text). */
+function athleteName(athlete: { firstname?: string | null | undefined; lastname?: string | null | undefined }): string | null {
+  const name = [athlete.firstname, athlete.lastname].filter((part) => typeof part === 'string' && part.trim()).join(' ').trim();
+  return name ? name.slice(0, 200) : null;
 }
 
 /** A failed connect: back to the client app with the error code when it gave a return_to, JSON otherwise. */
