@@ -41,7 +41,7 @@ export function createSubscriptionHealth(deps: SubscriptionHealthDeps) {
   const intervalMs = config.SUBSCRIPTION_CHECK_INTERVAL;
   // Ticks several times per interval and refreshes an answer older than (interval - tick): however the answers
   // of the page and of other instances fall, no gap between two answers exceeds the interval.
-  const tickMs = Math.max(1_000, Math.floor(intervalMs / 12));
+  const tickMs = Math.max(100, Math.floor(intervalMs / 12));
   let inflight: Promise<SubscriptionCheckRow> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<unknown> | undefined;

@@ -4,9 +4,6 @@ import { countActiveAthletes, lastGenuineWebhookAt } from '../../db/repositories
 import { perScrape } from '../http/per-scrape.js';
 import type { SubscriptionHealth } from './health.js';
 
-/** Active athletes change slowly and cost a query per athlete: read at most this often. */
-const ACTIVE_ATHLETES_CACHE_MS = 60_000;
-
 /**
  * Subscription health for alerting (docs/operations.md, "Subscription"), read from PostgreSQL at scrape time so
  * every API instance reports the same values. No scrape ever calls Strava: `..._subscription_up` shows the last
@@ -33,18 +30,15 @@ export function registerSubscriptionMetrics(registry: Registry, sql: Db, health:
       if (value !== undefined) this.set(value);
     },
   });
-  let active: { at: number; count: number } | undefined;
+  // One index probe per connected athlete (activities_athlete_start): cheap enough for every scrape.
+  const active = perScrape(() => countActiveAthletes(sql));
   new Gauge({
     name: 'strava_athletes_active',
     help: 'Connected athletes with an activity that started within the last 14 days (those whose uploads produce webhook events)',
     registers: [registry],
     async collect() {
-      if (!active || Date.now() - active.at > ACTIVE_ATHLETES_CACHE_MS) {
-        const count = await countActiveAthletes(sql).catch(() => undefined);
-        if (count === undefined) return;
-        active = { at: Date.now(), count };
-      }
-      this.set(active.count);
+      const count = await active();
+      if (count !== undefined) this.set(count);
     },
   });
 }
