@@ -35,6 +35,12 @@ export type SyncNowOutcome =
   /** `type`: the workflow's failure type (RateLimited, NeedsReauth, SyncNowRejected, ...). */
   | { kind: 'failed'; type: string; message: string };
 
+/** A sync-now the workflow has accepted or refused: its syncId, and its outcome awaited on the live handle. */
+export interface RequestedSync {
+  syncId: string;
+  outcome(waitMs: number): Promise<SyncNowOutcome>;
+}
+
 /** How a webhook event reaches its athlete workflow. Both calls reject when Temporal does not accept the signal in time. */
 export interface EventForwarder {
   /** signalWithStart on `athlete-<owner>` (conflict policy USE_EXISTING): the normal path, from the inbox. */
@@ -131,12 +137,28 @@ export class AthleteGateway {
   }
 
   /**
-   * Update-with-start `syncNow` without waiting for the sync itself: returns once the workflow has accepted
-   * the request (the admin batch sync), with the syncId to look the outcome up later.
+   * Update-with-start `syncNow` without waiting for the sync itself: returns once the workflow has accepted (or
+   * refused) the request, with the syncId to look the outcome up later and `outcome(waitMs)` to wait for it on
+   * this handle (a refusal by the workflow's validator is only there: it never enters history, so a lookup by
+   * syncId would not find it). Rejects when no worker took the request within deadlineMs.
    */
-  async requestSync(athleteId: number, deadlineMs: number, request?: SyncNowRequest): Promise<string> {
+  async requestSync(athleteId: number, deadlineMs: number, request?: SyncNowRequest): Promise<RequestedSync> {
     const handle = await this.startSyncNowUpdate(athleteId, newSyncNowUpdateId(), Date.now() + deadlineMs, request);
-    return encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
+    const syncId = encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
+    return {
+      syncId,
+      outcome: async (waitMs) => {
+        const abort = new AbortController();
+        const result = this.client
+          .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => ({ kind: 'done', result: await handle.result() }))
+          .catch(updateFailure);
+        const winner = await Promise.race([result, delay(waitMs)]);
+        if (winner !== 'timeout') return winner;
+        abort.abort();
+        result.catch(() => {});
+        return { kind: 'pending', syncId };
+      },
+    };
   }
 
   /**

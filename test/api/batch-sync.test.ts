@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/api/http/logger.js';
 import { createBatchSync } from '../../src/api/admin/batch-sync.js';
 import type { SyncBatchView } from '../../src/api/admin/schemas.js';
-import { purgeAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
+import { purgeAthlete, setAthleteState, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { createBatch, markItemStarted } from '../../src/db/repositories/sync-batches.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { AthleteGateway, athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
@@ -157,6 +157,11 @@ describe('batch sync: POST /admin/sync and GET /admin/sync/:batchId', () => {
     });
     const skipped = await runBatch({ athleteIds: [a, b] });
     expect(skipped).toMatchObject({ succeeded: 1, failed: { total: 0 }, skipped: { byReason: { needs_reauth: 1 } } });
+    // A row that does not show it yet: the workflow's validator refuses the request, counted by its type.
+    await setAthleteState(db.sql, b, 'idle');
+    const refused = await runBatch({ athleteIds: [b] });
+    expect(refused).toMatchObject({ started: 1, failed: { total: 1, byType: { SyncNowRejected: 1 } } });
+    await setAthleteState(db.sql, b, 'needs_reauth');
   });
 
   it('a batch whose runner stopped is adopted by the next instance asked: queued ones requested, started ones looked up (not requested twice)', async () => {
@@ -174,7 +179,8 @@ describe('batch sync: POST /admin/sync and GET /admin/sync/:batchId', () => {
         { athleteId: startedAthlete, status: 'queued' },
       ],
     });
-    await markItemStarted(db.sql, batchId, startedAthlete, await gateway.requestSync(startedAthlete, 10_000));
+    const requested = await gateway.requestSync(startedAthlete, 10_000);
+    await markItemStarted(db.sql, batchId, startedAthlete, requested.syncId);
     await db.sql`update sync_batches set heartbeat_at = now() - interval '1 hour' where id = ${batchId}`;
     const done = await waitFor(() => batch(batchId), (view) => view.done, { timeoutMs: 60_000, intervalMs: 200, what: 'the adopted batch to finish' });
     expect(done).toMatchObject({ succeeded: 2, failed: { total: 0 } });
@@ -201,12 +207,17 @@ describe('batch sync concurrency (the runner against a stand-in gateway)', () =>
       async requestSync(athleteId: number) {
         open += 1;
         most = Math.max(most, open);
-        return `sync-${athleteId}`;
+        return {
+          syncId: `sync-${athleteId}`,
+          async outcome() {
+            await new Promise((resolve) => setTimeout(resolve, 30));
+            open -= 1;
+            return { kind: 'done' as const, result: { added: 1, updated: 0, deleted: 0, requests: 2, durationMs: 5, tokensRefreshed: 0 } };
+          },
+        };
       },
-      async syncOutcome() {
-        await new Promise((resolve) => setTimeout(resolve, 30));
-        open -= 1;
-        return { kind: 'done' as const, result: { added: 1, updated: 0, deleted: 0, requests: 2, durationMs: 5, tokensRefreshed: 0 } };
+      async syncOutcome(): Promise<undefined> {
+        throw new Error('not asked: every sync here has its handle');
       },
     };
     const runner = createBatchSync({ sql: db.sql, workflows, logger: createLogger({ level: 'silent' }), concurrency: 3, heartbeatMs: 200 });

@@ -19,7 +19,7 @@ import {
   type OpenBatchItem,
 } from '../../db/repositories/sync-batches.js';
 import type { SyncNowMode } from '../../domain/sync-types.js';
-import type { AthleteGateway } from '../../temporal/athlete-gateway.js';
+import type { AthleteGateway, RequestedSync, SyncNowOutcome } from '../../temporal/athlete-gateway.js';
 import type { AdminSyncBody, SyncBatchView } from './schemas.js';
 
 export interface BatchSyncDeps {
@@ -93,51 +93,61 @@ export function createBatchSync(deps: BatchSyncDeps) {
 
   /** Requests one athlete's sync (unless already requested) and records its outcome. */
   async function syncOne(batchId: string, mode: SyncNowMode, item: OpenBatchItem): Promise<void> {
+    const { athleteId } = item;
     let syncId = item.syncId;
-    if (!syncId) {
+    let poll: (waitMs: number) => Promise<SyncNowOutcome | undefined>;
+    if (syncId) {
+      // Requested by a runner that stopped: look the outcome up by its id.
+      const known = syncId;
+      poll = (waitMs) => workflows.syncOutcome(athleteId, known, waitMs);
+    } else {
+      let requested: RequestedSync;
       try {
-        syncId = await workflows.requestSync(item.athleteId, acceptDeadlineMs, mode === 'full' ? { mode } : undefined);
+        requested = await workflows.requestSync(athleteId, acceptDeadlineMs, mode === 'full' ? { mode } : undefined);
       } catch (error) {
-        logger.warn({ err: error, athleteId: item.athleteId, batchId }, 'batch sync: the workflow did not accept the sync request');
-        await markItemFailed(sql, batchId, item.athleteId, 'NotAccepted', 'the workflow did not accept the sync request in time (is a worker running?)');
+        logger.warn({ err: error, athleteId, batchId }, 'batch sync: the workflow did not accept the sync request');
+        await markItemFailed(sql, batchId, athleteId, 'NotAccepted', 'the workflow did not accept the sync request in time (is a worker running?)');
         return;
       }
-      await markItemStarted(sql, batchId, item.athleteId, syncId);
+      syncId = requested.syncId;
+      await markItemStarted(sql, batchId, athleteId, syncId);
+      poll = requested.outcome;
     }
     const deadline = now() + outcomeDeadlineMs;
     for (;;) {
       if (stopping) return; // left started: whoever adopts the batch looks the outcome up by its sync id
-      let outcome;
+      let outcome: SyncNowOutcome | undefined;
       try {
-        outcome = await workflows.syncOutcome(item.athleteId, syncId, outcomePollMs);
+        outcome = await poll(outcomePollMs);
       } catch (error) {
         // Temporal unreachable for a moment: ask again (bounded by the deadline below).
-        logger.warn({ err: error, athleteId: item.athleteId, batchId }, 'batch sync: could not read a sync outcome');
-        outcome = { kind: 'pending' as const, syncId };
+        logger.warn({ err: error, athleteId, batchId }, 'batch sync: could not read a sync outcome');
+        outcome = { kind: 'pending', syncId };
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
       if (outcome === undefined) {
-        await markItemFailed(sql, batchId, item.athleteId, 'Lost', 'Temporal no longer knows this sync (the workflow was reset or terminated)');
+        await markItemFailed(sql, batchId, athleteId, 'Lost', 'Temporal no longer knows this sync (the workflow was reset or terminated)');
         return;
       }
       if (outcome.kind === 'done') {
         const r = outcome.result;
-        await markItemSucceeded(sql, batchId, item.athleteId, {
+        await markItemSucceeded(sql, batchId, athleteId, {
           added: r.added,
           updated: r.updated,
           deleted: r.deleted,
           requests: r.requests,
           tokensRefreshed: r.tokensRefreshed ?? 0,
-          durationMs: r.durationMs,
+          durationMs: Math.round(r.durationMs),
         });
         return;
       }
       if (outcome.kind === 'failed') {
-        await markItemFailed(sql, batchId, item.athleteId, outcome.type, outcome.message);
+        // The workflow refused the request (validator) or the sync failed: its failure type either way.
+        await markItemFailed(sql, batchId, athleteId, outcome.type, outcome.message);
         return;
       }
       if (now() > deadline) {
-        await markItemFailed(sql, batchId, item.athleteId, 'TimedOut', `no result within ${Math.round(outcomeDeadlineMs / 60_000)} min; the sync may still finish in its workflow`);
+        await markItemFailed(sql, batchId, athleteId, 'TimedOut', `no result within ${Math.round(outcomeDeadlineMs / 60_000)} min; the sync may still finish in its workflow`);
         return;
       }
     }
