@@ -48,8 +48,11 @@ export interface ActivityDeps {
   /** Clock for observation times (tests pass the emulator's clock). */
   now?: () => number;
   log?: ActivityLogger;
-  /** Requests per day the governor's background share allows (STRAVA_READ_LIMIT_DAILY x RATE_BACKGROUND_SHARE). */
-  dailyBackgroundBudget?: number;
+  /**
+   * Requests per day the governor's background share allows: a number, or a function asking the governor, whose
+   * daily limit is the one Strava's headers reported (learned), not the configured default.
+   */
+  dailyBackgroundBudget?: number | (() => Promise<number>);
 }
 
 const FLEET_CACHE_MS = 60_000;
@@ -201,15 +204,19 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
 
     async fleetLoad({ athleteId }): Promise<FleetLoad> {
       const t = now();
-      if (!fleetCache || t - fleetCache.at > FLEET_CACHE_MS) fleetCache = { at: t, rows: await latestActivityStarts(sql) };
+      // An athlete missing from the snapshot connected after it was taken: while a fleet grows, a snapshot up to a
+      // minute old undercounts it and would class the athlete as dormant, so it is taken again.
+      const stale = !fleetCache || t - fleetCache.at > FLEET_CACHE_MS || !fleetCache.rows.some((row) => row.athleteId === athleteId);
+      if (stale) fleetCache = { at: t, rows: await latestActivityStarts(sql) };
       const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
       let athleteClass: ActivityClass = 'dormant';
-      for (const row of fleetCache.rows) {
+      for (const row of fleetCache!.rows) {
         const c = activityClassOf(row.latestStart, t);
         athletes[c] += 1;
         if (row.athleteId === athleteId) athleteClass = c;
       }
-      return { athletes, athleteClass, dailyBackgroundBudget: deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET };
+      const budget = deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET;
+      return { athletes, athleteClass, dailyBackgroundBudget: typeof budget === 'number' ? budget : await budget() };
     },
 
     async verifyAuthorization({ athleteId }) {

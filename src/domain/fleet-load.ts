@@ -15,6 +15,18 @@ export interface FleetLoad {
   dailyBackgroundBudget: number;
   /** The class of the athlete asking. */
   athleteClass: ActivityClass;
+  /** What the trailing day says about webhook delivery (absent: no evidence, every class keeps the base interval). */
+  evidence?: WebhookEvidence;
+}
+
+/** The evidence adaptive backfill follows (docs/operations.md, "webhook delivery success rate"). */
+export interface WebhookEvidence {
+  /** Changes that reached us by webhook in the trailing window. */
+  viaWebhook: number;
+  /** Changes only a backfill or sync found in the same window. */
+  repairs: number;
+  /** No genuine webhook for too long while athletes are active: the subscription may be gone. */
+  subscriptionSilent: boolean;
 }
 
 /** An athlete's class from their latest activity start: active within 14 days, recent within 90, else dormant. */

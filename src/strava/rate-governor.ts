@@ -199,3 +199,12 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
     },
   };
 }
+
+/**
+ * Requests per day background work may spend, from the daily limit the governor knows: the one Strava's headers
+ * reported (learned and persisted), the configured default until then. The backfill planner budgets with this,
+ * so it plans for the limits the governor enforces.
+ */
+export async function learnedDailyBackgroundBudget(governor: Pick<RateGovernor, 'snapshot'>, backgroundShare: number): Promise<number> {
+  return (await governor.snapshot()).day.limit * backgroundShare;
+}

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/connection.js';
+import { learnedDailyBackgroundBudget } from '../strava/rate-governor.js';
 import { createStravaServices } from '../strava/services.js';
 import { createAthleteWorker, type AthleteWorkerOptions } from './create-worker.js';
 
@@ -16,12 +17,12 @@ export function createConfiguredWorker(
   deps: { sql: Sql; connection: NativeConnection; log?: Logger },
   overrides: Pick<AthleteWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> = {},
 ): Promise<Worker> {
-  const { athleteStrava } = createStravaServices(config, deps.sql);
+  const { athleteStrava, governor } = createStravaServices(config, deps.sql);
   const activities = createActivities({
     sql: deps.sql,
     strava: athleteStrava,
     ...(deps.log ? { log: deps.log } : {}),
-    dailyBackgroundBudget: config.STRAVA_READ_LIMIT_DAILY * config.RATE_BACKGROUND_SHARE,
+    dailyBackgroundBudget: () => learnedDailyBackgroundBudget(governor, config.RATE_BACKGROUND_SHARE),
   });
   return createAthleteWorker({
     connection: deps.connection,

@@ -5,7 +5,7 @@ import type { AthleteSyncRun } from './athlete-sync-run.js';
 import { PATCHES } from './patches.js';
 import { planActivityEvents, recordTombstone, type ActivityAction } from './event-plan.js';
 import { defer, nextTokenAt } from './fetch-budget.js';
-import { quickSyncFrom, syncWindow } from './sync-steps.js';
+import { pullInBackfill, quickSyncFrom, syncWindow } from './sync-steps.js';
 
 /**
  * The steps that act on webhook events: apply the queued events, re-fetch what 404ed after a create, and the
@@ -69,6 +69,7 @@ async function fetchForEvent(run: AthleteSyncRun, activityId: number, eventTime:
   if (outcome.value.outcome === 'upserted') {
     delete state.tombstones[key];
     delete state.notFound[key];
+    if (outcome.value.added) pullInBackfill(run);
     if (purpose === 'delete') {
       // Strava still shows it: the delete was stale or forged, and the activity stays.
       state.counters.staleDeletes += 1;
@@ -111,6 +112,7 @@ export async function retryNotFound(run: AthleteSyncRun): Promise<void> {
     if (outcome.value.outcome !== 'not_found') {
       delete state.notFound[key];
       if (outcome.value.outcome === 'upserted') delete state.tombstones[key];
+      if (outcome.value.added) pullInBackfill(run);
     } else if (retry.attempt < opts.notFoundRetryDelaysMs.length) {
       state.notFound[key] = { attempt: retry.attempt + 1, dueAt: Date.now() + opts.notFoundRetryDelaysMs[retry.attempt]!, eventTime: retry.eventTime };
     } else {

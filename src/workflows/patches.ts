@@ -8,4 +8,6 @@ export const PATCHES = {
   confirmDeletes: 'confirm-deletes-with-strava',
   /** Event-triggered fetches take a token of the per-athlete budget; without one they are deferred. */
   eventFetchBudget: 'event-fetch-budget',
+  /** A new activity Strava confirmed pulls a far-off backfill in to the base interval. */
+  pullInBackfill: 'pull-in-backfill-on-new-activity',
 } as const;

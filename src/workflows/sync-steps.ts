@@ -1,12 +1,13 @@
-import { log } from '@temporalio/workflow';
+import { log, patched } from '@temporalio/workflow';
 import type { SyncWindowResult } from '../domain/activity-contract.js';
 import type { Priority, SyncNowMode } from '../domain/sync-types.js';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
-import { backfillIntervalMs, withJitter } from './backfill-plan.js';
+import { nextBackfillDelayMs } from './backfill-plan.js';
 import type { StravaOutcome } from './failure-outcome.js';
 import { focusFindsStale } from './next-step.js';
+import { PATCHES } from './patches.js';
 
 /**
  * The steps that list activities: the history import page by page, the budget-aware backfill, and the quick
@@ -137,8 +138,20 @@ async function finishImport(run: AthleteSyncRun): Promise<void> {
 /** Asks for the fleet's load and sets the next backfill time (budget-aware interval, jittered). */
 export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
   const fleet = await db.fleetLoad.executeWithOptions({ summary: 'plan next backfill' }, [{ athleteId: run.athleteId }]);
-  const interval = withJitter(backfillIntervalMs(run.opts.backfillIntervalMs, fleet), run.opts.backfillJitter, Math.random());
+  const interval = nextBackfillDelayMs(run.opts.backfillIntervalMs, fleet, run.opts.backfillJitter, Math.random());
   run.state.nextBackfillAt = iso(Date.now() + interval);
+}
+
+/**
+ * A new activity Strava confirmed makes the athlete active now: a backfill planned further away (the athlete was
+ * quiet, so adaptive planning stretched it) is pulled in to the base interval, so whatever else this session's
+ * webhooks missed is found as soon as for any active athlete. Only Strava's answer moves it, never an event alone.
+ */
+export function pullInBackfill(run: AthleteSyncRun): void {
+  const { state } = run;
+  if (state.nextBackfillAt === null || !patched(PATCHES.pullInBackfill)) return;
+  const soonest = Date.now() + run.opts.backfillIntervalMs;
+  if (Date.parse(state.nextBackfillAt) > soonest) state.nextBackfillAt = iso(soonest);
 }
 
 export async function backfill(run: AthleteSyncRun): Promise<void> {

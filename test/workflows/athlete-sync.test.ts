@@ -326,6 +326,35 @@ describe('athleteSync (time-skipping, fake activities)', () => {
     expect(overDormant).toBeGreaterThan(overActive * 4);
   });
 
+  it('a new activity Strava confirms pulls a quiet athlete\'s far-off backfill in to the base interval', async () => {
+    const fake = new FakeActivities();
+    // A dormant athlete in a fleet with reliable webhooks: its backfill is planned 16 base intervals away.
+    fake.fleet = {
+      athletes: { active: 1, recent: 0, dormant: 1 },
+      dailyBackgroundBudget: 600,
+      athleteClass: 'dormant',
+      evidence: { viaWebhook: 1000, repairs: 0, subscriptionSilent: false },
+    };
+    await scenario(fake, { backfillIntervalMs: 3 * HOUR }, async (handle, athleteId) => {
+      const planned = await waitFor(handle, importDone);
+      expect(Date.parse(planned.nextBackfillAt!) - Date.parse(planned.lastSyncAt!)).toBeGreaterThan(40 * HOUR);
+
+      // An event alone moves nothing: a create for an activity Strava does not have (404) keeps the plan.
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 77, 'update', Math.floor(Date.now() / 1000)));
+      let status = await waitFor(handle, (s) => s.counters.eventsHandled === 1 && s.state === 'idle');
+      expect(status.nextBackfillAt).toBe(planned.nextBackfillAt);
+
+      // A new activity Strava returns: the next backfill comes within one base interval.
+      fake.truth.set(78, 1);
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 78, 'create', Math.floor(Date.now() / 1000)));
+      status = await waitFor(handle, (s) => s.counters.eventsHandled === 2 && s.state === 'idle');
+      const pulledIn = Date.parse(status.nextBackfillAt!);
+      expect(pulledIn).toBeLessThan(Date.parse(planned.nextBackfillAt!));
+      // Signals and queries do not skip the test server's time: the event came minutes at most after the import.
+      expect(pulledIn - Date.parse(planned.lastSyncAt!)).toBeLessThanOrEqual(3 * HOUR + 5 * 60_000);
+    });
+  });
+
   it('waits for the rate budget (state rate_limited) and pauses on an application-wide 403', async () => {
     const fake = new FakeActivities();
     fake.history = [1_700_000_000];

@@ -1,0 +1,146 @@
+/**
+ * The fleet over simulated days (issue 15, benchmarks 4 and 5), through the service's planner and the real rate
+ * governor on a simulated clock (bench/fleet-sim/simulate.ts says what is modelled and what is not):
+ *  - budget: 10,000 athletes for seven days at Strava's default limits and at a large-app limit;
+ *  - adaptive: strava-sync's evidence-following backfill against a fixed 3 h interval, at 2 % and 30 % webhook loss.
+ *
+ *   npx tsx bench/fleet-sim/run.ts [--athletes 10000] [--days 7] [--write] [--smoke]
+ * --smoke runs a small fleet for two days (CI); --write rewrites bench/fleet-sim/RESULTS.md.
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server; a scratch database is
+ * created for the governor's table and dropped.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createSql, type Sql } from '../../src/db/connection.js';
+import { migrate } from '../../src/db/migrate.js';
+import { HOUR_MS } from '../../src/domain/durations.js';
+import { DEFAULT_PROFILES, hours, simulateFleet, type SimulationOptions, type SimulationResult } from './simulate.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export interface FleetSimReport {
+  budget: { label: string; limits: SimulationOptions['limits']; result: SimulationResult }[];
+  adaptive: { loss: number; fixed: SimulationResult; adaptive: SimulationResult }[];
+}
+
+const DEFAULT_LIMITS = { fifteenMinute: 100, daily: 1000 };
+const LARGE_APP_LIMITS = { fifteenMinute: 6000, daily: 60_000 };
+
+export async function runFleetSim(sql: Sql, size: { athletes: number; days: number; adaptiveAthletes: number }): Promise<FleetSimReport> {
+  const common = {
+    sql,
+    days: size.days,
+    seed: 15,
+    backgroundShare: 0.6,
+    interactiveShare: 0.85,
+    baseIntervalMs: 3 * HOUR_MS,
+    jitter: 0.1,
+    editShare: 0.3,
+  } satisfies Partial<SimulationOptions>;
+  const budget: FleetSimReport['budget'] = [];
+  for (const [label, limits] of [
+    ['default limits (100 / 15 min, 1,000 / day)', DEFAULT_LIMITS],
+    ['large app (6,000 / 15 min, 60,000 / day)', LARGE_APP_LIMITS],
+  ] as const) {
+    const result = await simulateFleet({ ...common, athletes: size.athletes, policy: 'strava-sync', webhookLoss: 0.02, limits });
+    budget.push({ label, limits, result });
+  }
+  const adaptive: FleetSimReport['adaptive'] = [];
+  for (const loss of [0.02, 0.3]) {
+    const run = (policy: SimulationOptions['policy']) =>
+      simulateFleet({ ...common, athletes: size.adaptiveAthletes, policy, webhookLoss: loss, limits: LARGE_APP_LIMITS });
+    adaptive.push({ loss, fixed: await run('fixed'), adaptive: await run('strava-sync') });
+  }
+  return { budget, adaptive };
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+const perDay = (values: number[]) => Math.round(sum(values) / values.length);
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+export function renderResults(report: FleetSimReport, meta: { command: string; size: { athletes: number; days: number; adaptiveAthletes: number } }): string {
+  const lines: string[] = [];
+  lines.push('# Fleet over simulated days: the daily budget and adaptive backfill');
+  lines.push('');
+  lines.push(`Command: \`${meta.command}\``);
+  lines.push(`Machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}. Date: ${new Date().toISOString()}.`);
+  lines.push('');
+  lines.push('The service\'s own planner (src/workflows/backfill-plan.ts) and rate governor (on PostgreSQL, simulated clock)');
+  lines.push('decide every request; Strava is modelled by counting the granted requests in its own 15-minute and daily windows');
+  lines.push('(a request beyond the limit there would have been a 429). Fleet: ' +
+    DEFAULT_PROFILES.map((p) => `${Math.round(p.share * 100)} % ${p.name} (${p.uploadsPerDay} uploads/day)`).join(', ') +
+    '; 30 % of uploads are edited 5-60 min later (an update event); every event costs one fetch; webhooks lost at the stated rate.');
+  lines.push('Assumed, not recorded: no recorded fleet exists yet; the mix is stated so the figures can be re-run with another.');
+  lines.push('');
+  lines.push(`## Budget over ${meta.size.days} days, ${fmt(meta.size.athletes)} athletes, 2 % webhook loss`);
+  lines.push('');
+  lines.push('| limits | requests/day (realtime + background) | 429s | backfills | planned interval active / recent / dormant (h) | longest gap between backfills (h) | event fetch wait p50 / p95 (min) | fetches waiting at the end |');
+  lines.push('|---|---|---|---|---|---|---|---|');
+  for (const { label, result: r } of report.budget) {
+    const wait = r.realtimeWaitMs;
+    lines.push(
+      `| ${label} | ${fmt(perDay(r.requestsPerDay.total))} (${fmt(perDay(r.requestsPerDay.realtime))} + ${fmt(perDay(r.requestsPerDay.background))}) | ${r.over429} | ${fmt(r.backfills)} | ` +
+        `${hours(r.plannedIntervalMs.active)} / ${hours(r.plannedIntervalMs.recent)} / ${hours(r.plannedIntervalMs.dormant)} | ${hours(r.maxBackfillGapMs)} | ` +
+        `${wait ? (wait.p50 / 60_000).toFixed(1) : '—'} / ${wait ? (wait.p95 / 60_000).toFixed(1) : '—'} | ${fmt(r.realtimeBacklog)} |`,
+    );
+  }
+  lines.push('');
+  lines.push(`## Adaptive backfill against a fixed 3 h interval, ${fmt(meta.size.adaptiveAthletes)} athletes, ${meta.size.days} days, large-app limits`);
+  lines.push('');
+  lines.push('| webhook loss | policy | backfill requests/day | ratio fixed : adaptive | misses | repaired by backfill / by a later event | time to repair p50 / p95 (h) | unrepaired at the end |');
+  lines.push('|---|---|---|---|---|---|---|---|');
+  for (const { loss, fixed, adaptive } of report.adaptive) {
+    const ratio = perDay(fixed.requestsPerDay.background) / Math.max(1, perDay(adaptive.requestsPerDay.background));
+    for (const [name, r] of [['fixed 3 h (baseline)', fixed], ['strava-sync adaptive', adaptive]] as const) {
+      const t = r.timeToRepairMs;
+      lines.push(
+        `| ${Math.round(loss * 100)} % | ${name} | ${fmt(perDay(r.requestsPerDay.background))} | ${name.startsWith('fixed') ? '' : `${ratio.toFixed(1)} : 1`} | ${fmt(r.missed)} | ` +
+          `${fmt(r.repairedByBackfill)} / ${fmt(r.repairedByEvent)} | ${t ? `${hours(t.p50)} / ${hours(t.p95)}` : '—'} | ${r.unrepairedAtEnd} |`,
+      );
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      athletes: { type: 'string', default: '10000' },
+      'adaptive-athletes': { type: 'string', default: '1000' },
+      days: { type: 'string', default: '7' },
+      write: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+    },
+  });
+  const size = values.smoke
+    ? { athletes: 300, days: 2, adaptiveAthletes: 100 }
+    : { athletes: Number(values.athletes), days: Number(values.days), adaptiveAthletes: Number(values['adaptive-athletes']) };
+  const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `strava_sync_bench_${randomBytes(4).toString('hex')}`;
+  const admin = createSql(serverUrl, { max: 1 });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const sql = createSql(url.toString(), { max: 2 });
+  try {
+    await migrate(sql);
+    const started = performance.now();
+    const report = await runFleetSim(sql, size);
+    const command = `npx tsx bench/fleet-sim/run.ts${values.smoke ? ' --smoke' : ''}${values.write ? ' --write' : ''}`;
+    const markdown = renderResults(report, { command, size });
+    console.log(markdown);
+    console.log(`(simulated in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    if (values.write) await writeFile(join(here, 'RESULTS.md'), markdown);
+  } finally {
+    await sql.end({ timeout: 1 });
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import type { AthleteStravaCalls } from '../../src/activities/index.js';
+import { upsertActivities, DETAIL_LEVEL } from '../../src/db/repositories/activities.js';
+import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
+import { createRateGovernor, learnedDailyBackgroundBudget } from '../../src/strava/rate-governor.js';
+import type { SummaryActivity } from '../../src/domain/strava-objects.js';
+import { useTestDatabase } from '../helpers/database.js';
+
+const db = useTestDatabase();
+const DAY = 86_400_000;
+const NOW = Date.parse('2030-03-01T12:00:00Z');
+
+/** fleetLoad never calls Strava: any call is a bug. */
+const noStrava = new Proxy({} as AthleteStravaCalls, {
+  get: () => () => Promise.reject(new Error('fleetLoad must not call Strava')),
+});
+
+function summary(athleteId: number, id: number, startedAt: number): SummaryActivity {
+  return {
+    id,
+    athlete: { id: athleteId },
+    name: `Ride ${id}`,
+    sport_type: 'Ride',
+    type: 'Ride',
+    start_date: new Date(startedAt).toISOString(),
+    start_date_local: new Date(startedAt).toISOString(),
+    timezone: '(GMT+00:00) Europe/London',
+    distance: 1000,
+    moving_time: 600,
+    elapsed_time: 600,
+    total_elevation_gain: 0,
+    visibility: 'everyone',
+    private: false,
+  } as SummaryActivity;
+}
+
+async function connectWithActivity(athleteId: number, startedAt: number): Promise<void> {
+  await upsertConnectedAthlete(db.sql, athleteId, ['read', 'activity:read_all']);
+  await upsertActivities(db.sql, athleteId, [summary(athleteId, athleteId * 10, startedAt)], {
+    detailLevel: DETAIL_LEVEL.summary,
+    observedAt: new Date(NOW),
+  });
+}
+
+describe('fleetLoad while the fleet grows', () => {
+  it('classes an athlete who connected after the cached snapshot by its own activities, not as dormant', async () => {
+    const clock = { now: NOW };
+    const activities = createActivities({ sql: db.sql, strava: noStrava, now: () => clock.now, dailyBackgroundBudget: 600 });
+    await connectWithActivity(9101, NOW - 2 * DAY);
+    const first = await activities.fleetLoad({ athleteId: 9101 });
+    expect(first.athletes).toEqual({ active: 1, recent: 0, dormant: 0 });
+
+    // Ten seconds later (inside the snapshot's minute), more athletes have connected.
+    clock.now = NOW + 10_000;
+    for (const id of [9102, 9103, 9104]) await connectWithActivity(id, NOW - DAY);
+    const late = await activities.fleetLoad({ athleteId: 9104 });
+    expect(late.athleteClass).toBe('active');
+    expect(late.athletes.active).toBe(4);
+  });
+});
+
+describe('the planner budget follows the governor', () => {
+  it('uses the daily limit Strava reported, not the configured default', async () => {
+    const governor = createRateGovernor({
+      sql: db.sql,
+      backgroundShare: 0.6,
+      interactiveShare: 0.85,
+      defaultLimits: { fifteenMinute: 100, daily: 1000 },
+      now: () => NOW,
+    });
+    expect(await learnedDailyBackgroundBudget(governor, 0.6)).toBe(600);
+    // A large application: Strava's headers report 60,000 reads a day.
+    await governor.observe({ read: { limit: { fifteenMinute: 6000, daily: 60_000 }, usage: { fifteenMinute: 1, daily: 1 } } });
+    expect(await learnedDailyBackgroundBudget(governor, 0.6)).toBe(36_000);
+
+    const activities = createActivities({
+      sql: db.sql,
+      strava: noStrava,
+      now: () => NOW,
+      dailyBackgroundBudget: () => learnedDailyBackgroundBudget(governor, 0.6),
+    });
+    await connectWithActivity(9201, NOW - DAY);
+    expect((await activities.fleetLoad({ athleteId: 9201 })).dailyBackgroundBudget).toBe(36_000);
+  });
+});
