@@ -154,13 +154,14 @@ describe('admin routes', () => {
       expect(await page.locator('#webhook-counts').textContent()).toContain('pending');
       const governor = await page.locator('#governor').textContent();
       expect(governor).toMatch(/used \(all\)\s*\d+ \/ 100\s*\d+ \/ 1000/);
-      expect(await page.locator('#governor tr', { hasText: 'background may use' }).locator('td').nth(1).textContent()).toBe('60');
+      expect(await page.locator('#governor tr', { hasText: 'background may use' }).locator('td').nth(0).textContent()).toBe('60');
       await page.selectOption('#state-filter', 'revoked');
       await expect.poll(() => page.locator('#athletes tr').count()).toBe(1);
       await page.selectOption('#state-filter', '');
       await expect.poll(() => page.locator('#athletes tr').count()).toBe(4);
-      await page.locator(`#athletes tr[data-athlete-id="${connected[2]}"] button`).click();
-      await page.getByText('Sync accepted for 1').waitFor();
+      await page.locator(`#athletes tr[data-athlete-id="${connected[2]}"] button.sync`).click();
+      await page.getByText(`Sync requested for ${connected[2]}`).waitFor();
+      await page.locator('#sync-result-title', { hasText: 'Batch finished' }).waitFor();
       // The page itself runs under the CSP: no violation may have been reported.
       expect(errors).toEqual([]);
     } finally {
