@@ -83,7 +83,7 @@ export function renderAdminPage(nonce: string): string {
     <p id="governor-window" class="muted"></p>
     <table id="governor"><caption class="visually-hidden">Rate budget use</caption>
       <thead><tr><th scope="col">Share</th><th scope="col">15-min window</th><th scope="col">today (UTC)</th><th scope="col">refused</th></tr></thead><tbody></tbody></table>
-    <div class="two">
+    <div class="pair">
       <div><h3>Athletes by state</h3><dl class="facts" id="athlete-counts"></dl></div>
       <div><h3>Webhook inbox</h3><dl class="facts" id="webhook-counts"></dl></div>
     </div>
@@ -136,12 +136,12 @@ export function renderAdminPage(nonce: string): string {
   <h2 id="sync-h">Sync all</h2>
   <form id="sync-form" class="panel">
     <fieldset><legend>Window</legend>
-      <input type="radio" name="mode" id="mode-quick" value="quick" checked><label for="mode-quick">quick (since the last sync)</label>
-      <input type="radio" name="mode" id="mode-full" value="full"><label for="mode-full">full (the backfill window)</label>
+      <span class="field"><input type="radio" name="mode" id="mode-quick" value="quick" checked><label for="mode-quick">quick (since the last sync)</label></span>
+      <span class="field"><input type="radio" name="mode" id="mode-full" value="full"><label for="mode-full">full (the backfill window)</label></span>
     </fieldset>
-    <label for="sync-skip">Skip athletes synced within</label><input id="sync-skip" type="text" placeholder="e.g. 15m" inputmode="text" aria-describedby="sync-skip-hint">
+    <span class="field"><label for="sync-skip">Skip athletes synced within</label><input id="sync-skip" type="text" placeholder="e.g. 15m" aria-describedby="sync-skip-hint"></span>
     <span id="sync-skip-hint" class="muted">90s, 15m, 3h, 1d; empty: none</span>
-    <label for="sync-limit">At most</label><input id="sync-limit" type="number" min="1" step="1" placeholder="all"><span class="muted">athletes, stalest first</span>
+    <span class="field"><label for="sync-limit">Sync at most</label><input id="sync-limit" type="number" min="1" step="1" placeholder="all" aria-describedby="sync-limit-hint"><span id="sync-limit-hint" class="muted">athletes, stalest first</span></span>
     <button type="submit" class="primary" id="sync-all">Sync all</button>
   </form>
   <div id="sync-result" role="status" aria-live="polite" hidden>

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
+import { browserTest, screenshotPath } from '../helpers/browser.js';
+import { useTestDatabase } from '../helpers/database.js';
+import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
+import { ADMIN_KEY, connectAthlete, startApi, startWorker, type ApiHarness } from './helpers/api-harness.js';
+
+const db = useTestDatabase();
+
+/** Names as Strava might send them: one ordinary, two that would run script if the page parsed them as HTML. */
+const NAMES = ['Ada Lovelace', '<img src=x onerror="window.__pwned=1">', 'Eve </td><script>window.__pwned=2</script>'];
+
+describe('the management page in a browser', () => {
+  let dev: DevServerHandles;
+  let emulator: RunningEmulator;
+  let api: ApiHarness;
+  let worker: { stop(): Promise<void> };
+  const athletes: number[] = [];
+
+  beforeAll(async () => {
+    [dev, emulator] = await Promise.all([connectDevServer(), startEmulator({ seed: 21, webhookRetryDelayMs: 100 })]);
+    api = await startApi({ db, dev, emulator, env: { TEMPORAL_UI_URL: 'http://localhost:8233' }, relay: true });
+    worker = await startWorker(api, dev, db.sql, emulator);
+    for (const name of NAMES) {
+      const id = await connectAthlete(api, emulator, db.sql, 4);
+      await db.sql`update athletes set name = ${name} where id = ${id}`;
+      athletes.push(id);
+    }
+  });
+  afterAll(async () => {
+    for (const id of athletes) await dev.client.workflow.getHandle(athleteWorkflowId(id)).terminate('test done').catch(() => {});
+    await worker?.stop();
+    await api?.stop();
+    await emulator?.close();
+    await dev?.close();
+  });
+
+  browserTest(
+    'walks the page: subscription delete and re-create, names as text, sync all with its result, live refresh keeps the operator’s place',
+    async (chromiumPath) => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+      try {
+        // Page code runs in the browser: given as text, since this project's TypeScript has no DOM types.
+        const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        // Failed loads (favicon, the routes a server lacks) are expected; script errors and CSP refusals are not.
+        page.on('console', (message) => message.type() === 'error' && !message.text().startsWith('Failed to load resource') && errors.push(message.text()));
+        await page.goto(`${api.url}/admin`);
+        await page.fill('#key', ADMIN_KEY);
+        await page.click('#key-form button[type=submit]');
+        await page.getByText('athlete(s) loaded').waitFor();
+
+        // Subscription: none yet; create it from the page.
+        const badge = page.locator('#subscription-badge');
+        await expect.poll(() => badge.textContent()).toBe('No subscription at Strava');
+        await page.click('#subscription-create');
+        await page.locator('#subscription-message', { hasText: 'Created subscription' }).waitFor();
+        await expect.poll(() => badge.textContent()).toBe('Delivering here');
+        const created = Number(/\d+/.exec((await page.locator('#subscription-message').textContent())!)![0]);
+        expect((await emulator.control.subscription())?.id).toBe(created);
+
+        // A genuine webhook arrives: the card shows when.
+        await emulator.control.createActivity(athletes[0]!, { name: 'morning run' });
+        await page.click('#refresh');
+        await expect.poll(() => page.locator('#subscription-facts').textContent(), { timeout: 20_000 }).toMatch(/Last genuine webhook(just now|\d+(\.\d+)? s ago)/);
+
+        // Delete (two steps), then re-create.
+        await page.click('#subscription-delete');
+        await page.click('#subscription-delete-confirm');
+        await page.locator('#subscription-message', { hasText: `Deleted subscription ${created}` }).waitFor();
+        await expect.poll(() => badge.textContent()).toBe('No subscription at Strava');
+        expect(await emulator.control.subscription()).toBeNull();
+        await page.click('#subscription-create');
+        await expect.poll(() => badge.textContent()).toBe('Delivering here');
+
+        // Athlete names are text: shown verbatim, nothing they contain ran or became an element.
+        const rows = page.locator('#athletes tr');
+        await expect.poll(() => rows.count()).toBe(3);
+        for (const [i, name] of NAMES.entries()) {
+          expect(await page.locator(`#athletes tr[data-athlete-id="${athletes[i]}"] .athlete-name`).textContent()).toBe(name);
+        }
+        expect(await page.locator('#athletes img, #athletes script').count()).toBe(0);
+        expect(await page.evaluate('window.__pwned')).toBeUndefined();
+        const link = page.locator(`#athletes tr[data-athlete-id="${athletes[1]}"] a`);
+        expect(await link.getAttribute('href')).toBe(`http://localhost:8233/namespaces/default/workflows/athlete-${athletes[1]}`);
+
+        // Sync all with options: full window, at most two athletes (the stalest first).
+        await page.check('#mode-full');
+        await page.fill('#sync-limit', '2');
+        await page.click('#sync-all');
+        await page.locator('#sync-result-title', { hasText: 'Batch finished (full)' }).waitFor({ timeout: 60_000 });
+        const facts = page.locator('#sync-result-facts');
+        expect(await facts.textContent()).toContain('Succeeded2');
+        expect(await facts.textContent()).toContain('Skipped1 (over_limit 1)');
+        expect(await facts.textContent()).toContain('Failed0');
+        expect(await facts.textContent()).toMatch(/Strava requests\d+/);
+        expect(await facts.textContent()).toContain('Doneyes');
+        await page.screenshot({ path: screenshotPath('admin-page', 'sync-all.png'), fullPage: true });
+
+        // Live: the page refreshes itself every 10 s and keeps what the operator is doing.
+        await page.selectOption('#state-filter', '');
+        await page.fill('#sync-skip', '15m');
+        await page.evaluate('window.scrollTo(0, 600)');
+        await page.focus('#sync-skip');
+        const loadedBefore = await page.locator('#status').textContent();
+        const newcomer = await connectAthlete(api, emulator, db.sql, 0);
+        athletes.push(newcomer);
+        await page.locator(`#athletes tr[data-athlete-id="${newcomer}"]`).waitFor({ timeout: 25_000 });
+        expect(await page.locator('#status').textContent()).not.toBe(loadedBefore);
+        expect(await page.inputValue('#sync-skip')).toBe('15m');
+        expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('sync-skip');
+        expect(await page.evaluate('window.scrollY')).toBe(600);
+
+        await page.evaluate('window.scrollTo(0, 0)');
+        await page.screenshot({ path: screenshotPath('admin-page', 'overview.png'), fullPage: false });
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    180_000,
+  );
+});
