@@ -114,6 +114,17 @@ describe('the management page in a browser', () => {
         expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('sync-skip');
         expect(await page.evaluate('window.scrollY')).toBe(600);
 
+        // Accessible: every control has a label or a name, headings do not skip levels.
+        const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, textarea')]
+          .filter((e) => e.labels.length === 0 && !e.getAttribute('aria-label')).map((e) => e.id || e.name)`);
+        expect(unlabelled).toEqual([]);
+        const unnamedButtons = await page.evaluate(`[...document.querySelectorAll('button')]
+          .filter((b) => !(b.getAttribute('aria-label') || b.textContent).trim()).length`);
+        expect(unnamedButtons).toBe(0);
+        const levels = (await page.evaluate(`[...document.querySelectorAll('h1, h2, h3')].map((h) => Number(h.tagName[1]))`)) as number[];
+        expect(levels[0]).toBe(1);
+        expect(levels.every((level, i) => i === 0 || level <= levels[i - 1]! + 1)).toBe(true);
+
         await page.evaluate('window.scrollTo(0, 0)');
         await page.screenshot({ path: screenshotPath('admin-page', 'overview.png'), fullPage: false });
         expect(errors).toEqual([]);
