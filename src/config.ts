@@ -110,6 +110,10 @@ export const configSchema = z.object({
   WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),
   /** How often the API asks Strava whether the push subscription still exists (one request per interval). */
   SUBSCRIPTION_CHECK_INTERVAL: durationSchema.default(3_600_000),
+  /** Sync runs, backfill plans and token refreshes older than this are deleted (hourly, by the API). */
+  SYNC_HISTORY_RETENTION: durationSchema.default(30 * 86_400_000),
+  /** A backfill that has not completed this long after it was due counts as late (the completion rate). */
+  BACKFILL_LATE_AFTER: durationSchema.default(15 * 60_000),
   RATE_BACKGROUND_SHARE: share.default(DEFAULT_BACKGROUND_SHARE),
   RATE_INTERACTIVE_SHARE: share.default(0.85),
   STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { createSql, type Sql } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
 import { HOUR_MS } from '../../src/domain/durations.js';
+import { REQUESTS_PER_BACKFILL } from '../../src/workflows/backfill-plan.js';
 import { DEFAULT_PROFILES, hours, simulateFleet, type SimulationOptions, type SimulationResult } from './simulate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -104,7 +105,45 @@ export function renderResults(report: FleetSimReport, meta: { command: string; s
     }
   }
   lines.push('');
+  lines.push('## Against the targets');
+  lines.push('');
+  for (const line of verdicts(report)) lines.push(`- ${line}`);
+  lines.push('');
   return lines.join('\n');
+}
+
+/** The targets of issue 15 (benchmarks 4 and 5), judged from the figures above. */
+export function verdicts(report: FleetSimReport): string[] {
+  const out: string[] = [];
+  for (const { label, limits, result: r } of report.budget) {
+    const realtimeDemand = perDay(r.requestsPerDay.realtime) + r.realtimeBacklog / r.days;
+    // The 14-day floor alone costs 1.2 requests per athlete per 14 days: what the limit can carry at this mix.
+    const perAthlete = realtimeDemand / r.athletes + REQUESTS_PER_BACKFILL / 14;
+    const capacity = Math.floor(limits.daily / perAthlete);
+    const floorHeld = r.maxBackfillGapMs <= 14 * 24 * HOUR_MS;
+    out.push(
+      `${label}: ${r.over429} 429s; every athlete backfilled within 14 days: ${floorHeld ? 'yes' : `no (longest gap ${hours(r.maxBackfillGapMs)} h)`}; ` +
+        `at this fleet mix the limit carries about ${fmt(capacity)} athletes with the 14-day floor and every event fetched` +
+        (capacity < r.athletes ? ` — fewer than the ${fmt(r.athletes)} simulated: realtime fetches take the budget first and the rest waits (the governor never lets it become a 429).` : '.'),
+    );
+  }
+  for (const { loss, fixed, adaptive } of report.adaptive) {
+    const ratio = perDay(fixed.requestsPerDay.background) / Math.max(1, perDay(adaptive.requestsPerDay.background));
+    const p95 = (r: SimulationResult) => r.timeToRepairMs?.p95 ?? Infinity;
+    const faster = p95(adaptive) <= p95(fixed);
+    if (loss <= 0.05) {
+      out.push(
+        `${Math.round(loss * 100)} % loss: ${ratio.toFixed(1)}x fewer backfill requests than the fixed 3 h interval (target >= 3x: ${ratio >= 3 ? 'met' : 'missed'}); ` +
+          `p95 time to repair ${hours(p95(adaptive))} h against ${hours(p95(fixed))} h (target: as fast or faster: ${faster ? 'met' : 'missed'}).`,
+      );
+    } else {
+      out.push(
+        `${Math.round(loss * 100)} % loss: the policy tightens (${ratio.toFixed(1)}x the fixed policy's requests) and repairs p95 in ${hours(p95(adaptive))} h against ${hours(p95(fixed))} h ` +
+          `(target: faster than fixed: ${faster ? 'met' : 'missed'}).`,
+      );
+    }
+  }
+  return out;
 }
 
 async function main(): Promise<void> {

@@ -206,6 +206,7 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
   const stats = { backfills: 0, changes: 0, missed: 0, repairedByBackfill: 0, repairedByEvent: 0, maxGap: 0, realtimeDeferred: 0 };
   let nextActivityId = 1;
   let classCache: { at: number; counts: Record<ActivityClass, number> } | null = null;
+  let budgetCache: { at: number; budget: number } | null = null;
 
   const classOf = (athlete: Athlete) => activityClassOf(athlete.latestStart === null ? null : new Date(athlete.latestStart), clock.now);
   function fleetLoad(athlete: Athlete, budget: number): FleetLoad {
@@ -239,7 +240,9 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
   }
   async function planNext(athlete: Athlete): Promise<number> {
     if (options.policy === 'fixed') return options.baseIntervalMs;
-    const budget = (await governor.snapshot()).day.limit * options.backgroundShare;
+    // The learned daily limit changes only when Strava reports another one: read it once a simulated minute.
+    if (!budgetCache || clock.now - budgetCache.at > MINUTE_MS) budgetCache = { at: clock.now, budget: (await governor.snapshot()).day.limit * options.backgroundShare };
+    const budget = budgetCache.budget;
     const fleet = fleetLoad(athlete, budget);
     const delay = nextBackfillDelayMs(options.baseIntervalMs, fleet, options.jitter, random());
     planned[fleet.athleteClass].push(delay);

@@ -14,10 +14,13 @@ import {
 } from '../db/repositories/activities.js';
 import { tokenRefreshCount } from '../db/repositories/tokens.js';
 import { clampEventTime } from '../domain/event-time.js';
-import { activityClassOf, type ActivityClass, type FleetLoad } from '../domain/fleet-load.js';
+import { WEBHOOK_EVIDENCE_WINDOW_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
+import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
+import { recordBackfillPlan } from '../db/repositories/backfill-plans.js';
 import { asActivity, isStravaError, toActivityFailure } from './failures.js';
-import type { AthleteActivities } from '../domain/activity-contract.js';
+import { createRunRecorder } from './run-recorder.js';
+import type { AthleteActivities, FetchActivityResult } from '../domain/activity-contract.js';
 
 export type { AthleteActivities } from '../domain/activity-contract.js';
 
@@ -47,6 +50,8 @@ export interface ActivityDeps {
   strava: AthleteStravaCalls;
   /** Clock for observation times (tests pass the emulator's clock). */
   now?: () => number;
+  /** Wall clock for the sync history's start times, durations and receipt latencies (defaults to Date.now). */
+  wallClock?: () => number;
   log?: ActivityLogger;
   /**
    * Requests per day the governor's background share allows: a number, or a function asking the governor, whose
@@ -98,99 +103,140 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
   const { sql, strava } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log;
-  let fleetCache: { at: number; rows: { athleteId: number; latestStart: Date | null }[] } | undefined;
+  let fleetCache: { at: number; rows: { athleteId: number; latestStart: Date | null }[]; evidence: WebhookEvidence } | undefined;
+  const wallClock = deps.wallClock ?? Date.now;
+  const recordRun = createRunRecorder({ sql, wallClock, ...(log ? { log } : {}) });
+
+  /**
+   * The latencies of a change a webhook-triggered run wrote: from Strava's event_time (on the clock event times are
+   * clamped to) and from the webhook's receipt (wall clock, like the API's receipt time). None when nothing changed:
+   * an event whose change a list already stored measures nothing of the webhook path.
+   */
+  const latencies = (changes: number, eventTime: number, receivedAt: number | undefined) =>
+    changes > 0
+      ? {
+          eventToRowMs: Math.max(0, now() - eventTime * 1000),
+          receiptToRowMs: typeof receivedAt === 'number' && Number.isFinite(receivedAt) ? Math.max(0, wallClock() - receivedAt) : null,
+        }
+      : {};
 
   const activities: AthleteActivities = {
-    async importPage({ athleteId, before, perPage }) {
-      return asActivity(async () => {
-        const observedAt = new Date(now());
-        const query = { perPage: Math.min(perPage, MAX_PER_PAGE), page: 1, ...(before !== null ? { before } : {}) };
-        const page = await strava.listActivities(athleteId, 'background', query, cancellation());
-        const outcome = await upsertActivities(sql, athleteId, page, { detailLevel: DETAIL_LEVEL.summary, observedAt });
-        const starts = page.map((a) => epochSeconds(a.start_date));
-        return {
-          listed: page.length,
-          added: outcome.added.length,
-          updated: outcome.updated.length,
-          skipped: outcome.skipped.length,
-          oldestStart: starts.length ? Math.min(...starts) : null,
-          requests: 1,
-        };
-      });
+    async importPage({ athleteId, before, perPage, trigger }) {
+      return asActivity(() =>
+        recordRun({ athleteId, activity: 'import_page', trigger: trigger ?? 'import_page' }, async (progress) => {
+          const observedAt = new Date(now());
+          const query = { perPage: Math.min(perPage, MAX_PER_PAGE), page: 1, ...(before !== null ? { before } : {}) };
+          const page = await strava.listActivities(athleteId, 'background', query, cancellation());
+          progress.requests = 1;
+          const outcome = await upsertActivities(sql, athleteId, page, { detailLevel: DETAIL_LEVEL.summary, observedAt });
+          // The history import is neither delivered nor repaired: its rows count as written, not as changes.
+          progress.added = outcome.added.length;
+          progress.updated = outcome.updated.length;
+          const starts = page.map((a) => epochSeconds(a.start_date));
+          const value = {
+            listed: page.length,
+            added: outcome.added.length,
+            updated: outcome.updated.length,
+            skipped: outcome.skipped.length,
+            oldestStart: starts.length ? Math.min(...starts) : null,
+            requests: 1,
+          };
+          return { value, tally: { outcome: 'ok' } };
+        }),
+      );
     },
 
-    async syncWindow({ athleteId, after, priority, kind, perPage = MAX_PER_PAGE, watch }) {
-      return asActivity(async () => {
-        const syncedAt = now();
-        const observedAt = new Date(syncedAt);
-        const seen = new Set<number>();
-        let added = 0;
-        let updated = 0;
-        let repaired = 0;
-        let requests = 0;
-        const signal = cancellation();
-        // One athlete's steps run one at a time, so a refresh between these two reads is this listing's.
-        const refreshesBefore = await tokenRefreshCount(sql, athleteId);
-        for (let page = 1; ; page++) {
-          const list = await strava.listActivities(athleteId, priority, { after, page, perPage }, signal);
-          requests += 1;
-          for (const a of list) seen.add(a.id);
-          const outcome = await upsertActivities(sql, athleteId, list, { detailLevel: DETAIL_LEVEL.summary, observedAt });
-          added += outcome.added.length;
-          updated += outcome.updated.length;
-          repaired += outcome.added.length + outcome.webhookFieldsChanged.length;
-          if (list.length < perPage) break;
-        }
-        // What Strava no longer returns inside the window was deleted or made invisible: remove it here too.
-        const stored = await activityIdsStartedSince(sql, athleteId, new Date(after * 1000));
-        const missing = stored.filter((id) => !seen.has(id));
-        const deleted = await removeActivities(sql, athleteId, missing, observedAt);
-        repaired += deleted.length;
-        await recordSync(sql, athleteId, observedAt, kind === 'backfill' ? 'backfill' : 'sync');
-        if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
-        const found = watch?.filter((id) => seen.has(id));
-        const tokensRefreshed = Math.max(0, (await tokenRefreshCount(sql, athleteId)) - refreshesBefore);
-        return { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, tokensRefreshed, ...(found ? { found } : {}) };
-      });
+    async syncWindow({ athleteId, after, priority, kind, perPage = MAX_PER_PAGE, watch, trigger, dueAt }) {
+      const run = { athleteId, activity: 'sync_window', trigger: trigger ?? (kind === 'backfill' ? 'backfill' : 'manual'), dueAt } as const;
+      return asActivity(() =>
+        recordRun(run, async (progress) => {
+          const syncedAt = now();
+          const observedAt = new Date(syncedAt);
+          const seen = new Set<number>();
+          let repaired = 0;
+          const signal = cancellation();
+          // One athlete's steps run one at a time, so a refresh between these two reads is this listing's.
+          const refreshesBefore = await tokenRefreshCount(sql, athleteId);
+          for (let page = 1; ; page++) {
+            const list = await strava.listActivities(athleteId, priority, { after, page, perPage }, signal);
+            progress.requests += 1;
+            for (const a of list) seen.add(a.id);
+            const outcome = await upsertActivities(sql, athleteId, list, { detailLevel: DETAIL_LEVEL.summary, observedAt });
+            progress.added += outcome.added.length;
+            progress.updated += outcome.updated.length;
+            repaired += outcome.added.length + outcome.webhookFieldsChanged.length;
+            progress.changes = repaired;
+            if (list.length < perPage) break;
+          }
+          // What Strava no longer returns inside the window was deleted or made invisible: remove it here too.
+          const stored = await activityIdsStartedSince(sql, athleteId, new Date(after * 1000));
+          const missing = stored.filter((id) => !seen.has(id));
+          const deleted = await removeActivities(sql, athleteId, missing, observedAt);
+          repaired += deleted.length;
+          progress.deleted = deleted.length;
+          progress.changes = repaired;
+          await recordSync(sql, athleteId, observedAt, kind === 'backfill' ? 'backfill' : 'sync');
+          const { added, updated, requests } = progress;
+          if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
+          const found = watch?.filter((id) => seen.has(id));
+          const tokensRefreshed = Math.max(0, (await tokenRefreshCount(sql, athleteId)) - refreshesBefore);
+          const value = { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, tokensRefreshed, ...(found ? { found } : {}) };
+          return { value, tally: { outcome: 'ok' } };
+        }),
+      );
     },
 
-    async fetchActivity({ athleteId, activityId, priority, eventTime: signalled }) {
-      return asActivity(async () => {
-        const eventTime = clampEventTime(signalled, now());
-        const deletedAt = await tombstoneOf(sql, athleteId, activityId);
-        if (deletedAt && deletedAt.getTime() > eventTime * 1000) {
-          return { outcome: 'superseded', added: false, changed: false, requests: 0 } as const;
-        }
-        let detail: DetailedActivity;
-        try {
-          detail = await strava.getActivity(athleteId, priority, activityId, cancellation());
-        } catch (error) {
-          if (isStravaError(error, 'not_found')) return { outcome: 'not_found', added: false, changed: false, requests: 1 } as const;
-          throw error;
-        }
-        if (detail.athlete.id !== athleteId) {
-          // A (forged) event naming another athlete's public activity: nothing of this athlete's changes, and no
-          // removal or tombstone may follow from it (that would hide the other athlete's activity).
-          log?.warn({ athleteId, activityId }, 'fetched activity belongs to another athlete; ignored');
-          return { outcome: 'superseded', added: false, changed: false, requests: 1 } as const;
-        }
-        // The event is not older than any recorded delete (checked above): this observation counts as after it.
-        const observedAt = new Date(Math.max(now(), eventTime * 1000 + 1));
-        const outcome = await upsertActivities(sql, athleteId, [detail], { detailLevel: DETAIL_LEVEL.detail, observedAt });
-        return {
-          outcome: 'upserted',
-          added: outcome.added.length > 0,
-          changed: outcome.added.length + outcome.updated.length > 0,
-          requests: 1,
-        } as const;
-      });
+    async fetchActivity({ athleteId, activityId, priority, eventTime: signalled, trigger, receivedAt }) {
+      return asActivity(() =>
+        recordRun<FetchActivityResult>({ athleteId, activity: 'fetch_activity', trigger: trigger ?? 'webhook' }, async (progress) => {
+          const eventTime = clampEventTime(signalled, now());
+          const deletedAt = await tombstoneOf(sql, athleteId, activityId);
+          if (deletedAt && deletedAt.getTime() > eventTime * 1000) {
+            return { value: { outcome: 'superseded', added: false, changed: false, requests: 0 } as const, tally: { outcome: 'skipped' } };
+          }
+          let detail: DetailedActivity;
+          try {
+            detail = await strava.getActivity(athleteId, priority, activityId, cancellation());
+          } catch (error) {
+            if (isStravaError(error, 'not_found')) {
+              progress.requests = 1;
+              return { value: { outcome: 'not_found', added: false, changed: false, requests: 1 } as const, tally: { outcome: 'ok' } };
+            }
+            throw error;
+          }
+          progress.requests = 1;
+          if (detail.athlete.id !== athleteId) {
+            // A (forged) event naming another athlete's public activity: nothing of this athlete's changes, and no
+            // removal or tombstone may follow from it (that would hide the other athlete's activity).
+            log?.warn({ athleteId, activityId }, 'fetched activity belongs to another athlete; ignored');
+            return { value: { outcome: 'superseded', added: false, changed: false, requests: 1 } as const, tally: { outcome: 'skipped' } };
+          }
+          // The event is not older than any recorded delete (checked above): this observation counts as after it.
+          const observedAt = new Date(Math.max(now(), eventTime * 1000 + 1));
+          const outcome = await upsertActivities(sql, athleteId, [detail], { detailLevel: DETAIL_LEVEL.detail, observedAt });
+          progress.added = outcome.added.length;
+          progress.updated = outcome.updated.length;
+          progress.changes = outcome.added.length + outcome.webhookFieldsChanged.length;
+          const value = {
+            outcome: 'upserted',
+            added: outcome.added.length > 0,
+            changed: outcome.added.length + outcome.updated.length > 0,
+            requests: 1,
+          } as const;
+          return { value, tally: { outcome: 'ok', ...latencies(progress.changes, eventTime, receivedAt) } };
+        }),
+      );
     },
 
-    async removeActivity({ athleteId, activityId, eventTime }) {
-      // A retry cannot fix a bad time, so it is clamped rather than failing: one signal never stalls an athlete.
-      const deletedAt = new Date(clampEventTime(eventTime, now()) * 1000);
-      const deleted = await removeActivities(sql, athleteId, [activityId], deletedAt);
-      return { deleted: deleted.length > 0 };
+    async removeActivity({ athleteId, activityId, eventTime, trigger, receivedAt }) {
+      return recordRun({ athleteId, activity: 'remove_activity', trigger: trigger ?? 'webhook' }, async (progress) => {
+        // A retry cannot fix a bad time, so it is clamped rather than failing: one signal never stalls an athlete.
+        const applied = clampEventTime(eventTime, now());
+        const deleted = await removeActivities(sql, athleteId, [activityId], new Date(applied * 1000));
+        progress.deleted = deleted.length;
+        progress.changes = deleted.length;
+        return { value: { deleted: deleted.length > 0 }, tally: { outcome: 'ok', ...latencies(deleted.length, applied, receivedAt) } };
+      });
     },
 
     async recordAthleteState({ athleteId, state }: { athleteId: number; state: SyncState }) {
@@ -202,12 +248,19 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       await recordSync(sql, athleteId, new Date(at), kind);
     },
 
+    async recordBackfillPlan({ athleteId, dueAt }) {
+      await recordBackfillPlan(sql, athleteId, new Date(dueAt));
+    },
+
     async fleetLoad({ athleteId }): Promise<FleetLoad> {
       const t = now();
       // An athlete missing from the snapshot connected after it was taken: while a fleet grows, a snapshot up to a
       // minute old undercounts it and would class the athlete as dormant, so it is taken again.
       const stale = !fleetCache || t - fleetCache.at > FLEET_CACHE_MS || !fleetCache.rows.some((row) => row.athleteId === athleteId);
-      if (stale) fleetCache = { at: t, rows: await latestActivityStarts(sql) };
+      if (stale) {
+        const [rows, delivery] = await Promise.all([latestActivityStarts(sql), loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS)]);
+        fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: false } };
+      }
       const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
       let athleteClass: ActivityClass = 'dormant';
       for (const row of fleetCache!.rows) {
@@ -216,7 +269,12 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         if (row.athleteId === athleteId) athleteClass = c;
       }
       const budget = deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET;
-      return { athletes, athleteClass, dailyBackgroundBudget: typeof budget === 'number' ? budget : await budget() };
+      return {
+        athletes,
+        athleteClass,
+        dailyBackgroundBudget: typeof budget === 'number' ? budget : await budget(),
+        evidence: fleetCache!.evidence,
+      };
     },
 
     async verifyAuthorization({ athleteId }) {

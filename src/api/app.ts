@@ -8,6 +8,8 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/connection.js';
 import { adminRouter } from './admin/router.js';
 import { renderAdminPage } from './admin/page.js';
+import { syncHistoryOpenApi } from './admin/sync-history-openapi.js';
+import { createSyncHistoryRetention, type SyncHistoryRetention } from './admin/sync-history-retention.js';
 import { ChangeStreams } from './athletes/change-stream.js';
 import { athletesRouter } from './athletes/router.js';
 import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
@@ -88,6 +90,8 @@ export type ApiApp = Express & {
   relay: InboxRelay;
   /** Prunes handled inbox rows past WEBHOOK_INBOX_RETENTION; started and stopped with the relay. */
   inboxRetention: InboxRetention;
+  /** Prunes the sync history past SYNC_HISTORY_RETENTION; started and stopped with the relay. */
+  syncHistoryRetention: SyncHistoryRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
   /** The periodic subscription check; started and stopped with the relay. */
@@ -127,7 +131,7 @@ export function createApp(deps: AppDeps): ApiApp {
   registerSubscriptionMetrics(metrics.registry, sql, subscriptionHealth);
   const batches = createBatchSync({ sql, workflows, logger, concurrency: options.adminSyncConcurrency, heartbeatMs: options.adminSyncHeartbeatMs });
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
-  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi] });
+  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
 
   const app = express() as ApiApp;
@@ -182,5 +186,6 @@ export function createApp(deps: AppDeps): ApiApp {
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, streams, subscriptionHealth, batches });
+  const syncHistoryRetention = createSyncHistoryRetention({ sql, retentionMs: config.SYNC_HISTORY_RETENTION, logger });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, subscriptionHealth, batches });
 }

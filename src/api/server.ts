@@ -21,7 +21,7 @@ export interface StartOptions {
   port: number;
   host?: string;
   logger?: Logger;
-  /** Start the webhook inbox relay, its retention and the subscription check with the listener (default true). */
+  /** Start the webhook inbox relay, the inbox and sync history retention and the subscription check with the listener (default true). */
   relay?: boolean;
 }
 
@@ -45,6 +45,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
   if (runRelay) {
     app.relay.start();
     app.inboxRetention.start();
+    app.syncHistoryRetention.start();
     app.subscriptionHealth.start();
   }
   options.logger?.info({ port, host }, 'api listening');
@@ -72,7 +73,9 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
         await closed;
       }
       await app.batches.stop();
-      if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.subscriptionHealth.stop()]);
+      if (runRelay) {
+        await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop(), app.subscriptionHealth.stop()]);
+      }
       options.logger?.info('api stopped');
     })());
 

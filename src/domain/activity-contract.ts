@@ -1,9 +1,13 @@
 import type { FleetLoad } from './fleet-load.js';
+import type { SyncTrigger } from './sync-history.js';
 import type { Priority, SyncState } from './sync-types.js';
 
 /**
  * Arguments and results of the athlete activities. They land in workflow history, so they hold ids, counts,
  * times and states only: never a token, never an activity name or any other personal data.
+ *
+ * `trigger` says why the workflow runs the activity: the sync history records it with each run. Inputs scheduled
+ * by code from before the sync history may lack it; the activities then assume the likeliest trigger.
  */
 
 export interface ImportPageInput {
@@ -11,6 +15,7 @@ export interface ImportPageInput {
   /** List activities that started before this epoch second (null: the newest page). */
   before: number | null;
   perPage: number;
+  trigger: SyncTrigger;
 }
 
 export interface ImportPageResult {
@@ -33,6 +38,9 @@ export interface SyncWindowInput {
   perPage?: number;
   /** Activity ids the caller is looking for (deferred event fetches); the result says which were listed. */
   watch?: number[];
+  trigger: SyncTrigger;
+  /** Backfills: when the backfill was due (epoch ms), to tell whether it ran late. */
+  dueAt?: number;
 }
 
 export interface SyncWindowResult {
@@ -57,6 +65,9 @@ export interface FetchActivityInput {
   priority: Priority;
   /** event_time (s) of the event that asked for the fetch; unsigned input, clamped to [0, now] before use. */
   eventTime: number;
+  trigger: SyncTrigger;
+  /** When the API received that event (epoch ms), for the receipt -> row latency; absent for older signals. */
+  receivedAt?: number;
 }
 
 export interface FetchActivityResult {
@@ -74,6 +85,9 @@ export interface RemoveActivityInput {
    * Unsigned input: clamped to [0, now] (a value that is no time is "now"), so it never fails the activity.
    */
   eventTime: number;
+  trigger: SyncTrigger;
+  /** When the API received the event behind the removal (epoch ms), when known. */
+  receivedAt?: number;
 }
 
 export interface VerifyAuthorizationResult {
@@ -88,6 +102,8 @@ export interface AthleteActivities {
   removeActivity(input: RemoveActivityInput): Promise<{ deleted: boolean }>;
   recordAthleteState(input: { athleteId: number; state: SyncState }): Promise<void>;
   recordSyncTime(input: { athleteId: number; at: number; kind: 'sync' | 'backfill' }): Promise<void>;
+  /** The backfill the workflow planned (dueAt: epoch ms), the denominator of the backfill completion rate. */
+  recordBackfillPlan(input: { athleteId: number; dueAt: number }): Promise<void>;
   fleetLoad(input: { athleteId: number }): Promise<FleetLoad>;
   verifyAuthorization(input: { athleteId: number }): Promise<VerifyAuthorizationResult>;
   deauthorizeAthlete(input: { athleteId: number }): Promise<{ requests: number }>;

@@ -19,6 +19,9 @@ export interface FleetLoad {
   evidence?: WebhookEvidence;
 }
 
+/** How far back the evidence reaches: the trailing day's changes, as the 24 h health number counts them. */
+export const WEBHOOK_EVIDENCE_WINDOW_MS = DAY_MS;
+
 /** The evidence adaptive backfill follows (docs/operations.md, "webhook delivery success rate"). */
 export interface WebhookEvidence {
   /** Changes that reached us by webhook in the trailing window. */

@@ -31,6 +31,8 @@ export interface StravaEventSignal {
   deauthorized?: boolean;
   /** A digest of the changed values (never the values): tells apart two different changes in the same second. */
   updatesDigest?: string;
+  /** When the API received the event (epoch ms): the sync history's receipt -> row latency starts here. */
+  receivedAt?: number;
 }
 
 /**

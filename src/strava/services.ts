@@ -3,7 +3,8 @@ import type { Sql } from '../db/connection.js';
 import { createAthleteStrava, type AthleteStrava } from './athlete-api.js';
 import { createStravaClient, type StravaClient } from './client.js';
 import { createRateGovernor, type RateGovernor } from './rate-governor.js';
-import { createTokenVault, type TokenVault } from './token-vault.js';
+import { recordTokenRefresh } from '../db/repositories/token-refreshes.js';
+import { createTokenVault, type TokenRefreshAttempt, type TokenVault } from './token-vault.js';
 
 export interface StravaServices {
   client: StravaClient;
@@ -18,6 +19,8 @@ export interface StravaServicesOverrides {
   client?: StravaClient;
   governor?: RateGovernor;
   vault?: TokenVault;
+  /** Also told of every token refresh (after the sync history recorded it): the worker counts them in its metrics. */
+  onTokenRefresh?: (attempt: TokenRefreshAttempt) => void;
 }
 
 /** The Strava stack of one process (api or worker), built from the environment contract. */
@@ -52,6 +55,14 @@ export function createStravaServices(config: Config, sql: Sql, overrides: Strava
       oldKeys: config.TOKEN_DECRYPTION_KEYS,
       refreshMarginMs: config.TOKEN_REFRESH_MARGIN,
       now,
+      // Every refresh, in whichever process it happens, lands in the sync history (token_refreshes).
+      onRefresh: async (attempt) => {
+        try {
+          await recordTokenRefresh(sql, attempt);
+        } finally {
+          overrides.onTokenRefresh?.(attempt);
+        }
+      },
     });
   return { client, governor, vault, athleteStrava: createAthleteStrava({ client, vault, governor }) };
 }

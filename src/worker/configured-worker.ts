@@ -1,6 +1,7 @@
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import { countTokenRefresh } from '../activities/sync-metrics.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/connection.js';
 import { learnedDailyBackgroundBudget } from '../strava/rate-governor.js';
@@ -17,7 +18,8 @@ export function createConfiguredWorker(
   deps: { sql: Sql; connection: NativeConnection; log?: Logger },
   overrides: Pick<AthleteWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> = {},
 ): Promise<Worker> {
-  const { athleteStrava, governor } = createStravaServices(config, deps.sql);
+  // Refreshes happen inside activities: the count goes to the activity's metric meter (the worker's /metrics).
+  const { athleteStrava, governor } = createStravaServices(config, deps.sql, { onTokenRefresh: (attempt) => countTokenRefresh(attempt.outcome) });
   const activities = createActivities({
     sql: deps.sql,
     strava: athleteStrava,

@@ -21,6 +21,8 @@ export interface NotFoundRetry {
   /** Epoch ms of the next fetch. */
   dueAt: number;
   eventTime: number;
+  /** Webhook receipt (epoch ms) of the event, for the sync history's latency. */
+  receivedAt?: number | undefined;
 }
 
 /** An activity an event asked about while the fetch budget was empty. */
@@ -29,6 +31,8 @@ export interface DeferredFetch {
   eventTime: number;
   /** The newest event was a delete: a 404 removes the activity, a 200 proves the delete stale or forged. */
   confirmsDelete: boolean;
+  /** Webhook receipt (epoch ms) of the newest event, for the sync history's latency. */
+  receivedAt?: number | undefined;
 }
 
 /** Token bucket of event-triggered Strava fetches. */

@@ -1,5 +1,6 @@
 import { log, patched } from '@temporalio/workflow';
 import { clampEventTime } from '../domain/event-time.js';
+import { newestReceipt } from '../domain/sync-history.js';
 import { db, strava } from './strava-and-db-activities.js';
 import type { AthleteSyncRun } from './athlete-sync-run.js';
 import { PATCHES } from './patches.js';
@@ -38,29 +39,30 @@ async function applyAction(run: AthleteSyncRun, action: ActivityAction): Promise
     return true;
   }
   if (action.kind === 'delete' && !patched(PATCHES.confirmDeletes)) {
-    await removeActivity(run, action.activityId, action.eventTime, 'delete event');
+    await removeActivity(run, action.activityId, action.eventTime, 'delete event', newestReceipt(action.events, action.eventTime));
     return true;
   }
   // An event is a hint: even a delete only makes the workflow ask Strava (a 404 confirms it).
   if (!run.takeFetchToken()) {
-    deferFetch(run, action.activityId, action.eventTime, action.kind === 'delete');
+    deferFetch(run, action.activityId, action.eventTime, action.kind === 'delete', newestReceipt(action.events, action.eventTime));
     return true;
   }
   const purpose: FetchPurpose = action.kind === 'delete' ? 'delete' : action.afterCreate ? 'create' : 'update';
-  return fetchForEvent(run, action.activityId, action.eventTime, purpose, action.events.length, action.kind === 'delete' ? 'confirm delete' : 'event');
+  const receivedAt = newestReceipt(action.events, action.eventTime);
+  return fetchForEvent(run, action.activityId, action.eventTime, purpose, action.events.length, action.kind === 'delete' ? 'confirm delete' : 'event', receivedAt);
 }
 
 /**
  * Fetches an activity an event named (realtime priority) and applies Strava's answer. Returns false when the
  * fetch must wait (rate limit, re-authorization, paused app).
  */
-async function fetchForEvent(run: AthleteSyncRun, activityId: number, eventTime: number, purpose: FetchPurpose, events: number, label: string): Promise<boolean> {
+async function fetchForEvent(run: AthleteSyncRun, activityId: number, eventTime: number, purpose: FetchPurpose, events: number, label: string, receivedAt?: number): Promise<boolean> {
   const { state, athleteId } = run;
   const key = String(activityId);
   delete state.deferred[key]; // this fetch answers whatever a deferred event asked about the activity
   const outcome = await run.callStrava(
     'realtime',
-    () => strava.fetchActivity.executeWithOptions({ summary: `fetch activity ${activityId} (${label} ${eventTime})` }, [{ athleteId, activityId, priority: 'realtime', eventTime }]),
+    () => strava.fetchActivity.executeWithOptions({ summary: `fetch activity ${activityId} (${label} ${eventTime})` }, [{ athleteId, activityId, priority: 'realtime', eventTime, trigger: 'webhook', receivedAt }]),
     { refundsToken: true },
   );
   // A failure retries could not fix loses this event; the next backfill repairs the activity.
@@ -69,7 +71,7 @@ async function fetchForEvent(run: AthleteSyncRun, activityId: number, eventTime:
   if (outcome.value.outcome === 'upserted') {
     delete state.tombstones[key];
     delete state.notFound[key];
-    if (outcome.value.added) pullInBackfill(run);
+    if (outcome.value.added) await pullInBackfill(run);
     if (purpose === 'delete') {
       // Strava still shows it: the delete was stale or forged, and the activity stays.
       state.counters.staleDeletes += 1;
@@ -79,9 +81,9 @@ async function fetchForEvent(run: AthleteSyncRun, activityId: number, eventTime:
     state.counters.staleEvents += events;
   } else if (purpose === 'create' && run.opts.notFoundRetryDelaysMs.length > 0) {
     // Strava may still be processing a new activity: look again later.
-    state.notFound[key] = { attempt: 1, dueAt: Date.now() + run.opts.notFoundRetryDelaysMs[0]!, eventTime };
+    state.notFound[key] = { attempt: 1, dueAt: Date.now() + run.opts.notFoundRetryDelaysMs[0]!, eventTime, receivedAt };
   } else {
-    await removeActivity(run, activityId, eventTime, purpose === 'delete' ? 'delete confirmed by Strava' : 'not visible');
+    await removeActivity(run, activityId, eventTime, purpose === 'delete' ? 'delete confirmed by Strava' : 'not visible', receivedAt);
   }
   return true;
 }
@@ -100,7 +102,7 @@ export async function retryNotFound(run: AthleteSyncRun): Promise<void> {
       'realtime',
       () =>
         strava.fetchActivity.executeWithOptions({ summary: `fetch activity ${activityId} again (404 retry ${retry.attempt})` }, [
-          { athleteId, activityId, priority: 'realtime', eventTime: retry.eventTime },
+          { athleteId, activityId, priority: 'realtime', eventTime: retry.eventTime, trigger: 'webhook', receivedAt: retry.receivedAt },
         ]),
       { refundsToken: true },
     );
@@ -112,12 +114,12 @@ export async function retryNotFound(run: AthleteSyncRun): Promise<void> {
     if (outcome.value.outcome !== 'not_found') {
       delete state.notFound[key];
       if (outcome.value.outcome === 'upserted') delete state.tombstones[key];
-      if (outcome.value.added) pullInBackfill(run);
+      if (outcome.value.added) await pullInBackfill(run);
     } else if (retry.attempt < opts.notFoundRetryDelaysMs.length) {
-      state.notFound[key] = { attempt: retry.attempt + 1, dueAt: Date.now() + opts.notFoundRetryDelaysMs[retry.attempt]!, eventTime: retry.eventTime };
+      state.notFound[key] = { attempt: retry.attempt + 1, dueAt: Date.now() + opts.notFoundRetryDelaysMs[retry.attempt]!, eventTime: retry.eventTime, receivedAt: retry.receivedAt };
     } else {
       state.counters.notFoundGaveUp += 1;
-      await removeActivity(run, activityId, retry.eventTime, 'still 404 after retries');
+      await removeActivity(run, activityId, retry.eventTime, 'still 404 after retries', retry.receivedAt);
     }
   }
 }
@@ -132,7 +134,7 @@ export async function burstList(run: AthleteSyncRun): Promise<void> {
   state.burstListNotBefore = Date.now() + opts.burstListIntervalMs;
   state.counters.burstLists += 1;
   const watch = Object.keys(state.deferred).map(Number);
-  const outcome = await syncWindow(run, 'interactive', 'quick', quickSyncFrom(run), 'event burst', watch);
+  const outcome = await syncWindow(run, 'burst', 'interactive', 'quick', quickSyncFrom(run), 'event burst', watch);
   if (!outcome.ok) {
     if (outcome.kind !== 'failed') state.burstListPending = true;
     return;
@@ -152,7 +154,7 @@ export async function fetchDeferred(run: AthleteSyncRun): Promise<void> {
     if (!run.takeFetchToken()) return;
     delete state.deferred[key];
     const purpose: FetchPurpose = entry.confirmsDelete ? 'delete' : 'update';
-    if (!(await fetchForEvent(run, Number(key), entry.eventTime, purpose, 1, 'deferred event'))) {
+    if (!(await fetchForEvent(run, Number(key), entry.eventTime, purpose, 1, 'deferred event', entry.receivedAt))) {
       defer(state.deferred, Number(key), entry, run.opts.deferredFetchesKeep);
       return;
     }
@@ -160,16 +162,16 @@ export async function fetchDeferred(run: AthleteSyncRun): Promise<void> {
 }
 
 /** Postpones an event fetch until a token is free; a full deferred set falls back to a list of the recent window. */
-function deferFetch(run: AthleteSyncRun, activityId: number, eventTime: number, confirmsDelete: boolean): void {
+function deferFetch(run: AthleteSyncRun, activityId: number, eventTime: number, confirmsDelete: boolean, receivedAt: number | undefined): void {
   const { state, opts } = run;
   state.counters.fetchesDeferred += 1;
-  if (!defer(state.deferred, activityId, { eventTime, confirmsDelete }, opts.deferredFetchesKeep)) state.counters.droppedEvents += 1;
+  if (!defer(state.deferred, activityId, { eventTime, confirmsDelete, receivedAt }, opts.deferredFetchesKeep)) state.counters.droppedEvents += 1;
   run.scheduleBurstList();
 }
 
-async function removeActivity(run: AthleteSyncRun, activityId: number, eventTime: number, why: string): Promise<void> {
+async function removeActivity(run: AthleteSyncRun, activityId: number, eventTime: number, why: string, receivedAt: number | undefined): Promise<void> {
   const { state, athleteId } = run;
-  await db.removeActivity.executeWithOptions({ summary: `remove activity ${activityId} (${why})` }, [{ athleteId, activityId, eventTime }]);
+  await db.removeActivity.executeWithOptions({ summary: `remove activity ${activityId} (${why})` }, [{ athleteId, activityId, eventTime, trigger: 'webhook', receivedAt }]);
   // A tombstone is never dated after the moment it is recorded: a later observation from Strava always wins.
   recordTombstone(state.tombstones, activityId, clampEventTime(eventTime, Date.now()), run.opts.tombstonesKeep);
   delete state.notFound[String(activityId)];

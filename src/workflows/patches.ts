@@ -10,4 +10,6 @@ export const PATCHES = {
   eventFetchBudget: 'event-fetch-budget',
   /** A new activity Strava confirmed pulls a far-off backfill in to the base interval. */
   pullInBackfill: 'pull-in-backfill-on-new-activity',
+  /** Each planned backfill is recorded (backfill_plans), so one that never runs counts as late. */
+  recordBackfillPlan: 'record-backfill-plan',
 } as const;

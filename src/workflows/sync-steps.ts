@@ -1,5 +1,6 @@
 import { log, patched } from '@temporalio/workflow';
 import type { SyncWindowResult } from '../domain/activity-contract.js';
+import type { SyncTrigger } from '../domain/sync-history.js';
 import type { Priority, SyncNowMode } from '../domain/sync-types.js';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
@@ -17,6 +18,7 @@ import { PATCHES } from './patches.js';
 /** Lists activities after `from - overlap` and reconciles the stored ones in that window. */
 export async function syncWindow(
   run: AthleteSyncRun,
+  trigger: SyncTrigger,
   priority: Priority,
   kind: 'backfill' | 'quick',
   from: number,
@@ -26,10 +28,11 @@ export async function syncWindow(
   const { athleteId, opts } = run;
   const startedAt = Date.now();
   const after = Math.floor((from - opts.backfillOverlapMs) / 1000);
+  const dueAt = trigger === 'backfill' && run.state.nextBackfillAt !== null ? Date.parse(run.state.nextBackfillAt) : undefined;
   await run.setState('syncing');
   const outcome = await run.callStrava(priority, () =>
     strava.syncWindow.executeWithOptions({ summary: `${reason}: list activities after ${iso(after * 1000)} (${priority})` }, [
-      { athleteId, after, priority, kind, perPage: opts.importPageSize, ...(watch !== undefined ? { watch } : {}) },
+      { athleteId, after, priority, kind, perPage: opts.importPageSize, ...(watch !== undefined ? { watch } : {}), trigger, dueAt },
     ]),
   );
   if (!outcome.ok) return outcome;
@@ -41,9 +44,9 @@ export async function syncWindow(
 /** A quick sync lists from the last successful sync (minus the overlap), or from now when there was none. */
 export const quickSyncFrom = (run: AthleteSyncRun): number => (run.state.lastSyncAt !== null ? Date.parse(run.state.lastSyncAt) : Date.now());
 
-function quickSync(run: AthleteSyncRun, priority: Priority, reason: string) {
+function quickSync(run: AthleteSyncRun, trigger: SyncTrigger, priority: Priority, reason: string) {
   run.state.counters.quickSyncs += 1;
-  return syncWindow(run, priority, 'quick', quickSyncFrom(run), reason);
+  return syncWindow(run, trigger, priority, 'quick', quickSyncFrom(run), reason);
 }
 
 export async function serveSyncNow(run: AthleteSyncRun): Promise<void> {
@@ -57,7 +60,7 @@ export async function serveSyncNow(run: AthleteSyncRun): Promise<void> {
   const startedAt = Date.now();
   // One listing answers every waiter; the backfill's window covers the recent one, so a full request serves all.
   const mode: SyncNowMode = serving.some((waiter) => waiter.mode === 'full') ? 'full' : 'quick';
-  const outcome = mode === 'full' ? await fullSync(run) : await quickSync(run, 'realtime', 'sync now');
+  const outcome = mode === 'full' ? await fullSync(run) : await quickSync(run, 'manual', 'realtime', 'sync now');
   if (outcome.ok) {
     const { added, updated, deleted, requests, tokensRefreshed } = outcome.value;
     const result = { added, updated, deleted, requests, durationMs: Date.now() - startedAt, mode, ...(tokensRefreshed !== undefined ? { tokensRefreshed } : {}) };
@@ -73,7 +76,8 @@ const backfillFrom = (run: AthleteSyncRun): number =>
 
 /** A sync-now over the backfill's window (requested by an operator): it counts as the last backfill. */
 async function fullSync(run: AthleteSyncRun) {
-  const outcome = await syncWindow(run, 'realtime', 'backfill', backfillFrom(run), 'sync now (full)');
+  // Recorded in the sync history as a manual run: the scheduled backfill still runs when due.
+  const outcome = await syncWindow(run, 'manual', 'realtime', 'backfill', backfillFrom(run), 'sync now (full)');
   if (outcome.ok) run.state.lastBackfillAt = iso(outcome.value.startedAt);
   return outcome;
 }
@@ -83,14 +87,14 @@ export async function focusSync(run: AthleteSyncRun): Promise<void> {
   run.state.focusPending = false;
   if (focusFindsStale(run.state, Date.now(), run.opts) && !run.isBlocked('interactive')) {
     run.state.counters.focusSyncs += 1;
-    await quickSync(run, 'interactive', 'app focus');
+    await quickSync(run, 'focus', 'interactive', 'app focus');
   }
 }
 
 /** The first sync after a reconnect; a rate limit or a new refusal keeps it owed. */
 export async function catchUp(run: AthleteSyncRun): Promise<void> {
   run.state.catchUpPending = false;
-  const outcome = await quickSync(run, 'interactive', 'catch up');
+  const outcome = await quickSync(run, 'catch_up', 'interactive', 'catch up');
   if (!outcome.ok && outcome.kind !== 'failed') run.state.catchUpPending = true;
 }
 
@@ -102,7 +106,7 @@ export async function importPage(run: AthleteSyncRun): Promise<void> {
   const outcome = await run.callStrava('background', () =>
     strava.importPage.executeWithOptions(
       { summary: `import page ${state.import.pages + 1}${before !== null ? ` (before ${iso(before * 1000)})` : ''}` },
-      [{ athleteId, before, perPage: opts.importPageSize }],
+      [{ athleteId, before, perPage: opts.importPageSize, trigger: 'import_page' }],
     ),
   );
   if (!outcome.ok) {
@@ -140,6 +144,10 @@ export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
   const fleet = await db.fleetLoad.executeWithOptions({ summary: 'plan next backfill' }, [{ athleteId: run.athleteId }]);
   const interval = nextBackfillDelayMs(run.opts.backfillIntervalMs, fleet, run.opts.backfillJitter, Math.random());
   run.state.nextBackfillAt = iso(Date.now() + interval);
+  if (patched(PATCHES.recordBackfillPlan)) {
+    const dueAt = Date.parse(run.state.nextBackfillAt);
+    await db.recordBackfillPlan.executeWithOptions({ summary: 'record the backfill plan' }, [{ athleteId: run.athleteId, dueAt }]);
+  }
 }
 
 /**
@@ -147,16 +155,21 @@ export async function planNextBackfill(run: AthleteSyncRun): Promise<void> {
  * quiet, so adaptive planning stretched it) is pulled in to the base interval, so whatever else this session's
  * webhooks missed is found as soon as for any active athlete. Only Strava's answer moves it, never an event alone.
  */
-export function pullInBackfill(run: AthleteSyncRun): void {
+export async function pullInBackfill(run: AthleteSyncRun): Promise<void> {
   const { state } = run;
   if (state.nextBackfillAt === null || !patched(PATCHES.pullInBackfill)) return;
   const soonest = Date.now() + run.opts.backfillIntervalMs;
-  if (Date.parse(state.nextBackfillAt) > soonest) state.nextBackfillAt = iso(soonest);
+  if (Date.parse(state.nextBackfillAt) <= soonest) return;
+  state.nextBackfillAt = iso(soonest);
+  // The replaced plan would otherwise count as a backfill that never ran.
+  if (patched(PATCHES.recordBackfillPlan)) {
+    await db.recordBackfillPlan.executeWithOptions({ summary: 'record the backfill plan' }, [{ athleteId: run.athleteId, dueAt: soonest }]);
+  }
 }
 
 export async function backfill(run: AthleteSyncRun): Promise<void> {
   const { state } = run;
-  const outcome = await syncWindow(run, 'background', 'backfill', backfillFrom(run), 'backfill');
+  const outcome = await syncWindow(run, 'backfill', 'background', 'backfill', backfillFrom(run), 'backfill');
   if (!outcome.ok) {
     if (outcome.kind === 'failed') state.backgroundHoldUntil = Date.now() + run.opts.errorRetryMs;
     return;

@@ -131,8 +131,9 @@ describe('POST/GET /webhooks/strava', () => {
       const [row] = await listEvents(db.sql, { ownerId: connected });
       expect(row).toMatchObject({ objectId: 777_001, aspectType: 'create' });
       const received = await waitFor(() => receivedEvents(dev.client, connected), (events) => events.length >= 1);
+      // The signal carries the inbox row's receipt time (the sync history's receipt -> row latency starts there).
       expect(received).toEqual([
-        { objectType: 'activity', objectId: 777_001, aspectType: 'create', ownerId: connected, eventTime: body.event_time, updatedFields: [] },
+        { objectType: 'activity', objectId: 777_001, aspectType: 'create', ownerId: connected, eventTime: body.event_time, updatedFields: [], receivedAt: row!.receivedAt.getTime() },
       ]);
       const forwarded = await waitFor(() => listEvents(db.sql, { ownerId: connected }), (rows) => rows[0]?.outcome === 'forwarded');
       expect(forwarded[0]!.forwardedAt).toBeInstanceOf(Date);
@@ -212,6 +213,7 @@ describe('POST/GET /webhooks/strava', () => {
       expect(signal).toEqual({
         objectType: 'activity', objectId: 777_020, aspectType: 'update', ownerId: connected, eventTime: body.event_time,
         updatedFields: ['private', 'title'], private: true, updatesDigest: expect.stringMatching(/^[0-9a-f]{16}$/),
+        receivedAt: expect.any(Number),
       });
       const history = JSON.stringify(await dev.client.workflow.getHandle(`athlete-${connected}`).fetchHistory());
       expect(history).not.toContain('Morning run');

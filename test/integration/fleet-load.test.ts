@@ -3,6 +3,8 @@ import { createActivities } from '../../src/activities/index.js';
 import type { AthleteStravaCalls } from '../../src/activities/index.js';
 import { upsertActivities, DETAIL_LEVEL } from '../../src/db/repositories/activities.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
+import { recordSyncRun } from '../../src/db/repositories/sync-runs.js';
+import { webhookReliability } from '../../src/workflows/backfill-plan.js';
 import { createRateGovernor, learnedDailyBackgroundBudget } from '../../src/strava/rate-governor.js';
 import type { SummaryActivity } from '../../src/domain/strava-objects.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -82,5 +84,41 @@ describe('the planner budget follows the governor', () => {
     });
     await connectWithActivity(9201, NOW - DAY);
     expect((await activities.fleetLoad({ athleteId: 9201 })).dailyBackgroundBudget).toBe(36_000);
+  });
+});
+
+describe('the evidence adaptive backfill follows', () => {
+  it('counts the trailing day of the sync history: changes by webhook against repairs', async () => {
+    const run = (trigger: 'webhook' | 'backfill', changes: number, ageMs: number) =>
+      recordSyncRun(db.sql, {
+        athleteId: 9301,
+        activity: trigger === 'webhook' ? 'fetch_activity' : 'sync_window',
+        trigger,
+        outcome: 'ok',
+        failureType: null,
+        attempt: 1,
+        willRetry: false,
+        requests: 1,
+        added: changes,
+        updated: 0,
+        deleted: 0,
+        changes,
+        startedAt: new Date(Date.now() - ageMs),
+        durationMs: 5,
+        dueAt: null,
+        eventToRowMs: null,
+        receiptToRowMs: null,
+      });
+    await connectWithActivity(9301, NOW - DAY);
+    for (let i = 0; i < 30; i++) await run('webhook', 1, 60_000);
+    await run('backfill', 12, 60_000);
+    // Older than a day: outside the evidence.
+    await run('backfill', 500, 2 * DAY);
+
+    const activities = createActivities({ sql: db.sql, strava: noStrava, now: () => NOW + 5 * 60_000, dailyBackgroundBudget: 600 });
+    const load = await activities.fleetLoad({ athleteId: 9301 });
+    expect(load.evidence).toEqual({ viaWebhook: 30, repairs: 12, subscriptionSilent: false });
+    // 12 of 42 changes found only by a backfill: webhooks are unreliable, active athletes are backfilled sooner.
+    expect(webhookReliability(load.evidence)).toBe('unreliable');
   });
 });

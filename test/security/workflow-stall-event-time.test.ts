@@ -37,7 +37,7 @@ describe('security: an event_time beyond any date cannot stall an athlete', () =
   it('the remove activity itself never fails on such a time: it clamps it to now', async () => {
     const { athleteId } = await stack.victim(1);
     const activities = createActivities({ sql: db.sql, strava: stack.harness.services.athleteStrava });
-    await expect(activities.removeActivity({ athleteId, activityId: 987_654_321, eventTime: Number.MAX_SAFE_INTEGER })).resolves.toEqual({ deleted: false });
+    await expect(activities.removeActivity({ athleteId, activityId: 987_654_321, eventTime: Number.MAX_SAFE_INTEGER, trigger: 'webhook' })).resolves.toEqual({ deleted: false });
     const [tombstone] = await db.sql<{ future: boolean }[]>`
       select deleted_at > now() as future from activity_tombstones where activity_id = 987654321`;
     expect(tombstone).toEqual({ future: false });

@@ -98,6 +98,9 @@ export class FakeActivities {
       recordSyncTime: async (input) => {
         this.record('recordSyncTime', input);
       },
+      recordBackfillPlan: async (input) => {
+        this.record('recordBackfillPlan', input);
+      },
       fleetLoad: async (input) => {
         this.record('fleetLoad', input);
         return this.fleet;

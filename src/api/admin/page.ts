@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { RUN_OUTCOMES, SYNC_TRIGGERS } from '../../domain/sync-history.js';
 import { SYNC_STATES } from '../../domain/sync-types.js';
 
 /**
@@ -10,10 +11,6 @@ import { SYNC_STATES } from '../../domain/sync-types.js';
  */
 const STYLE = readFileSync(new URL('./page/admin.css', import.meta.url), 'utf8');
 const SCRIPT = readFileSync(new URL('./page/admin.js', import.meta.url), 'utf8');
-
-/** The sync history's vocabulary (filters of the runs table). */
-const TRIGGERS = ['webhook', 'backfill', 'focus', 'manual', 'import_page', 'catch_up', 'burst'];
-const OUTCOMES = ['ok', 'failed', 'rate_limited', 'skipped'];
 
 const options = (values: readonly string[], all: string) => ['', ...values].map((v) => `<option value="${v}">${v || all}</option>`).join('');
 
@@ -155,8 +152,8 @@ export function renderAdminPage(nonce: string): string {
   <h2 id="runs-h">Recent sync runs</h2>
   <form id="runs-filter" class="bar">
     <label for="runs-athlete">Athlete id</label><input id="runs-athlete" type="text" inputmode="numeric" pattern="[0-9]*" placeholder="any">
-    <label for="runs-trigger">Trigger</label><select id="runs-trigger">${options(TRIGGERS, 'any trigger')}</select>
-    <label for="runs-outcome">Outcome</label><select id="runs-outcome">${options(OUTCOMES, 'any outcome')}</select>
+    <label for="runs-trigger">Trigger</label><select id="runs-trigger">${options(SYNC_TRIGGERS, 'any trigger')}</select>
+    <label for="runs-outcome">Outcome</label><select id="runs-outcome">${options(RUN_OUTCOMES, 'any outcome')}</select>
     <button type="submit">Filter</button>
   </form>
   <p class="muted" id="runs-note"></p>

@@ -12,6 +12,7 @@ import type { ApiStrava } from '../strava-deps.js';
 import type { SubscriptionHealth } from '../subscription/health.js';
 import type { BatchSync } from './batch-sync.js';
 import { adminAthletesQuerySchema, adminSyncBodySchema, syncBatchParamsSchema, type AdminAthlete } from './schemas.js';
+import { syncHistoryRoutes } from './sync-history-routes.js';
 
 export interface AdminRouterDeps {
   config: Config;
@@ -53,6 +54,8 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
 export function adminRouter(deps: AdminRouterDeps): Router {
   const { config, sql, strava, workflows, logger, batches } = deps;
   const router = Router();
+
+  router.use(syncHistoryRoutes({ sql, config }));
 
   router.get('/athletes', async (req, res) => {
     const query = parseInput(adminAthletesQuerySchema, req.query, 'query');

@@ -66,7 +66,7 @@ export const MAX_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
 export const inInstantRange = (ms: number): boolean => ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS;
 
 /** `after`/`before`: an ISO 8601 instant or epoch seconds (the way Strava's own list endpoint takes them). */
-const instant = z
+export const instant = z
   .string()
   .transform((text, ctx) => {
     const date = /^\d{1,12}$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);

@@ -3,8 +3,10 @@ import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
+import { removeOnlyYouActivities } from '../../db/repositories/activities.js';
 import { getAthlete, upsertConnectedAthlete } from '../../db/repositories/athletes.js';
 import { consumeOAuthState } from '../../db/repositories/oauth-states.js';
+import { StravaError } from '../../strava/errors.js';
 import { athleteWorkflowId, type AthleteGateway } from '../../temporal/athlete-gateway.js';
 import { errorBody, HttpError, parseInput } from '../http/errors.js';
 import type { ApiStrava } from '../strava-deps.js';
@@ -88,11 +90,19 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
     try {
       exchanged = await strava.client.exchangeCode(query.code);
     } catch (error) {
-      const status = (error as { status?: number }).status;
-      logger.warn({ err: error }, 'authorization code exchange failed');
-      if (status === 400 || status === 401) {
+      const failure = exchangeFailure(error);
+      if (failure === 'invalid_code') {
+        logger.warn({ err: error }, 'authorization code exchange failed');
         return fail(res, returnTo, 400, 'invalid_code', 'Strava refused the authorization code (expired or already used); start again from /auth/strava');
       }
+      if (failure === 'misconfigured') {
+        // No athlete can connect until an operator fixes STRAVA_CLIENT_ID / STRAVA_CLIENT_SECRET (or the app at Strava).
+        logger.error({ err: error }, 'Strava refused the application credentials during the code exchange');
+        return fail(res, returnTo, 503, 'service_misconfigured',
+          "Strava refused this service's application credentials: the service is misconfigured (a problem on our " +
+          'side, not with your Strava account). Nothing was stored; try connecting again later.');
+      }
+      logger.warn({ err: error }, 'authorization code exchange failed');
       throw new HttpError(502, 'strava_unavailable', 'Strava did not complete the code exchange; try connecting again shortly');
     }
     const athleteId = exchanged.athlete.id;
@@ -101,6 +111,8 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
     await sql.begin(async (tx) => {
       await upsertConnectedAthlete(tx, athleteId, scopes, athleteName(exchanged.athlete));
       await strava.vault.store(athleteId, exchanged.tokens, tx);
+      // Reconnected without "private activities": what an earlier activity:read_all grant imported must go.
+      if (!scopes.includes('activity:read_all')) await removeOnlyYouActivities(tx, athleteId);
     });
     const reconnected = previous?.state === 'needs_reauth';
     try {
@@ -126,6 +138,19 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
 function athleteName(athlete: { firstname?: string | null | undefined; lastname?: string | null | undefined }): string | null {
   const name = [athlete.firstname, athlete.lastname].filter((part) => typeof part === 'string' && part.trim()).join(' ').trim();
   return name ? name.slice(0, 200) : null;
+}
+
+/**
+ * What a failed code exchange means for the person connecting. Strava's answers to a bad code name the code
+ * (AuthorizationCode/code/invalid, AuthorizationCode//expired, RequestToken/code/invalid): start again. A 401
+ * (Strava's Application//invalid, classified app_forbidden), a 403, or a 400 naming the Application (client id,
+ * client secret) is this service's configuration, which no new code fixes. Anything else: Strava failed.
+ */
+function exchangeFailure(error: unknown): 'invalid_code' | 'misconfigured' | 'unavailable' {
+  if (!(error instanceof StravaError)) return 'unavailable';
+  if (error.kind === 'app_forbidden') return 'misconfigured';
+  if (error.kind !== 'bad_request') return 'unavailable';
+  return error.errors.some((e) => e.resource === 'Application') ? 'misconfigured' : 'invalid_code';
 }
 
 /** A failed connect: back to the client app with the error code when it gave a return_to, JSON otherwise. */

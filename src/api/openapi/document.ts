@@ -106,11 +106,11 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     responses: {
       200: json(connectedSchema, 'Connected (no return_to)'),
       303: redirect('Back to return_to with strava=connected or strava=error&error=<code>'),
-      400: errorResponse('Bad, expired or replayed state, or a state not started in this browser (strava_sync_oauth cookie); refused code'),
+      400: errorResponse('Bad, expired or replayed state, or a state not started in this browser (strava_sync_oauth cookie); invalid_code (Strava refused the code)'),
       403: errorResponse('access_denied, or insufficient_scope (no activity read scope granted)'),
       429: errorResponse('Rate limited'),
       502: errorResponse('Strava did not complete the exchange'),
-      503: errorResponse('Workflow service unavailable'),
+      503: errorResponse("temporal_unavailable (connected, sync not started), or service_misconfigured (Strava refused the application's credentials; nothing stored)"),
     },
   });
 

@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import type { StravaEventSignal } from '../../domain/sync-types.js';
 import type { InboxEvent } from '../../db/repositories/webhook-inbox.js';
 
-/** What the signal is made of: an inbox row, or the event the receiver was about to store (PostgreSQL down). */
-export type SignalSource = Pick<InboxEvent, 'objectType' | 'objectId' | 'aspectType' | 'ownerId' | 'appliedEventTime' | 'updates'>;
+/**
+ * What the signal is made of: an inbox row, or the event the receiver was about to store (PostgreSQL down), with
+ * the moment the API received it when known (the sync history measures receipt -> row latency from it).
+ */
+export type SignalSource = Pick<InboxEvent, 'objectType' | 'objectId' | 'aspectType' | 'ownerId' | 'appliedEventTime' | 'updates'> & {
+  receivedAt?: Date | number;
+};
 
 /**
  * The one mapping from a recorded webhook event to the signal the athlete workflow receives: ids and flags only.
@@ -26,6 +31,8 @@ export function toEventSignal(event: SignalSource): StravaEventSignal {
   const privateFlag = readBoolean(updates.private);
   if (privateFlag !== undefined) signal.private = privateFlag;
   if (event.objectType === 'athlete' && readBoolean(updates.authorized) === false) signal.deauthorized = true;
+  const receivedAt = event.receivedAt instanceof Date ? event.receivedAt.getTime() : event.receivedAt;
+  if (receivedAt !== undefined && Number.isFinite(receivedAt)) signal.receivedAt = receivedAt;
   return signal;
 }
 

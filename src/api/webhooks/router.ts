@@ -96,7 +96,8 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
       return;
     }
     const event = parsed.data;
-    const inbox = toInboxInput(event, digestTitle, now());
+    const receivedAt = now();
+    const inbox = toInboxInput(event, digestTitle, receivedAt);
 
     let recorded: RecordResult;
     try {
@@ -124,7 +125,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
         return;
       }
       try {
-        await forwarder.deliverToRunning(toEventSignal(inbox));
+        await forwarder.deliverToRunning(toEventSignal({ ...inbox, receivedAt }));
         logger?.warn({ code, ownerId: event.owner_id }, 'webhook: database unavailable; signalled the running workflow directly');
         ack(200, WEBHOOK_ACK, 'forwarded_without_inbox');
       } catch (temporalError) {

@@ -168,6 +168,21 @@ export async function removeActivities(sql: Sql, athleteId: number, ids: number[
 }
 
 /**
+ * Deletes the athlete's "Only You" activities (an athlete who now grants activity:read without activity:read_all:
+ * Strava no longer shows them to the app). No tombstones: Strava announces one that becomes visible again with a
+ * `create`, and until then no fetch or list returns it.
+ */
+export async function removeOnlyYouActivities(sql: Db, athleteId: number): Promise<number[]> {
+  const deleted = await sql<{ id: number }[]>`
+    delete from activities
+    where athlete_id = ${athleteId} and (private or visibility = 'only_me')
+    returning id`;
+  const ids = deleted.map((d) => d.id);
+  if (ids.length > 0) await publishChange(sql, { athleteId, kind: 'activities_deleted', activityIds: ids, count: ids.length });
+  return ids;
+}
+
+/**
  * The athlete's recorded delete time of an activity, if any (never later than when it was recorded). Another
  * athlete's tombstone for the same id (a forged event naming someone else's activity) never counts.
  */

@@ -1,0 +1,91 @@
+import type { Logger } from 'pino';
+import type { Db } from '../../db/connection.js';
+import { pruneBackfillPlans } from '../../db/repositories/backfill-plans.js';
+import { pruneSyncRuns } from '../../db/repositories/sync-runs.js';
+import { pruneTokenRefreshes } from '../../db/repositories/token-refreshes.js';
+
+export interface SyncHistoryRetentionOptions {
+  sql: Db;
+  /** Rows older than this go (SYNC_HISTORY_RETENTION). */
+  retentionMs: number;
+  /** Time between two prunes. */
+  intervalMs?: number;
+  /** Rows deleted per statement, so one prune never holds many row locks or a long transaction. */
+  batchSize?: number;
+  logger?: Pick<Logger, 'info' | 'warn'>;
+  now?: () => number;
+}
+
+export interface SyncHistoryRetention {
+  /** Prunes now, then every intervalMs. */
+  start(): void;
+  /** Deletes every expired row, batch after batch; returns how many went from each table. */
+  pruneOnce(): Promise<{ syncRuns: number; backfillPlans: number; tokenRefreshes: number }>;
+  /** Stops the timer and waits for a prune in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps the sync history bounded: runs, backfill plans and token refreshes older than SYNC_HISTORY_RETENTION are
+ * deleted in batches. It runs in the API, beside the webhook inbox retention: the API is the process that reads the
+ * history (the page, /admin/health), it already owns a periodic-maintenance lifecycle (started with the listener,
+ * stopped in the graceful shutdown), and the workers' capacity stays with the activities. Every API instance runs
+ * one; a batch skips rows another instance is deleting, so instances share the work instead of queueing.
+ */
+export function createSyncHistoryRetention(options: SyncHistoryRetentionOptions): SyncHistoryRetention {
+  const { sql, retentionMs, logger } = options;
+  const intervalMs = options.intervalMs ?? 3_600_000;
+  const batchSize = options.batchSize ?? 5_000;
+  const now = options.now ?? Date.now;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<unknown> | undefined;
+
+  async function drain(prune: (sql: Db, before: Date, limit: number) => Promise<number>, before: Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await prune(sql, before, batchSize);
+      total += deleted;
+      if (deleted < batchSize) return total;
+      // Let the activities' inserts through between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async function pruneOnce() {
+    const before = new Date(now() - retentionMs);
+    const pruned = {
+      syncRuns: await drain(pruneSyncRuns, before),
+      backfillPlans: await drain(pruneBackfillPlans, before),
+      tokenRefreshes: await drain(pruneTokenRefreshes, before),
+    };
+    if (pruned.syncRuns + pruned.backfillPlans + pruned.tokenRefreshes > 0) {
+      logger?.info({ ...pruned, before: before.toISOString() }, 'sync history: pruned rows past retention');
+    }
+    return pruned;
+  }
+
+  function tick(): void {
+    inFlight = pruneOnce()
+      .catch((error: unknown) => logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'sync history: prune failed; trying again later'))
+      .finally(() => {
+        inFlight = undefined;
+      });
+  }
+
+  return {
+    start() {
+      if (timer) return;
+      tick();
+      timer = setInterval(() => {
+        if (!inFlight) tick();
+      }, intervalMs);
+      timer.unref();
+    },
+    pruneOnce,
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await inFlight;
+    },
+  };
+}
