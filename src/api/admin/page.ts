@@ -44,10 +44,10 @@ export function renderAdminPage(nonce: string): string {
   <h2 id="health-h">Health</h2>
   <p class="muted" id="health-note"></p>
   <div class="cards" id="health-cards">
-    <div class="card" data-metric="webhookDelivery"><h3>Webhook delivery</h3><table><tbody></tbody></table><p class="detail">changes that came by webhook / (those + the repairs a backfill or sync found)</p></div>
-    <div class="card" data-metric="backfillCompletion"><h3>Backfill completion</h3><table><tbody></tbody></table><p class="detail">backfills completed / backfills due (late and failed count against)</p></div>
-    <div class="card" data-metric="tokenRefresh"><h3>Token refresh</h3><table><tbody></tbody></table><p class="detail">refreshes that succeeded / attempted</p></div>
-    <div class="card" data-metric="latency"><h3>Sync latency</h3><table><tbody></tbody></table><p class="detail">Strava event time → row committed (p50 / p95 / p99); webhook receipt → row below</p></div>
+    <div class="card" data-metric="webhookDelivery"><h3>Webhook delivery</h3><p class="detail">changes that came by webhook / (those + the repairs a backfill or sync found)</p><table></table></div>
+    <div class="card" data-metric="backfillCompletion"><h3>Backfill completion</h3><p class="detail">backfills completed on time / backfills due (late and failed count against)</p><table></table></div>
+    <div class="card" data-metric="tokenRefresh"><h3>Token refresh</h3><p class="detail">refreshes that succeeded / refreshes attempted</p><table></table></div>
+    <div class="card" data-metric="latency"><h3>Sync latency</h3><p class="detail">Strava event time → row committed, median (p95, p99; webhook receipt → row)</p><table></table></div>
   </div>
   <figure id="latency-figure">
     <figcaption id="latency-caption">Event → row latency, last 24 h (events per bucket)</figcaption>

@@ -46,10 +46,10 @@
   function duration(ms) {
     if (ms === null || ms === undefined) return '—';
     if (ms < 1000) return `${Math.round(ms)} ms`;
-    if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s`;
+    if (ms < 60000) return `${+(ms / 1000).toFixed(ms < 10000 ? 1 : 0)} s`;
     if (ms < 3600000) return `${Math.round(ms / 60000)} min`;
-    if (ms < 86400000) return `${(ms / 3600000).toFixed(ms % 3600000 === 0 ? 0 : 1)} h`;
-    return `${(ms / 86400000).toFixed(ms % 86400000 === 0 ? 0 : 1)} d`;
+    if (ms < 86400000) return `${+(ms / 3600000).toFixed(1)} h`;
+    return `${+(ms / 86400000).toFixed(1)} d`;
   }
   function ago(iso) {
     if (!iso) return 'never';
@@ -107,6 +107,26 @@
     }
     if (!options.keepOthers) for (const [k, row] of existing) if (!wanted.has(k)) row.remove();
   }
+  /**
+   * Renders without moving what the operator looks at: the focused control (or the first kept element in view)
+   * stays at the same height on screen, however much the content above it grew or shrank. Everything is fetched
+   * first and rendered here in one go, so there is no intermediate layout to jump through.
+   */
+  function keepPlace(render) {
+    const focused = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
+    const anchor = focused || [...document.querySelectorAll('main h2, main h3, main form, main tr[data-key], main .card')].find((node) => node.getBoundingClientRect().top >= 0);
+    const before = anchor ? anchor.getBoundingClientRect().top : 0;
+    render();
+    if (anchor && anchor.isConnected) {
+      const moved = anchor.getBoundingClientRect().top - before;
+      if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+    }
+  }
+  /** Fetches with a load* function and renders the result in place. */
+  async function apply(load) {
+    const render = await load();
+    keepPlace(render);
+  }
   const athleteLabel = (athleteId) => {
     const athlete = athletesById.get(athleteId);
     return athlete && athlete.name ? `${athlete.name} (${athleteId})` : String(athleteId);
@@ -114,35 +134,35 @@
 
   // ---------- health ----------
   const WINDOWS = [['1h', 'last hour'], ['24h', 'last 24 h']];
-  function healthRows(card, rows) {
-    const body = card.querySelector('tbody');
-    body.replaceChildren();
-    for (const [label, value, detail, windowName] of rows) {
-      const tr = el('tr', { 'data-window': windowName });
-      tr.append(el('th', { scope: 'row', text: label }), el('td', {}, el('span', { className: 'rate', text: value }), ' ', el('span', { className: 'detail', text: detail })));
-      body.append(tr);
-    }
+  /** A card's table: one column per window, the number on top and what it is made of below. */
+  function healthTable(card, cells) {
+    const table = card.querySelector('table');
+    const head = el('tr', {}, ...WINDOWS.map(([, label]) => el('th', { scope: 'col', text: label })));
+    const values = el('tr', {}, ...cells.map(([value], i) => el('td', { className: 'rate', 'data-window': WINDOWS[i][0], text: value })));
+    const details = el('tr', {}, ...cells.map(([, detail], i) => el('td', { className: 'detail', 'data-window': WINDOWS[i][0], text: detail })));
+    table.replaceChildren(el('thead', {}, head), el('tbody', {}, values, details));
   }
   function renderHealth(health) {
     const cards = $('health-cards');
     const card = (name) => cards.querySelector(`[data-metric="${name}"]`);
-    const w = health.windows;
-    healthRows(card('webhookDelivery'), WINDOWS.map(([name, label]) => {
-      const m = w[name].webhookDelivery;
-      return [label, percent(m.rate), `${m.viaWebhook} by webhook, ${m.repairs} repaired`, name];
+    const each = (pick) => WINDOWS.map(([name]) => pick(health.windows[name]));
+    healthTable(card('webhookDelivery'), each((w) => {
+      const m = w.webhookDelivery;
+      return [percent(m.rate), `${m.viaWebhook} by webhook, ${m.repairs} repaired`];
     }));
-    healthRows(card('backfillCompletion'), WINDOWS.map(([name, label]) => {
-      const m = w[name].backfillCompletion;
-      return [label, percent(m.rate), `${m.completed} of ${m.due} due; ${m.late} late, ${m.failed} failed`, name];
+    healthTable(card('backfillCompletion'), each((w) => {
+      const m = w.backfillCompletion;
+      return [percent(m.rate), `${m.completed} of ${m.due} due; ${m.late} late, ${m.failed} failed`];
     }));
-    healthRows(card('tokenRefresh'), WINDOWS.map(([name, label]) => {
-      const m = w[name].tokenRefresh;
-      return [label, percent(m.rate), `${m.succeeded} of ${m.attempted}; ${m.refused} refused, ${m.networkFailed} network`, name];
+    healthTable(card('tokenRefresh'), each((w) => {
+      const m = w.tokenRefresh;
+      return [percent(m.rate), `${m.succeeded} of ${m.attempted}; ${m.refused} refused, ${m.networkFailed} network`];
     }));
-    const p = (s) => (s ? `${duration(s.p50)} / ${duration(s.p95)} / ${duration(s.p99)}` : '—');
-    healthRows(card('latency'), WINDOWS.map(([name, label]) => {
-      const l = w[name].latency;
-      return [label, p(l.eventToRow), `n=${l.eventToRow ? l.eventToRow.count : 0}; receipt → row ${p(l.receiptToRow)}`, name];
+    healthTable(card('latency'), each((w) => {
+      const e = w.latency.eventToRow;
+      const r = w.latency.receiptToRow;
+      const tail = (s) => (s ? `p95 ${duration(s.p95)}, p99 ${duration(s.p99)}` : '');
+      return [e ? duration(e.p50) : '—', e ? `p50 of ${e.count}; ${tail(e)}; receipt → row p50 ${r ? duration(r.p50) : '—'}` : 'no sample'];
     }));
     renderLatencyChart(health.latencyBuckets || []);
     setText($('health-note'), `Computed from the sync history at ${new Date(health.generatedAt).toLocaleTimeString()}.`);
@@ -178,14 +198,20 @@
     });
     $('latency-chart').replaceChildren(svg);
   }
+  /* Each load* fetches, then returns the function that renders what it fetched (see keepPlace). */
   async function loadHealth() {
     try {
-      renderHealth(await api('/admin/health'));
-      $('latency-figure').hidden = false;
+      const health = await api('/admin/health');
+      return () => {
+        renderHealth(health);
+        $('latency-figure').hidden = false;
+      };
     } catch (error) {
       if (!missing(error)) throw error;
-      setText($('health-note'), 'This server does not compute the health numbers (GET /admin/health is missing).');
-      $('latency-figure').hidden = true;
+      return () => {
+        setText($('health-note'), 'This server does not compute the health numbers (GET /admin/health is missing).');
+        $('latency-figure').hidden = true;
+      };
     }
   }
 
@@ -247,6 +273,9 @@
   }
   async function loadOverview() {
     const overview = await api('/admin/overview');
+    return () => renderOverview(overview);
+  }
+  function renderOverview(overview) {
     renderSubscription(overview.subscription);
     renderGovernor(overview.governor);
     renderCounts($('athlete-counts'), overview.athletesByState);
@@ -268,7 +297,7 @@
       message.textContent = error.message;
     }
     $('subscription-confirm').hidden = true;
-    await loadOverview().catch(() => {});
+    await apply(loadOverview).catch(() => {});
   }
 
   // ---------- athletes ----------
@@ -337,18 +366,19 @@
       button.disabled = false;
     }
     // The workflow applies the signal a moment later; look again shortly.
-    setTimeout(() => loadAthletes().catch(() => {}), 1000);
+    setTimeout(() => apply(loadAthletes).catch(() => {}), 1000);
   }
   async function loadAthletes() {
     const state = $('state-filter').value;
     const query = new URLSearchParams({ live: 'true' });
     if (state) query.set('state', state);
     const { athletes } = await api('/admin/athletes?' + query);
-    if (!state) athletesById = new Map(athletes.map((a) => [a.athleteId, a]));
-    else for (const a of athletes) athletesById.set(a.athleteId, a);
-    syncRows($('athletes'), athletes, (a) => a.athleteId, createAthleteRow, updateAthleteRow);
-    setText($('athletes-count'), `${athletes.length} athlete(s)`);
-    return athletes;
+    return () => {
+      if (!state) athletesById = new Map(athletes.map((a) => [a.athleteId, a]));
+      else for (const a of athletes) athletesById.set(a.athleteId, a);
+      syncRows($('athletes'), athletes, (a) => a.athleteId, createAthleteRow, updateAthleteRow);
+      setText($('athletes-count'), `${athletes.length} athlete(s)`);
+    };
   }
 
   // ---------- failures and runs ----------
@@ -362,7 +392,7 @@
     });
     if (!rows.length) syncRows($('failures'), [['none', null]], () => 'none', () => el('tr', {}, el('td', { colspan: 3, text: 'No failures.' })), () => {});
   }
-  async function loadFailures(athletes) {
+  async function loadFailures() {
     try {
       const since = new Date(Date.now() - 86400000).toISOString();
       const groups = new Map();
@@ -382,20 +412,24 @@
         cursor = page.nextCursor;
         pages += 1;
       } while (cursor && pages < 5);
-      renderFailures(groups, cursor ? 'From the newest 1000 failed runs of the sync history.' : 'From the sync history.');
+      const note = cursor ? 'From the newest 1000 failed runs of the sync history.' : 'From the sync history.';
+      return () => renderFailures(groups, note);
     } catch (error) {
       if (!missing(error)) throw error;
-      // No sync history on this server: what each running workflow reports as its last error.
-      const groups = new Map();
-      for (const athlete of athletes) {
-        const lastError = athlete.live && athlete.live.lastError;
-        if (!lastError || Date.now() - Date.parse(lastError.at) > 86400000) continue;
-        const group = groups.get(lastError.type) || { runs: null, athletes: new Set() };
-        group.athletes.add(athlete.athleteId);
-        groups.set(lastError.type, group);
-      }
-      renderFailures(groups, "From the workflows' last errors (this server keeps no sync history).");
+      return renderLastErrors;
     }
+  }
+  /** No sync history on this server: what each running workflow reports as its last error. */
+  function renderLastErrors() {
+    const groups = new Map();
+    for (const athlete of athletesById.values()) {
+      const lastError = athlete.live && athlete.live.lastError;
+      if (!lastError || Date.now() - Date.parse(lastError.at) > 86400000) continue;
+      const group = groups.get(lastError.type) || { runs: null, athletes: new Set() };
+      group.athletes.add(athlete.athleteId);
+      groups.set(lastError.type, group);
+    }
+    renderFailures(groups, "From the workflows' last errors (this server keeps no sync history).");
   }
 
   let runsCursor = null;
@@ -429,9 +463,19 @@
   async function loadRuns(options = {}) {
     const query = runsQuery();
     const filterKey = query.toString();
-    const fresh = options.reset || filterKey !== runsFilterKey;
+    let page;
     try {
-      const page = await api('/admin/sync-runs?' + query);
+      page = await api('/admin/sync-runs?' + query);
+    } catch (error) {
+      if (!missing(error)) throw error;
+      return () => {
+        setText($('runs-note'), 'This server keeps no sync history (GET /admin/sync-runs is missing).');
+        $('runs-table').hidden = true;
+        $('runs-more').hidden = true;
+      };
+    }
+    return () => {
+      const fresh = options.reset || filterKey !== runsFilterKey;
       const body = $('runs');
       if (fresh) {
         body.replaceChildren();
@@ -446,12 +490,7 @@
       if (fresh) $('runs-more').hidden = !runsCursor;
       setText($('runs-note'), page.runs.length || body.rows.length ? '' : 'No runs match.');
       $('runs-table').hidden = false;
-    } catch (error) {
-      if (!missing(error)) throw error;
-      setText($('runs-note'), 'This server keeps no sync history (GET /admin/sync-runs is missing).');
-      $('runs-table').hidden = true;
-      $('runs-more').hidden = true;
-    }
+    };
   }
   async function loadOlderRuns() {
     if (!runsCursor) return;
@@ -475,8 +514,17 @@
   const minutes = (ms) => String(Math.round(ms / 60000));
   async function loadSettings() {
     const form = $('settings-form');
+    let view;
     try {
-      const view = await api('/admin/settings');
+      view = await api('/admin/settings');
+    } catch (error) {
+      if (!missing(error)) throw error;
+      return () => {
+        form.hidden = true;
+        setText($('settings-h'), 'Settings (not available on this server)');
+      };
+    }
+    return () => {
       form.hidden = false;
       // Never overwrite what the operator is typing.
       if (!settingsDirty && !form.contains(document.activeElement)) {
@@ -487,11 +535,7 @@
       setText($('default-backfill'), `default ${duration(view.defaults.backfillIntervalMs)}`);
       setText($('default-focus'), `default ${duration(view.defaults.focusStaleAfterMs)}`);
       setText($('settings-updated'), view.updatedAt ? `changed ${ago(view.updatedAt)}` : 'never changed: the environment values apply');
-    } catch (error) {
-      if (!missing(error)) throw error;
-      form.hidden = true;
-      setText($('settings-h'), 'Settings (not available on this server)');
-    }
+    };
   }
   async function saveSettings(event) {
     event.preventDefault();
@@ -508,7 +552,7 @@
       settingsDirty = false;
       message.className = 'ok';
       message.textContent = 'Saved: running workflows pick the change up within a minute.';
-      await loadSettings();
+      await apply(loadSettings);
     } catch (error) {
       message.className = 'error';
       message.textContent = error.message;
@@ -579,12 +623,15 @@
     refreshing = (async () => {
       try {
         // The overview first: a wrong key fails here, before anything else is asked.
-        await loadOverview();
-        const [athletes] = await Promise.all([loadAthletes(), loadHealth(), loadSettings(), loadRuns()]);
-        await loadFailures(athletes);
-        $('content').hidden = false;
-        $('live-bar').hidden = false;
-        status(`${athletes.length} athlete(s) loaded at ${new Date().toLocaleTimeString()}`, 'ok');
+        const overview = await loadOverview();
+        const renders = await Promise.all([loadAthletes(), loadHealth(), loadSettings(), loadRuns(), loadFailures()]);
+        keepPlace(() => {
+          overview();
+          for (const render of renders) render();
+          $('content').hidden = false;
+          $('live-bar').hidden = false;
+        });
+        status(`${athletesById.size} athlete(s) loaded at ${new Date().toLocaleTimeString()}`, 'ok');
       } catch (error) {
         status(error.message, 'error');
         if (error instanceof HttpFailure && error.status === 401) $('content').hidden = true;
@@ -617,10 +664,10 @@
     status('Key forgotten.');
   });
   $('refresh').addEventListener('click', () => refresh());
-  $('state-filter').addEventListener('change', () => loadAthletes().catch((error) => status(error.message, 'error')));
+  $('state-filter').addEventListener('change', () => apply(loadAthletes).catch((error) => status(error.message, 'error')));
   $('runs-filter').addEventListener('submit', (event) => {
     event.preventDefault();
-    loadRuns({ reset: true }).catch((error) => status(error.message, 'error'));
+    apply(() => loadRuns({ reset: true })).catch((error) => status(error.message, 'error'));
   });
   $('runs-more').addEventListener('click', () => loadOlderRuns().catch((error) => status(error.message, 'error')));
   $('settings-form').addEventListener('input', () => (settingsDirty = true));
