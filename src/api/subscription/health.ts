@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/connection.js';
 import {
+  claimSubscriptionCheck,
   expireSubscriptionCheck,
   lastGenuineWebhookAt,
   readSubscriptionCheck,
@@ -16,6 +17,8 @@ import type { PushSubscriptionApi } from './service.js';
 
 /** The management page asks Strava itself when the stored answer is older than this. */
 export const LOOK_MAX_AGE_MS = 60_000;
+/** How long a caller waits for the answer another process is getting (then it takes the stored one). */
+const OTHERS_ANSWER_WAIT_MS = 5_000;
 
 export interface SubscriptionHealthDeps {
   sql: Db;
@@ -49,8 +52,7 @@ export function createSubscriptionHealth(deps: SubscriptionHealthDeps) {
   const delivers = (row: Pick<SubscriptionCheckRow, 'subscriptionId' | 'callbackUrl'> | undefined) =>
     row?.subscriptionId != null && row.callbackUrl === expectedCallbackUrl;
 
-  async function askStrava(previous: SubscriptionCheckRow | undefined): Promise<SubscriptionCheckRow> {
-    const at = new Date(now());
+  async function askStrava(previous: SubscriptionCheckRow | undefined, at: Date): Promise<SubscriptionCheckRow> {
     try {
       const [found] = await strava.listPushSubscriptions();
       const subscription = found ? { id: found.id, callbackUrl: found.callback_url } : null;
@@ -74,12 +76,31 @@ export function createSubscriptionHealth(deps: SubscriptionHealthDeps) {
     }
   }
 
-  /** The stored answer if it is younger than maxAgeMs, otherwise Strava's (one request, shared by concurrent callers). */
+  /**
+   * The stored answer if it is younger than maxAgeMs, otherwise Strava's: one request, shared by the callers in this
+   * process, and only by the process that claims the turn in PostgreSQL (the others keep the stored answer, which
+   * the claimant is refreshing that moment).
+   */
   async function check(maxAgeMs: number): Promise<SubscriptionCheckRow> {
     const stored = await readSubscriptionCheck(sql);
     if (stored && now() - stored.checkedAt.getTime() < maxAgeMs) return stored;
-    inflight ??= askStrava(stored).finally(() => (inflight = undefined));
+    inflight ??= (async () => {
+      const at = new Date(now());
+      if (await claimSubscriptionCheck(sql, at, new Date(at.getTime() - maxAgeMs))) return askStrava(stored, at);
+      return othersAnswer();
+    })().finally(() => (inflight = undefined));
     return inflight;
+  }
+
+  /** Another process claimed the turn: its answer lands within a request's time; wait for it a little. */
+  async function othersAnswer(): Promise<SubscriptionCheckRow> {
+    const deadline = Date.now() + OTHERS_ANSWER_WAIT_MS;
+    for (;;) {
+      const row = await readSubscriptionCheck(sql);
+      const asking = row && row.error === null && (row.answeredAt?.getTime() ?? 0) < row.checkedAt.getTime();
+      if (row && (!asking || Date.now() > deadline)) return row;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   function tick(): void {

@@ -20,6 +20,20 @@ export async function readSubscriptionCheck(sql: Db): Promise<SubscriptionCheckR
   return row;
 }
 
+/**
+ * Takes the turn to ask Strava: moves checked_at to `at` unless another caller did since `staleBefore`. True for the
+ * one caller (of any process) that should send the request. Until it records the outcome, the row is "asking":
+ * answered_at older than checked_at and no error.
+ */
+export async function claimSubscriptionCheck(sql: Db, at: Date, staleBefore: Date): Promise<boolean> {
+  const rows = await sql`
+    insert into webhook_subscription_check (singleton, checked_at) values (true, ${at})
+    on conflict (singleton) do update set checked_at = excluded.checked_at, error = null
+      where webhook_subscription_check.checked_at < ${staleBefore}
+    returning singleton`;
+  return rows.length > 0;
+}
+
 /** Records Strava's answer: the subscription it listed, or none. */
 export async function recordSubscriptionAnswer(sql: Db, at: Date, subscription: { id: number; callbackUrl: string } | null): Promise<void> {
   await sql`
