@@ -1,6 +1,7 @@
 #!/bin/sh
 # One-shot (temporalio/admin-tools), once the server is healthy: registers the namespace and the search attributes
-# strava-sync's workflows write (StravaAthleteId, SyncState, LastSyncAt). Idempotent.
+# strava-sync's workflows write (StravaAthleteId, SyncState, LastSyncAt, SettingsVersion). Idempotent: run it
+# again after an upgrade that adds one (a workflow cannot write an attribute the server does not know).
 set -eu
 address=${TEMPORAL_ADDRESS:-temporal:7233}
 namespace=${TEMPORAL_NAMESPACE:-default}
@@ -19,4 +20,5 @@ add_attribute() {
 add_attribute StravaAthleteId Keyword
 add_attribute SyncState Keyword
 add_attribute LastSyncAt Datetime
+add_attribute SettingsVersion Int
 echo "namespace $namespace and search attributes ready"

@@ -7,6 +7,7 @@ import { purgeAthlete, recordSync, setAthleteState } from '../db/repositories/at
 import {
   DETAIL_LEVEL,
   activityIdsStartedSince,
+  countActivities,
   latestActivityStarts,
   removeActivities,
   tombstoneOf,
@@ -140,6 +141,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
             skipped: outcome.skipped.length,
             oldestStart: starts.length ? Math.min(...starts) : null,
             requests: 1,
+            stored: await countActivities(sql, athleteId),
           };
           return { value, tally: { outcome: 'ok' } };
         }),
@@ -179,8 +181,9 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
           const { added, updated, requests } = progress;
           if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
           const found = watch?.filter((id) => seen.has(id));
+          const count = await countActivities(sql, athleteId);
           const tokensRefreshed = Math.max(0, (await tokenRefreshCount(sql, athleteId)) - refreshesBefore);
-          const value = { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, tokensRefreshed, ...(found ? { found } : {}) };
+          const value = { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, stored: count, tokensRefreshed, ...(found ? { found } : {}) };
           return { value, tally: { outcome: 'ok' } };
         }),
       );

@@ -34,6 +34,7 @@ import {
   type SubscriptionHealth,
 } from './subscription/index.js';
 import { createBatchSync, type BatchSync } from './admin/batch-sync.js';
+import { createSettingsSync, SETTINGS_PATH, settingsOpenApi, settingsRouter, type SettingsSync } from './settings/index.js';
 
 export interface RateLimitSetting {
   windowMs: number;
@@ -51,6 +52,8 @@ export interface AppOptions {
   adminSyncHeartbeatMs: number;
   /** The subscription card accepts a stored answer from Strava up to this old. */
   subscriptionLookMaxAgeMs: number;
+  /** Time between two settings passes (a running workflow a settings change missed gets it within this). */
+  settingsPassMs: number;
   /**
    * Per client IP. Webhooks: Strava sends at most a few events per second per athlete burst; a flood is
    * thousands. OAuth: a person clicks connect a handful of times.
@@ -64,6 +67,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   adminSyncConcurrency: 8,
   adminSyncHeartbeatMs: 5_000,
   subscriptionLookMaxAgeMs: LOOK_MAX_AGE_MS,
+  settingsPassMs: 30_000,
   rateLimits: {
     webhooks: { windowMs: 10_000, limit: 5_000 },
     oauth: { windowMs: 60_000, limit: 60 },
@@ -98,6 +102,8 @@ export type ApiApp = Express & {
   subscriptionHealth: SubscriptionHealth;
   /** Batch syncs running in this process (stopped on shutdown; another instance adopts what is left). */
   batches: BatchSync;
+  /** The settings and their passes to running workflows; started and stopped with the server. (Not `settings`: Express keeps its own there.) */
+  settingsSync: SettingsSync;
 };
 
 function limiter(name: string, setting: RateLimitSetting): RequestHandler {
@@ -121,8 +127,11 @@ export function createApp(deps: AppDeps): ApiApp {
     rateLimits: { ...DEFAULT_APP_OPTIONS.rateLimits, ...deps.options?.rateLimits },
   };
   const now = deps.now ?? Date.now;
-  // The one gateway to the athlete workflows, over the process's one Temporal Client.
-  const workflows = new AthleteGateway(temporal, config);
+  // The one gateway to the athlete workflows, over the process's one Temporal Client; it starts new workflows
+  // with the settings as last loaded.
+  let settingsSync: SettingsSync | undefined;
+  const workflows = new AthleteGateway(temporal, config, () => settingsSync?.current());
+  settingsSync = createSettingsSync({ sql, workflows, config, logger, intervalMs: options.settingsPassMs });
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
   const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
@@ -131,7 +140,7 @@ export function createApp(deps: AppDeps): ApiApp {
   registerSubscriptionMetrics(metrics.registry, sql, subscriptionHealth);
   const batches = createBatchSync({ sql, workflows, logger, concurrency: options.adminSyncConcurrency, heartbeatMs: options.adminSyncHeartbeatMs });
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
-  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi] });
+  const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi, settingsOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
 
   const app = express() as ApiApp;
@@ -181,11 +190,12 @@ export function createApp(deps: AppDeps): ApiApp {
       onChange: () => subscriptionHealth.expire(),
     }),
   );
+  app.use(SETTINGS_PATH, adminKey, ...jsonBody('16kb'), settingsRouter(settingsSync));
   app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, batches, subscription: subscriptionHealth }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
   const syncHistoryRetention = createSyncHistoryRetention({ sql, retentionMs: config.SYNC_HISTORY_RETENTION, logger });
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, subscriptionHealth, batches });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, subscriptionHealth, batches, settingsSync });
 }

@@ -23,6 +23,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Start the webhook inbox relay, the inbox and sync history retention and the subscription check with the listener (default true). */
   relay?: boolean;
+  /** Start the settings passes (src/api/settings) with the listener (default true). */
+  settingsPasses?: boolean;
 }
 
 export async function startServer(app: ApiApp, options: StartOptions): Promise<RunningServer> {
@@ -48,6 +50,8 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
     app.syncHistoryRetention.start();
     app.subscriptionHealth.start();
   }
+  const runSettings = options.settingsPasses ?? true;
+  if (runSettings) app.settingsSync.start();
   options.logger?.info({ port, host }, 'api listening');
 
   let stopping: Promise<void> | undefined;
@@ -76,6 +80,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
       if (runRelay) {
         await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop(), app.subscriptionHealth.stop()]);
       }
+      if (runSettings) await app.settingsSync.stop();
       options.logger?.info('api stopped');
     })());
 

@@ -27,6 +27,8 @@ export interface ImportPageResult {
   /** Smallest start_date (epoch s) on the page, null on an empty page. */
   oldestStart: number | null;
   requests: number;
+  /** Activities stored for the athlete after this page (absent in results recorded before it was counted). */
+  stored?: number;
 }
 
 export interface SyncWindowInput {
@@ -55,6 +57,8 @@ export interface SyncWindowResult {
   syncedAt: number;
   /** The ids of `watch` that the listing returned (absent when nothing was watched). */
   found?: number[];
+  /** Activities stored for the athlete after this sync (absent in results recorded before it was counted). */
+  stored?: number;
   /** Access tokens the vault refreshed during the listing (absent in results recorded before it was counted). */
   tokensRefreshed?: number;
 }

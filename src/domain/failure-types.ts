@@ -14,3 +14,11 @@ export const FAILURE_TYPES = {
 
 /** The activity retry policy's nonRetryableErrorTypes: every type above. */
 export const HANDLED_FAILURE_TYPES: string[] = Object.values(FAILURE_TYPES);
+
+/** Why the workflow itself refuses a sync-now (update failure types, never raised by an activity). */
+export const SYNC_NOW_REFUSALS = {
+  /** Nothing to sync: the athlete disconnected or must reconnect first. */
+  rejected: 'SyncNowRejected',
+  /** Auto sync is paused (by an operator for this athlete, or fleet-wide): no Strava call until it resumes. */
+  paused: 'SyncPaused',
+} as const;

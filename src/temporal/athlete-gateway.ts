@@ -1,20 +1,34 @@
 /**
  * The Temporal client side of the athlete workflow. Everything the API, the webhook relay and the CLI ask of
  * `athlete-<id>` workflows goes through this class, over the process's one Temporal Client (injected): start,
- * signal-with-start, update-with-start, the `status` query and the sync-now outcome lookup.
+ * signal-with-start, update-with-start, the `status` query, the sync-now outcome lookup, and the settings sent to
+ * running workflows.
  */
 import {
+  ApplicationFailure,
   WithStartWorkflowOperation,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
+import type { SignalDefinition } from '@temporalio/common';
+import type { FleetSettings } from '../domain/fleet-settings.js';
 import type { StravaEventSignal, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from '../workflows/athlete-state.js';
 import type { athleteSync } from '../workflows/athlete-sync.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowUpdate, syncNowWithModeUpdate } from '../workflows/messages.js';
+import {
+  appFocusSignal,
+  disconnectSignal,
+  pauseSignal,
+  reconnectedSignal,
+  resumeSignal,
+  settingsSignal,
+  statusQuery,
+  stravaEventSignal,
+  syncNowUpdate,
+  syncNowWithModeUpdate,
+} from '../workflows/messages.js';
 import { athleteStartOptions, athleteWorkflowId, type AthleteGatewayConfig } from './athlete-start-options.js';
 import { decodeSyncId, encodeSyncId, newSyncNowUpdateId, type SyncRef } from './sync-id.js';
 
@@ -32,13 +46,19 @@ export type WorkflowStatusLookup =
 export type SyncNowOutcome =
   | { kind: 'done'; result: SyncResult }
   | { kind: 'pending'; syncId: string }
-  /** `type`: the workflow's failure type (RateLimited, NeedsReauth, SyncNowRejected, ...). */
+  /** type: the workflow's failure type (SyncPaused, SyncNowRejected, RateLimited, ...); `Error` when it gave none. */
   | { kind: 'failed'; type: string; message: string };
 
 /** A sync-now the workflow has accepted or refused: its syncId, and its outcome awaited on the live handle. */
 export interface RequestedSync {
   syncId: string;
   outcome(waitMs: number): Promise<SyncNowOutcome>;
+}
+
+/** What one pass of sending settings did: workflows signalled, and those that could not be (retried next pass). */
+export interface SettingsSendResult {
+  signalled: number;
+  failed: number;
 }
 
 /** How a webhook event reaches its athlete workflow. Both calls reject when Temporal does not accept the signal in time. */
@@ -57,9 +77,14 @@ export { athleteStartOptions, athleteWorkflowId } from './athlete-start-options.
 const delay = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 
 export class AthleteGateway {
+  /**
+   * @param settings the operator's current settings (undefined until known): a workflow this gateway starts
+   *   starts with them; one that starts without them is sent them by the next settings pass.
+   */
   constructor(
     private readonly client: Client,
     private readonly config: AthleteGatewayConfig,
+    private readonly settings: () => FleetSettings | undefined = () => undefined,
   ) {}
 
   /** Whether the Temporal frontend answers within deadlineMs (readiness); rejects otherwise. */
@@ -84,7 +109,7 @@ export class AthleteGateway {
   }
 
   async start(athleteId: number): Promise<void> {
-    await this.client.workflow.start<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId));
+    await this.client.workflow.start<typeof athleteSync>('athleteSync', this.startOptions(athleteId));
   }
 
   async focus(athleteId: number): Promise<void> {
@@ -97,6 +122,50 @@ export class AthleteGateway {
 
   async disconnect(athleteId: number): Promise<void> {
     await this.signalWithStart(athleteId, disconnectSignal);
+  }
+
+  /** An operator pauses the athlete's auto sync (a workflow not running starts paused). */
+  async pause(athleteId: number): Promise<void> {
+    await this.signalWithStart(athleteId, pauseSignal);
+  }
+
+  async resume(athleteId: number): Promise<void> {
+    await this.signalWithStart(athleteId, resumeSignal);
+  }
+
+  /**
+   * Sends `settings` to every running athlete workflow of this deployment (its task queue) that has not applied
+   * that version yet, found by visibility (`SettingsVersion < version`, or none at all for workflows started
+   * before there were settings), at most `concurrency` signals in flight. Workflows that already have it are
+   * not signalled, so repeating a pass adds nothing to their histories. A workflow that closed meanwhile is
+   * skipped; any other failure is counted and left to the next pass.
+   */
+  async sendSettings(settings: FleetSettings, concurrency: number): Promise<SettingsSendResult> {
+    const result: SettingsSendResult = { signalled: 0, failed: 0 };
+    if (settings.version <= 0) return result;
+    const query = [
+      `WorkflowType = 'athleteSync'`,
+      `ExecutionStatus = 'Running'`,
+      `TaskQueue = ${visibilityString(this.config.TEMPORAL_TASK_QUEUE)}`,
+      `(SettingsVersion < ${Math.floor(settings.version)} OR SettingsVersion IS NULL)`,
+    ].join(' AND ');
+    const inFlight = new Set<Promise<void>>();
+    for await (const workflow of this.client.workflow.list({ query, pageSize: 500 })) {
+      const signal = this.client.workflow
+        .getHandle(workflow.workflowId)
+        .signal(settingsSignal, settings)
+        .then(
+          () => void (result.signalled += 1),
+          (error: unknown) => {
+            if (!(error instanceof WorkflowNotFoundError)) result.failed += 1;
+          },
+        )
+        .finally(() => inFlight.delete(signal));
+      inFlight.add(signal);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    return result;
   }
 
   /** Webhook events for the relay and the receiver, each signal bounded by timeoutMs (the SDK would retry for long). */
@@ -200,7 +269,7 @@ export class AthleteGateway {
   /** Signals the athlete's workflow, starting it first if it is not running. */
   private async signalWithStart<Args extends unknown[]>(athleteId: number, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
     await this.client.workflow.signalWithStart<typeof athleteSync, Args>('athleteSync', {
-      ...athleteStartOptions(this.config, athleteId),
+      ...this.startOptions(athleteId),
       signal,
       signalArgs: args,
       // The SDK's conditional option types cannot be resolved for a generic Args; the signature above is the check.
@@ -209,7 +278,7 @@ export class AthleteGateway {
 
   /** Update-with-start `syncNow` until the workflow has accepted it (or the deadline, epoch ms, passes). */
   private startSyncNowUpdate(athleteId: number, updateId: string, deadline: number, request?: SyncNowRequest): Promise<WorkflowUpdateHandle<SyncResult>> {
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', athleteStartOptions(this.config, athleteId));
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', this.startOptions(athleteId));
     return this.client.withDeadline(deadline, () =>
       // Without a request no argument at all: exactly what callers sent before modes existed.
       request
@@ -217,6 +286,15 @@ export class AthleteGateway {
         : this.client.workflow.startUpdateWithStart(syncNowUpdate, { updateId, waitForStage: 'ACCEPTED', startWorkflowOperation }),
     );
   }
+
+  private startOptions(athleteId: number) {
+    return athleteStartOptions(this.config, athleteId, {}, this.settings());
+  }
+}
+
+/** A string literal of the visibility query language (single quotes; a quote or backslash inside escaped). */
+function visibilityString(text: string): string {
+  return `'${text.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
 /** The workflow rejected or failed the update: a result for the caller, not a server error. */

@@ -1,3 +1,4 @@
+import type { PauseCause } from '../domain/fleet-settings.js';
 import type { Priority, StravaEventSignal, SyncState } from '../domain/sync-types.js';
 import { DEFAULT_SYNC_OPTIONS, type AthleteSyncOptions } from '../domain/sync-options.js';
 
@@ -111,6 +112,22 @@ export interface AthleteWorkflowState {
   disconnectPending: boolean;
   counters: SyncCounters;
   lastError: LastError | null;
+  /** When an operator paused this athlete's auto sync (pause signal); null: not paused by an operator. */
+  operatorPausedAt: string | null;
+  /** The settings' fleet-wide pause, as last received. */
+  fleetPaused: boolean;
+  /** Version of the settings last applied (0: the start options' values only). */
+  settingsVersion: number;
+  /** The athlete's stored activities as the last list counted them, moved by the fetches and removals since (null: not counted yet). */
+  activitiesStored: number | null;
+  /** What the last successful list ran for (import, backfill, sync now, app focus, catch up, ...). */
+  lastSyncTrigger: string | null;
+}
+
+/** The settings a workflow starts with besides its options (the intervals travel in `options`). */
+export interface FleetStart {
+  version: number;
+  paused: boolean;
 }
 
 export interface AthleteSyncInput {
@@ -119,6 +136,8 @@ export interface AthleteSyncInput {
   options?: Partial<AthleteSyncOptions>;
   /** Present when continuing as new. */
   carried?: AthleteWorkflowState;
+  /** The settings version and fleet pause at start (absent: version 0, not paused); ignored when carried. */
+  fleet?: FleetStart;
 }
 
 /** The answer of the `status` query: ids, states, times and counts only. */
@@ -139,6 +158,13 @@ export interface AthleteStatus {
   pausedUntil: string | null;
   counters: SyncCounters;
   lastError: LastError | null;
+  /** Why auto sync is paused (operator before fleet before Strava's 403), null when it is not. */
+  pausedBy: PauseCause | null;
+  operatorPausedAt: string | null;
+  /** The settings the workflow runs with now. */
+  settings: { version: number; backfillIntervalMs: number; focusStaleAfterMs: number; fleetPaused: boolean };
+  activitiesStored: number | null;
+  lastSyncTrigger: string | null;
 }
 
 export function emptyCounters(): SyncCounters {
@@ -193,6 +219,11 @@ export function initialState(): AthleteWorkflowState {
     disconnectPending: false,
     counters: emptyCounters(),
     lastError: null,
+    operatorPausedAt: null,
+    fleetPaused: false,
+    settingsVersion: 0,
+    activitiesStored: null,
+    lastSyncTrigger: null,
   };
 }
 

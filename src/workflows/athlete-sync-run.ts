@@ -2,15 +2,16 @@
  * The state of one run of an athlete workflow and the primitives every step shares: resting state and search
  * attributes, sleeping, the event fetch tokens, and callStrava, the one way a step calls Strava.
  */
-import { condition, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, log, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Priority, SyncNowMode, SyncResult, SyncState } from '../domain/sync-types.js';
 import type { AthleteSyncOptions } from '../domain/sync-options.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { db } from './strava-and-db-activities.js';
 import { reviveState, resolveOptions, type AthleteSyncInput, type AthleteWorkflowState } from './athlete-state.js';
+import { currentDetails } from './current-details.js';
 import { failureOutcome, type FailureKind, type StravaFailure, type StravaOutcome } from './failure-outcome.js';
 import { take, type BudgetShape } from './fetch-budget.js';
-import { isBlocked, nextWakeAt, restingState, type StepInputs } from './next-step.js';
+import { isBlocked, nextWakeAt, restingState, type Step, type StepInputs } from './next-step.js';
 import { PATCHES } from './patches.js';
 import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
 
@@ -42,11 +43,17 @@ export class AthleteSyncRun {
   wake = false;
   /** The athlete was purged: no further sync-now is accepted. */
   ended = false;
+  /** What the Temporal UI's current details say the workflow is doing (re-rendered when the state changes). */
+  private shown: { step: Step; wakeAt?: number } = { step: 'rest' };
 
   constructor(input: AthleteSyncInput) {
     this.athleteId = input.athleteId;
     this.opts = resolveOptions(input.options);
     this.state = reviveState(input.carried);
+    if (!input.carried && input.fleet) {
+      this.state.settingsVersion = input.fleet.version;
+      this.state.fleetPaused = input.fleet.paused;
+    }
     this.budget = { capacity: this.opts.eventFetchCapacity, refillMs: this.opts.eventFetchRefillMs };
     // Tombstones carried from earlier code may hold a forged future time: none may outrank "now".
     for (const [key, deletedAt] of Object.entries(this.state.tombstones)) this.state.tombstones[key] = clampEventTime(deletedAt, Date.now());
@@ -67,7 +74,18 @@ export class AthleteSyncRun {
   async sleepUntilNextTimer(): Promise<void> {
     await this.setState(restingState(this.state, Date.now()));
     const wakeAt = nextWakeAt(this.state, Date.now(), this.budget);
+    this.showCurrentDetails('rest', wakeAt);
     await this.sleep(wakeAt === undefined ? undefined : Math.max(1, wakeAt - Date.now()));
+  }
+
+  /** Tells the Temporal UI what the workflow does now and what comes next (metadata: no history event). */
+  showCurrentDetails(step: Step, wakeAt?: number): void {
+    this.shown = wakeAt === undefined ? { step } : { step, wakeAt };
+    this.refreshCurrentDetails();
+  }
+
+  private refreshCurrentDetails(): void {
+    setCurrentDetails(currentDetails({ state: this.state, ...this.shown }));
   }
 
   /** Sleeps until a message arrives or timeoutMs passes (a timer only when there is a timeout). */
@@ -107,13 +125,28 @@ export class AthleteSyncRun {
       this.state.persistedState = next;
       await db.recordAthleteState.executeWithOptions({ summary: `state ${next}` }, [{ athleteId: this.athleteId, state: next }]);
     }
+    this.refreshCurrentDetails();
   }
 
-  markSynced(at: number): void {
+  /** Records a successful list (import, backfill, quick sync) and what it ran for. */
+  markSynced(at: number, trigger: string): void {
     if (this.state.lastSyncAt === null || Date.parse(this.state.lastSyncAt) < at) {
       this.state.lastSyncAt = iso(at);
+      this.state.lastSyncTrigger = trigger;
       upsertSearchAttributes([{ key: lastSyncAtKey, value: new Date(at) }]);
     }
+  }
+
+  /**
+   * The count of stored activities: a list reports it (`stored`), a fetch or a removal moves it by one. Results
+   * recorded before lists counted carry no `stored`: the count stays unknown until a list reports one.
+   */
+  countStored(stored: number | undefined): void {
+    if (stored !== undefined) this.state.activitiesStored = stored;
+  }
+
+  moveStored(delta: number): void {
+    if (this.state.activitiesStored !== null) this.state.activitiesStored = Math.max(0, this.state.activitiesStored + delta);
   }
 
   /**

@@ -22,8 +22,9 @@ export async function athleteSync(input: AthleteSyncInput): Promise<void> {
     const step = nextStep(run.state, run.stepInputs());
     if (step === 'rest') {
       await run.sleepUntilNextTimer();
-    } else if ((await runStep(run, step)) === 'ended') {
-      return;
+      continue;
     }
+    run.showCurrentDetails(step);
+    if ((await runStep(run, step)) === 'ended') return;
   }
 }

@@ -69,6 +69,7 @@ async function fetchForEvent(run: AthleteSyncRun, activityId: number, eventTime:
   if (!outcome.ok) return outcome.kind === 'failed';
   state.counters.fetches += 1;
   if (outcome.value.outcome === 'upserted') {
+    if (outcome.value.added) run.moveStored(1);
     delete state.tombstones[key];
     delete state.notFound[key];
     if (outcome.value.added) await pullInBackfill(run);
@@ -114,7 +115,10 @@ export async function retryNotFound(run: AthleteSyncRun): Promise<void> {
     if (outcome.value.outcome !== 'not_found') {
       delete state.notFound[key];
       if (outcome.value.outcome === 'upserted') delete state.tombstones[key];
-      if (outcome.value.added) await pullInBackfill(run);
+      if (outcome.value.added) {
+        run.moveStored(1);
+        await pullInBackfill(run);
+      }
     } else if (retry.attempt < opts.notFoundRetryDelaysMs.length) {
       state.notFound[key] = { attempt: retry.attempt + 1, dueAt: Date.now() + opts.notFoundRetryDelaysMs[retry.attempt]!, eventTime: retry.eventTime, receivedAt: retry.receivedAt };
     } else {
@@ -171,7 +175,8 @@ function deferFetch(run: AthleteSyncRun, activityId: number, eventTime: number, 
 
 async function removeActivity(run: AthleteSyncRun, activityId: number, eventTime: number, why: string, receivedAt: number | undefined): Promise<void> {
   const { state, athleteId } = run;
-  await db.removeActivity.executeWithOptions({ summary: `remove activity ${activityId} (${why})` }, [{ athleteId, activityId, eventTime, trigger: 'webhook', receivedAt }]);
+  const { deleted } = await db.removeActivity.executeWithOptions({ summary: `remove activity ${activityId} (${why})` }, [{ athleteId, activityId, eventTime, trigger: 'webhook', receivedAt }]);
+  if (deleted) run.moveStored(-1);
   // A tombstone is never dated after the moment it is recorded: a later observation from Strava always wins.
   recordTombstone(state.tombstones, activityId, clampEventTime(eventTime, Date.now()), run.opts.tombstonesKeep);
   delete state.notFound[String(activityId)];

@@ -1,13 +1,13 @@
 import { allHandlersFinished, condition, continueAsNew, log } from '@temporalio/workflow';
-import { FAILURE_TYPES } from '../domain/failure-types.js';
+import { FAILURE_TYPES, SYNC_NOW_REFUSALS } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import type { AthleteSyncRun, StepResult } from './athlete-sync-run.js';
 import type { AthleteSyncInput } from './athlete-state.js';
 
 /**
  * The steps that change what the workflow is allowed to do: end it (disconnect, a confirmed deauthorization),
- * hand it over to a new run (continue-as-new), and the two waits in which no Strava call is made
- * (needs_reauth until `reconnected`, paused while Strava refuses the application).
+ * hand it over to a new run (continue-as-new), and the waits in which no Strava call is made (paused by an
+ * operator until resumed, needs_reauth until `reconnected`, paused while Strava refuses the application).
  */
 
 /** The athlete disconnected: revoke at Strava (best effort; only a rate limit makes it wait), then purge. */
@@ -61,6 +61,7 @@ async function purgeAndEnd(run: AthleteSyncRun, reason: string): Promise<StepRes
   const { activitiesDeleted } = await db.purgeAthlete.executeWithOptions({ summary: `purge athlete data (${reason})` }, [{ athleteId }]);
   log.info('athlete purged; workflow ends', { athleteId, reason, activitiesDeleted });
   run.ended = true;
+  run.state.activitiesStored = 0;
   // purgeAthlete wrote athletes.state = 'revoked' in its transaction: setState only shows it.
   run.state.persistedState = 'revoked';
   await run.setState('revoked');
@@ -78,6 +79,23 @@ export async function continueAsNewWhenQuiet(run: AthleteSyncRun): Promise<void>
   if (run.syncNowWaiting()) return;
   run.state.counters.continuedAsNew += 1;
   await continueAsNew<(input: AthleteSyncInput) => Promise<void>>({ athleteId: run.athleteId, options: run.opts, carried: run.state });
+}
+
+/**
+ * Paused by an operator (this athlete, or the fleet): sync-now callers are told, and the loop sleeps until a
+ * message. Events keep being recorded (the handlers queue them); `resume` or the settings lift the pause.
+ */
+export async function holdPaused(run: AthleteSyncRun): Promise<void> {
+  run.resolveWaiters(run.waiters, { failure: { type: SYNC_NOW_REFUSALS.paused, message: pausedMessage(run) } });
+  await run.setState('paused');
+  await run.sleep();
+}
+
+/** Why a sync-now is refused while paused, and what lifts the pause. */
+export function pausedMessage(run: AthleteSyncRun): string {
+  return run.state.operatorPausedAt !== null
+    ? `auto sync of athlete ${run.athleteId} is paused by an operator since ${run.state.operatorPausedAt}; POST /athletes/${run.athleteId}/resume lifts it`
+    : 'auto sync is paused fleet-wide (settings: paused); PUT /admin/settings {"paused": false} lifts it';
 }
 
 /** needs_reauth: sync-now callers are told, and the loop sleeps until a message (only `reconnected` helps). */

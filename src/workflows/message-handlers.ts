@@ -1,12 +1,26 @@
 import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import type { StravaEventSignal, SyncNowMode, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
+import { SYNC_NOW_REFUSALS } from '../domain/failure-types.js';
 import type { AthleteStatus } from './athlete-state.js';
 import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
 import { eventKey, pushBounded } from './event-plan.js';
 import { refill } from './fetch-budget.js';
+import { pausedMessage } from './lifecycle-steps.js';
+import {
+  appFocusSignal,
+  disconnectSignal,
+  pauseSignal,
+  reconnectedSignal,
+  resumeSignal,
+  settingsSignal,
+  statusQuery,
+  stravaEventSignal,
+  syncNowWithModeUpdate,
+} from './messages.js';
+import { pausedBy, syncHeld } from './next-step.js';
+import { applySettings, pauseByOperator, resumeByOperator } from './operator-controls.js';
 import { PATCHES } from './patches.js';
-import { appFocusSignal, disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal, syncNowWithModeUpdate } from './messages.js';
 
 /**
  * The athlete workflow's message handlers. They only record what was asked (and wake the loop); the main loop
@@ -31,6 +45,9 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.state.disconnectPending = true;
     run.wake = true;
   });
+  setHandler(pauseSignal, () => pauseByOperator(run));
+  setHandler(resumeSignal, () => resumeByOperator(run));
+  setHandler(settingsSignal, (settings) => applySettings(run, settings));
   // Synchronous validator: rejected updates never enter history.
   setHandler(syncNowWithModeUpdate, (request: SyncNowRequest | undefined) => waitForSyncNow(run, request?.mode ?? 'quick'), {
     validator: (request: SyncNowRequest | undefined) => validateSyncNow(run, request),
@@ -78,7 +95,7 @@ async function waitForSyncNow(run: AthleteSyncRun, mode: SyncNowMode): Promise<S
 
 function validateSyncNow(run: AthleteSyncRun, request: SyncNowRequest | undefined): void {
   if (request !== undefined && request !== null && (typeof request !== 'object' || (request.mode !== undefined && request.mode !== 'quick' && request.mode !== 'full'))) {
-    throw ApplicationFailure.create({ type: 'SyncNowRejected', message: 'mode must be "quick" or "full"', nonRetryable: true });
+    throw ApplicationFailure.create({ type: SYNC_NOW_REFUSALS.rejected, message: 'mode must be "quick" or "full"', nonRetryable: true });
   }
   if (run.ended || run.state.state === 'revoked' || run.state.disconnectPending) {
     throw ApplicationFailure.create({ type: 'SyncNowRejected', message: 'the athlete disconnected: nothing to sync', nonRetryable: true });
@@ -90,6 +107,8 @@ function validateSyncNow(run: AthleteSyncRun, request: SyncNowRequest | undefine
       nonRetryable: true,
     });
   }
+  // Paused: the sync would call Strava. Rejected here, so the refusal never enters history.
+  if (syncHeld(run.state)) throw ApplicationFailure.create({ type: SYNC_NOW_REFUSALS.paused, message: pausedMessage(run), nonRetryable: true });
 }
 
 /** The answer of the `status` query: ids, states, times and counts only. */
@@ -112,5 +131,15 @@ function athleteStatus(run: AthleteSyncRun): AthleteStatus {
     pausedUntil: state.pausedUntil !== null ? iso(state.pausedUntil) : null,
     counters: { ...state.counters },
     lastError: state.lastError,
+    pausedBy: pausedBy(state),
+    operatorPausedAt: state.operatorPausedAt,
+    settings: {
+      version: state.settingsVersion,
+      backfillIntervalMs: run.opts.backfillIntervalMs,
+      focusStaleAfterMs: run.opts.focusStaleAfterMs,
+      fleetPaused: state.fleetPaused,
+    },
+    activitiesStored: state.activitiesStored,
+    lastSyncTrigger: state.lastSyncTrigger,
   };
 }

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { FleetSettings } from '../domain/fleet-settings.js';
 import type { StravaEventSignal, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from './athlete-state.js';
 
@@ -15,3 +16,9 @@ export const syncNowUpdate = defineUpdate<SyncResult, []>('syncNow');
  * from before modes existed send none, and a typed optional argument would not fit the SDK's no-argument calls.
  */
 export const syncNowWithModeUpdate = defineUpdate<SyncResult, [SyncNowRequest]>('syncNow');
+/** An operator pauses this athlete's auto sync (POST /athletes/:id/pause): events are kept, Strava is not called. */
+export const pauseSignal = defineSignal<[]>('pause');
+/** An operator resumes it (POST /athletes/:id/resume): one catch-up sync, then the queued events. */
+export const resumeSignal = defineSignal<[]>('resume');
+/** The settings changed (PUT /admin/settings): sent to every running workflow that has an older version. */
+export const settingsSignal = defineSignal<[FleetSettings]>('settings');

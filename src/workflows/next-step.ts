@@ -1,3 +1,4 @@
+import type { PauseCause } from '../domain/fleet-settings.js';
 import type { AthleteSyncOptions } from '../domain/sync-options.js';
 import type { Priority, SyncState } from '../domain/sync-types.js';
 import type { AthleteWorkflowState } from './athlete-state.js';
@@ -14,6 +15,7 @@ export const STEPS = [
   'disconnect', // purge after the athlete disconnected (revokes at Strava first)
   'verifyDeauthorization', // a deauthorization event: check with Strava, purge if it holds
   'continueAsNew', // history long enough: carry the state into a new run
+  'holdPaused', // an operator paused the athlete or the fleet: no Strava call until resumed
   'awaitReconnect', // needs_reauth: no Strava call until `reconnected`
   'waitOutPause', // Strava refuses the app: wait out the back-off
   'endPause', // the back-off is over
@@ -40,6 +42,18 @@ export interface StepInputs {
   syncNowWaiting: boolean;
   /** The server suggests continue-as-new, or the history reached continueAsNewAfterEvents. */
   continueAsNewDue: boolean;
+}
+
+/** An operator paused auto sync, for this athlete or fleet-wide: no Strava call is made (events are kept). */
+export function syncHeld(state: AthleteWorkflowState): boolean {
+  return state.operatorPausedAt !== null || state.fleetPaused;
+}
+
+/** Why auto sync is paused, the operator's choice first: the cause an operator can lift (null: not paused). */
+export function pausedBy(state: AthleteWorkflowState): PauseCause | null {
+  if (state.operatorPausedAt !== null) return 'operator';
+  if (state.fleetPaused) return 'fleet';
+  return state.pausedUntil !== null ? 'strava' : null;
 }
 
 /** The governor would refuse calls of this priority until a rate window passes. */
@@ -69,12 +83,16 @@ export function focusFindsStale(state: AthleteWorkflowState, now: number, opts: 
 export function nextStep(state: AthleteWorkflowState, inputs: StepInputs): Step {
   const { now, budget } = inputs;
   const blocked = (priority: Priority) => isBlocked(state, priority, now);
+  const held = syncHeld(state);
+  // The athlete asked to leave: even a paused workflow deauthorizes (one call) and purges.
   if (state.disconnectPending && !blocked('realtime')) return 'disconnect';
-  if (state.deauthPending && !blocked('realtime') && (state.auth === 'needs_reauth' || fetchTokenAvailable(state, budget, now))) {
+  // Checking a deauthorization calls Strava, except in needs_reauth (the dead token already proves it).
+  if (state.deauthPending && !blocked('realtime') && (state.auth === 'needs_reauth' || (!held && fetchTokenAvailable(state, budget, now)))) {
     return 'verifyDeauthorization';
   }
   // Never with a sync-now waiting: its caller would lose the answer.
   if (inputs.continueAsNewDue && !inputs.syncNowWaiting) return 'continueAsNew';
+  if (held) return 'holdPaused';
   if (state.auth === 'needs_reauth') return 'awaitReconnect';
   if (state.pausedUntil !== null) return state.pausedUntil > now ? 'waitOutPause' : 'endPause';
   if (state.pendingEvents.length > 0 && !blocked('realtime')) return 'applyEvents';
@@ -92,6 +110,7 @@ export function nextStep(state: AthleteWorkflowState, inputs: StepInputs): Step 
 
 /** The state shown (and persisted) while the workflow sleeps. */
 export function restingState(state: AthleteWorkflowState, now: number): SyncState {
+  if (syncHeld(state)) return 'paused';
   if (state.auth === 'needs_reauth') return 'needs_reauth';
   if (state.pausedUntil !== null) return 'paused';
   const blocked = (priority: Priority) => isBlocked(state, priority, now);
@@ -105,7 +124,8 @@ export function restingState(state: AthleteWorkflowState, now: number): SyncStat
 
 /** Epoch ms of the earliest timer the sleeping workflow must wake for (undefined: only a message wakes it). */
 export function nextWakeAt(state: AthleteWorkflowState, now: number, budget: BudgetShape): number | undefined {
-  if (state.auth !== 'ok') return undefined;
+  // Paused by an operator or waiting for a reconnect: only a message can change anything.
+  if (state.auth !== 'ok' || syncHeld(state)) return undefined;
   const times: number[] = [];
   if (state.pausedUntil !== null) times.push(state.pausedUntil);
   if (state.import.done && state.nextBackfillAt !== null) times.push(Date.parse(state.nextBackfillAt));

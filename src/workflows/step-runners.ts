@@ -1,6 +1,6 @@
 import type { AthleteSyncRun, StepResult } from './athlete-sync-run.js';
 import { applyEvents, burstList, fetchDeferred, retryNotFound } from './event-steps.js';
-import { awaitReconnect, continueAsNewWhenQuiet, disconnect, endPause, verifyDeauthorization, waitOutPause } from './lifecycle-steps.js';
+import { awaitReconnect, continueAsNewWhenQuiet, disconnect, endPause, holdPaused, verifyDeauthorization, waitOutPause } from './lifecycle-steps.js';
 import type { Step } from './next-step.js';
 import { backfill, catchUp, focusSync, importPage, planNextBackfill, serveSyncNow } from './sync-steps.js';
 
@@ -9,6 +9,7 @@ const STEP_RUNNERS: Record<Exclude<Step, 'rest'>, (run: AthleteSyncRun) => Promi
   disconnect,
   verifyDeauthorization,
   continueAsNew: continueAsNewWhenQuiet,
+  holdPaused,
   awaitReconnect,
   waitOutPause,
   endPause,

@@ -37,7 +37,8 @@ export async function syncWindow(
   );
   if (!outcome.ok) return outcome;
   run.state.counters.repairs += outcome.value.repaired;
-  run.markSynced(startedAt);
+  run.markSynced(startedAt, reason);
+  run.countStored(outcome.value.stored);
   return { ok: true, value: { ...outcome.value, startedAt } };
 }
 
@@ -114,6 +115,7 @@ export async function importPage(run: AthleteSyncRun): Promise<void> {
     return;
   }
   const page = outcome.value;
+  run.countStored(page.stored);
   state.import.pages += 1;
   state.import.imported += page.added;
   if (page.listed < opts.importPageSize || page.oldestStart === null) {
@@ -133,7 +135,7 @@ async function finishImport(run: AthleteSyncRun): Promise<void> {
   state.import.finishedAt = iso(Date.now());
   // The import covers everything that started before it began; backfills continue from there.
   state.lastBackfillAt = iso(startedAt);
-  run.markSynced(Date.now());
+  run.markSynced(Date.now(), 'import');
   await db.recordSyncTime.executeWithOptions({ summary: 'import complete' }, [{ athleteId, at: startedAt, kind: 'backfill' }]);
   log.info('import complete', { athleteId, pages: state.import.pages, imported: state.import.imported });
   await planNextBackfill(run);

@@ -49,6 +49,8 @@ describe('athlete routes', () => {
       ['GET', '/athletes/1/activities'],
       ['POST', '/athletes/1/focus'],
       ['POST', '/athletes/1/sync'],
+      ['POST', '/athletes/1/pause'],
+      ['POST', '/athletes/1/resume'],
       ['DELETE', '/athletes/1'],
       ['GET', '/athletes/1/events'],
     ];
@@ -250,6 +252,11 @@ describe('athlete routes', () => {
       const sync = await api.fetch(`/athletes/${id}/sync`, { method: 'POST', admin: true });
       expect(sync.status).toBe(409);
       expect(((await sync.json()) as { error: { code: string } }).error.code).toBe('athlete_revoked');
+      for (const action of ['pause', 'resume']) {
+        const refused = await api.fetch(`/athletes/${id}/${action}`, { method: 'POST', admin: true });
+        expect(refused.status).toBe(409);
+        expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('athlete_revoked');
+      }
     });
   });
 

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { waitFor } from './wait-for.js';
 
 let bundleCode: Promise<string> | undefined;
 let runtimeInstalled = false;
@@ -58,4 +59,24 @@ export async function withWorker<T>(
     ...options,
   });
   return worker.runUntil(() => fn(worker));
+}
+
+/**
+ * A workflow's history length once it sleeps: no activity pending and no workflow task scheduled after the last
+ * completed one (every input, a signal, a fired timer, a finished activity, schedules one). The time-skipping
+ * server's describe() does not report a workflow task in flight, so the history itself is read. Tests that a
+ * workflow's history does not grow measure from here, not while its last step still lands.
+ */
+export async function settledHistoryLength(handle: WorkflowHandle): Promise<number> {
+  const settled = await waitFor(
+    async () => {
+      const [events, description] = await Promise.all([handle.fetchHistory().then((h) => h.events ?? []), handle.describe()]);
+      const lastCompleted = events.findLastIndex((e) => e.workflowTaskCompletedEventAttributes != null);
+      const taskAfter = events.slice(lastCompleted + 1).some((e) => e.workflowTaskScheduledEventAttributes != null);
+      return { asleep: lastCompleted >= 0 && !taskAfter, length: events.length, pending: (description.raw.pendingActivities ?? []).length };
+    },
+    ({ asleep, pending }) => asleep && pending === 0,
+    { timeoutMs: 15_000, what: 'the workflow asleep (no workflow task or activity in flight)' },
+  );
+  return settled.length;
 }

@@ -3,7 +3,7 @@ import { temporalTestServerPath } from '../../src/dev/temporal-binaries.js';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes.js';
 import { quietRuntime } from './temporal.js';
 
-const SEARCH_ATTRIBUTE_TYPES = { Keyword: 2, Datetime: 6 } as const; // temporal.api.enums.v1.IndexedValueType
+const SEARCH_ATTRIBUTE_TYPES = { Keyword: 2, Int: 3, Datetime: 6 } as const; // temporal.api.enums.v1.IndexedValueType
 
 /** Starts the time-skipping test server from the project venv with our search attributes registered. */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {

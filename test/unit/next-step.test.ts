@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialState, type AthleteWorkflowState } from '../../src/workflows/athlete-state.js';
-import { STEPS, focusFindsStale, nextStep, nextWakeAt, restingState, type Step, type StepInputs } from '../../src/workflows/next-step.js';
+import { STEPS, focusFindsStale, nextStep, nextWakeAt, pausedBy, restingState, type Step, type StepInputs } from '../../src/workflows/next-step.js';
 import type { StravaEventSignal } from '../../src/domain/sync-types.js';
 
 /** The athlete workflow's decisions, without a Temporal server: which step runs, the resting state, the wake-up time. */
@@ -59,7 +59,7 @@ describe('nextStep', () => {
       clear[step]!();
     }
     // The order of STEPS, except that continue-as-new waits until the sync-now is served (the waits: below).
-    const expected: Step[] = STEPS.filter((s) => s !== 'awaitReconnect' && s !== 'waitOutPause' && s !== 'continueAsNew');
+    const expected: Step[] = STEPS.filter((s) => s !== 'awaitReconnect' && s !== 'waitOutPause' && s !== 'continueAsNew' && s !== 'holdPaused');
     expected.splice(expected.indexOf('serveSyncNow') + 1, 0, 'continueAsNew');
     expect(chosen).toEqual(expected);
   });
@@ -84,6 +84,25 @@ describe('nextStep', () => {
     expect(nextStep(state, inputs())).toBe('waitOutPause');
     state.pausedUntil = NOW;
     expect(nextStep(state, inputs())).toBe('endPause');
+  });
+
+  it('makes no Strava call while an operator pauses the athlete or the fleet, except to leave', () => {
+    for (const pause of [(s: AthleteWorkflowState) => (s.operatorPausedAt = new Date(NOW).toISOString()), (s: AthleteWorkflowState) => (s.fleetPaused = true)]) {
+      const state = importedState();
+      Object.assign(state, { pendingEvents: [event], focusPending: true, catchUpPending: true, burstListPending: true, nextBackfillAt: new Date(NOW).toISOString() });
+      state.deferred = { '6': { eventTime: 1, confirmsDelete: false } };
+      state.notFound = { '5': { attempt: 1, dueAt: NOW, eventTime: 1 } };
+      pause(state);
+      expect(nextStep(state, inputs({ syncNowWaiting: true }))).toBe('holdPaused');
+      state.deauthPending = true; // checking it would call Strava: it waits for the resume
+      expect(nextStep(state, inputs())).toBe('holdPaused');
+      state.auth = 'needs_reauth'; // the dead token proves it without a call
+      expect(nextStep(state, inputs())).toBe('verifyDeauthorization');
+      state.deauthPending = false;
+      expect(nextStep(state, inputs({ continueAsNewDue: true }))).toBe('continueAsNew');
+      state.disconnectPending = true; // the athlete asked to leave: deauthorize and purge even while paused
+      expect(nextStep(state, inputs())).toBe('disconnect');
+    }
   });
 
   it('checks a deauthorization only with a token of the event fetch budget', () => {
@@ -147,6 +166,24 @@ describe('restingState', () => {
     expect(restingState(imported, NOW)).toBe('paused');
     imported.auth = 'needs_reauth';
     expect(restingState(imported, NOW)).toBe('needs_reauth');
+    imported.fleetPaused = true; // the operator's pause shows over what it holds
+    expect(restingState(imported, NOW)).toBe('paused');
+  });
+});
+
+describe('pausedBy', () => {
+  it("names the cause an operator can lift first: this athlete's pause, the fleet's, then Strava's 403 back-off", () => {
+    const state = importedState();
+    expect(pausedBy(state)).toBeNull();
+    state.pausedUntil = NOW + 1;
+    expect(pausedBy(state)).toBe('strava');
+    state.fleetPaused = true;
+    expect(pausedBy(state)).toBe('fleet');
+    state.operatorPausedAt = new Date(NOW).toISOString();
+    expect(pausedBy(state)).toBe('operator');
+    state.fleetPaused = false;
+    state.pausedUntil = null;
+    expect(pausedBy(state)).toBe('operator');
   });
 });
 
@@ -166,6 +203,16 @@ describe('nextWakeAt', () => {
     expect(nextWakeAt(importing, NOW, budget)).toBeUndefined();
     importing.backgroundHoldUntil = NOW + 300_000;
     expect(nextWakeAt(importing, NOW, budget)).toBe(NOW + 300_000);
+  });
+
+  it('sets no timer while an operator pause holds: a paused workflow adds nothing to its history until a message', () => {
+    const state = importedState();
+    state.notFound = { '5': { attempt: 1, dueAt: NOW + 10_000, eventTime: 1 } };
+    state.operatorPausedAt = new Date(NOW).toISOString();
+    expect(nextWakeAt(state, NOW, budget)).toBeUndefined();
+    state.operatorPausedAt = null;
+    state.fleetPaused = true;
+    expect(nextWakeAt(state, NOW, budget)).toBeUndefined();
   });
 });
 

@@ -5,6 +5,7 @@ import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { getAthlete, type AthleteRow } from '../../db/repositories/athletes.js';
 import { listActivityPage, type ActivityListRow } from '../../db/repositories/activity-pages.js';
+import { SYNC_NOW_REFUSALS } from '../../domain/failure-types.js';
 import { HttpError, parseInput } from '../http/errors.js';
 import { athleteWorkflowId, type AthleteGateway, type SyncNowOutcome } from '../../temporal/athlete-gateway.js';
 import { presentAthlete } from './present-athlete.js';
@@ -60,7 +61,7 @@ async function viaTemporal<T>(logger: Logger, what: string, fn: () => Promise<T>
   }
 }
 
-/** `/athletes/:id/*`: status, synced activities, focus, sync now, disconnect, change events. */
+/** `/athletes/:id/*`: status, synced activities, focus, sync now, pause and resume, disconnect, change events. */
 export function athletesRouter(deps: AthletesRouterDeps): Router {
   const { sql, workflows, streams, logger, config } = deps;
   const router = Router();
@@ -82,12 +83,14 @@ export function athletesRouter(deps: AthletesRouterDeps): Router {
     const lookup = await workflows.status(athlete.id);
     const body: AthleteStatusBody = {
       ...presentAthlete(athlete),
+      pausedBy: null,
       workflow: { id: athleteWorkflowId(athlete.id), status: lookup.kind },
       source: 'database',
     };
     if (lookup.kind === 'running') {
       body.source = 'workflow';
       body.state = lookup.status.state;
+      body.pausedBy = lookup.status.pausedBy ?? null;
       body.lastSyncAt = lookup.status.lastSyncAt ?? body.lastSyncAt;
       body.workflow.live = { ...lookup.status };
     } else if (lookup.kind === 'closed') {
@@ -122,6 +125,31 @@ export function athletesRouter(deps: AthletesRouterDeps): Router {
     requireActive(athlete);
     await viaTemporal(logger, 'appFocus signal', () => workflows.focus(athlete.id));
     res.status(202).json({ athleteId: athlete.id, status: 'accepted', message: 'the workflow syncs if the last sync is stale' });
+  });
+
+  // Auto sync paused by an operator: webhook events are still recorded, no Strava call is made until resume.
+  router.post('/:id/pause', async (req, res) => {
+    const athlete = await loadAthlete(req);
+    requireActive(athlete);
+    await viaTemporal(logger, 'pause signal', () => workflows.pause(athlete.id));
+    logger.info({ audit: 'athlete_paused', athleteId: athlete.id, by: req.ip }, 'athlete auto sync paused');
+    res.status(202).json({
+      athleteId: athlete.id,
+      status: 'pausing',
+      message: 'the workflow stops calling Strava; webhook events are kept for the resume',
+    });
+  });
+
+  router.post('/:id/resume', async (req, res) => {
+    const athlete = await loadAthlete(req);
+    requireActive(athlete);
+    await viaTemporal(logger, 'resume signal', () => workflows.resume(athlete.id));
+    logger.info({ audit: 'athlete_resumed', athleteId: athlete.id, by: req.ip }, 'athlete auto sync resumed');
+    res.status(202).json({
+      athleteId: athlete.id,
+      status: 'resuming',
+      message: 'the workflow catches up with one sync and applies the events recorded meanwhile (unless the fleet is paused)',
+    });
   });
 
   router.post('/:id/sync', async (req, res) => {
@@ -173,6 +201,7 @@ function sendSyncOutcome(res: import('express').Response, athleteId: number, out
       return;
     }
     case 'failed':
+      if (outcome.type === SYNC_NOW_REFUSALS.paused) throw new HttpError(409, 'sync_paused', `the sync did not run: ${outcome.message}`);
       throw new HttpError(409, 'sync_failed', `the sync did not run: ${outcome.message}`);
   }
 }

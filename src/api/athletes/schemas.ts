@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAUSE_CAUSES } from '../../domain/fleet-settings.js';
 import { SYNC_STATES } from '../../domain/sync-types.js';
 
 /** Zod schemas of the athlete routes: used to parse requests and, unchanged, to generate /openapi.json. */
@@ -40,6 +41,13 @@ export const athleteRecordFields = {
 export const athleteStatusSchema = z
   .object({
     ...athleteRecordFields,
+    pausedBy: z
+      .enum(PAUSE_CAUSES)
+      .nullable()
+      .meta({
+        description:
+          'Why auto sync is paused (state paused): operator (POST /athletes/:id/pause), fleet (settings paused), strava (Strava refuses the app, 403 back-off); null when not paused or when the workflow is not running',
+      }),
     workflow: z.object({
       id: z.string().meta({ description: 'Temporal workflow id (athlete-<id>)' }),
       status: z

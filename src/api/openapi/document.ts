@@ -142,6 +142,24 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
   });
   registry.registerPath({
     method: 'post',
+    path: athletePath('/pause'),
+    summary: "Pause the athlete's auto sync: no Strava call (import, backfill, event fetches, focus, sync now) until resumed",
+    description: 'Webhook events keep being recorded and are applied on resume. A sync now answers 409 sync_paused meanwhile.',
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema },
+    responses: { 202: json(acceptedSchema, 'Signalled (status "pausing")'), 409: errorResponse('Athlete revoked'), 503: errorResponse('Temporal unavailable'), ...idErrors },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: athletePath('/resume'),
+    summary: 'Resume auto sync: one catch-up sync, then the events recorded meanwhile',
+    description: 'A fleet-wide pause (PUT /admin/settings paused) still holds the athlete until it is lifted too.',
+    security: adminSecurity,
+    request: { params: athleteIdParamsSchema },
+    responses: { 202: json(acceptedSchema, 'Signalled (status "resuming")'), 409: errorResponse('Athlete revoked'), 503: errorResponse('Temporal unavailable'), ...idErrors },
+  });
+  registry.registerPath({
+    method: 'post',
     path: athletePath('/sync'),
     summary: 'Sync now (update-with-start); waits up to SYNC_NOW_WAIT',
     security: adminSecurity,
@@ -149,7 +167,7 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     responses: {
       200: json(syncDoneSchema, 'The sync result'),
       202: json(syncPendingSchema, 'Still running: GET outcomeUrl (also in Location)'),
-      409: errorResponse('Athlete revoked, or the workflow refused the sync'),
+      409: errorResponse('Athlete revoked (athlete_revoked), auto sync paused (sync_paused), or the workflow refused the sync (sync_failed)'),
       503: errorResponse('Temporal unavailable'),
       ...idErrors,
     },

@@ -200,6 +200,12 @@ export async function activityIdsStartedSince(sql: Db, athleteId: number, since:
   return rows.map((r) => r.id);
 }
 
+/** How many activities are stored for the athlete (shown in the workflow's details in the Temporal UI). */
+export async function countActivities(sql: Db, athleteId: number): Promise<number> {
+  const [row] = await sql<[{ count: number }]>`select count(*)::int as count from activities where athlete_id = ${athleteId}`;
+  return row.count;
+}
+
 /** Latest activity start of every connected athlete (null when none): input of the budget-aware backfill interval. */
 export async function latestActivityStarts(sql: Db): Promise<{ athleteId: number; latestStart: Date | null }[]> {
   return sql<{ athleteId: number; latestStart: Date | null }[]>`
