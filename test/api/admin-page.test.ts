@@ -37,7 +37,7 @@ describe('the management page in a browser', () => {
   });
 
   browserTest(
-    'walks the page: subscription delete and re-create, names as text, sync all with its result, live refresh keeps the operator’s place',
+    'walks the page: health numbers, subscription delete and re-create, names as text, pause and resume, a setting, sync all with its result, live refresh keeps the operator’s place',
     async (chromiumPath) => {
       const { chromium } = await import('playwright-core');
       const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
@@ -105,6 +105,27 @@ describe('the management page in a browser', () => {
         expect(await page.evaluate('window.__pwned')).toBeUndefined();
         const link = page.locator(`#athletes tr[data-athlete-id="${athletes[1]}"] a`);
         expect(await link.getAttribute('href')).toBe(`http://localhost:8233/namespaces/default/workflows/athlete-${athletes[1]}`);
+
+        // Pause and resume one athlete from its row.
+        const ada = page.locator(`#athletes tr[data-athlete-id="${athletes[0]}"]`);
+        const pausedBy = async () => ((await (await api.fetch(`/athletes/${athletes[0]}`, { admin: true })).json()) as { pausedBy: string | null }).pausedBy;
+        await ada.locator('button.pause', { hasText: 'Pause' }).click();
+        await page.locator('#status', { hasText: `Paused ${NAMES[0]}` }).waitFor();
+        await expect.poll(pausedBy, { timeout: 20_000 }).toBe('operator');
+        await expect.poll(() => ada.locator('td').nth(2).textContent(), { timeout: 20_000 }).toBe('paused (by operator)');
+        await ada.locator('button.pause', { hasText: 'Resume' }).click();
+        await page.locator('#status', { hasText: `Resumed ${NAMES[0]}` }).waitFor();
+        await expect.poll(pausedBy, { timeout: 20_000 }).toBeNull();
+        await expect.poll(() => ada.locator('button.pause').textContent(), { timeout: 20_000 }).toBe('Pause');
+
+        // Change a setting: the backfill interval, in minutes on the form.
+        await page.fill('#setting-backfill', '90');
+        await page.click('#settings-form button[type=submit]');
+        await page.locator('#settings-message', { hasText: 'Saved' }).waitFor();
+        const settings = (await (await api.fetch('/admin/settings', { admin: true })).json()) as { settings: { backfillIntervalMs: number; paused: boolean } };
+        expect(settings.settings).toMatchObject({ backfillIntervalMs: 90 * 60_000, paused: false });
+        expect(await page.inputValue('#setting-backfill')).toBe('90');
+        expect(await page.locator('#settings-updated').textContent()).toMatch(/^changed /);
 
         // Sync all with options: full window, at most two athletes (the stalest first).
         await page.check('#mode-full');

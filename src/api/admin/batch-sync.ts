@@ -10,6 +10,7 @@ import {
   finishBatch,
   getBatch,
   markItemFailed,
+  markItemSkipped,
   markItemStarted,
   markItemSucceeded,
   openBatchItems,
@@ -18,13 +19,15 @@ import {
   type NewBatchItem,
   type OpenBatchItem,
 } from '../../db/repositories/sync-batches.js';
+import type { PauseCause } from '../../domain/fleet-settings.js';
+import { SYNC_NOW_REFUSALS } from '../../domain/failure-types.js';
 import type { SyncNowMode } from '../../domain/sync-types.js';
 import type { AthleteGateway, RequestedSync, SyncNowOutcome } from '../../temporal/athlete-gateway.js';
 import type { AdminSyncBody, SyncBatchView } from './schemas.js';
 
 export interface BatchSyncDeps {
   sql: Sql;
-  workflows: Pick<AthleteGateway, 'requestSync' | 'syncOutcome'>;
+  workflows: Pick<AthleteGateway, 'requestSync' | 'syncOutcome' | 'status'>;
   logger: Pick<Logger, 'info' | 'warn'>;
   /** Athletes whose sync is open at once (requested and not yet answered). */
   concurrency: number;
@@ -65,8 +68,26 @@ export function createBatchSync(deps: BatchSyncDeps) {
   const running = new Map<string, Promise<void>>();
   let stopping = false;
 
+  /**
+   * Why a row saying `paused` is paused, from its workflow (the row lags a resume by a sync): null when it is not
+   * (any more). Without an answer the row is believed.
+   */
+  async function pauseCauses(rows: AthleteRow[]): Promise<Map<number, PauseCause | null>> {
+    const causes = new Map<number, PauseCause | null>();
+    let next = 0;
+    const lane = async () => {
+      while (next < rows.length) {
+        const row = rows[next++]!;
+        const lookup = await workflows.status(row.id);
+        causes.set(row.id, lookup.kind === 'running' ? (lookup.status.pausedBy ?? null) : 'operator');
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, rows.length) }, lane));
+    return causes;
+  }
+
   /** Which athletes to sync and which to skip (with why), the least recently synced first. */
-  function plan(rows: AthleteRow[], requestedIds: number[] | null, options: BatchOptions): NewBatchItem[] {
+  function plan(rows: AthleteRow[], requestedIds: number[] | null, options: BatchOptions, causes: Map<number, PauseCause | null>): NewBatchItem[] {
     const skipped: NewBatchItem[] = [];
     const eligible: AthleteRow[] = [];
     const known = new Set(rows.map((row) => row.id));
@@ -77,7 +98,8 @@ export function createBatchSync(deps: BatchSyncDeps) {
       if (row.state === 'revoked') skip('revoked');
       else if (row.state === 'needs_reauth') skip('needs_reauth');
       // Strava refuses the application (403): the workflow waits out its back-off before serving anything.
-      else if (row.state === 'paused') skip('paused');
+      else if (row.state === 'paused' && causes.get(row.id) === 'strava') skip('app_refused');
+      else if (row.state === 'paused' && causes.get(row.id) !== null) skip('paused');
       else if (recentAfter !== null && row.lastSyncAt && row.lastSyncAt.getTime() > recentAfter) skip('synced_recently');
       else eligible.push(row);
     }
@@ -139,6 +161,11 @@ export function createBatchSync(deps: BatchSyncDeps) {
           tokensRefreshed: r.tokensRefreshed ?? 0,
           durationMs: Math.round(r.durationMs),
         });
+        return;
+      }
+      if (outcome.kind === 'failed' && outcome.type === SYNC_NOW_REFUSALS.paused) {
+        // Paused after the batch was planned: skipped like the athletes paused before.
+        await markItemSkipped(sql, batchId, athleteId, 'paused');
         return;
       }
       if (outcome.kind === 'failed') {
@@ -233,7 +260,8 @@ export function createBatchSync(deps: BatchSyncDeps) {
       const requestedIds = Array.isArray(body.athleteIds) ? [...new Set(body.athleteIds)] : null;
       const rows = await listAthletes(sql, requestedIds ? { ids: requestedIds } : {});
       const options: BatchOptions = { skipIfSyncedWithinMs: body.skipIfSyncedWithin ?? null, limit: body.limit ?? null };
-      const items = plan(rows, requestedIds, options);
+      const causes = await pauseCauses(rows.filter((row) => row.state === 'paused'));
+      const items = plan(rows, requestedIds, options, causes);
       const batchId = randomUUID();
       await createBatch(sql, { id: batchId, mode: body.mode, options: { ...options }, runner: runnerId, items });
       logger.info({ batchId, mode: body.mode, athletes: items.length, queued: items.filter((i) => i.status === 'queued').length }, 'batch sync started');

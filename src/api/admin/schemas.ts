@@ -83,7 +83,7 @@ export type AdminSyncBody = z.output<typeof adminSyncBodySchema>;
 export const syncBatchParamsSchema = z.object({ batchId: z.uuid().meta({ description: 'The batchId POST /admin/sync answered' }) });
 
 /** Why an athlete of a batch was not synced. */
-export const SKIP_REASONS = ['not_connected', 'revoked', 'needs_reauth', 'paused', 'synced_recently', 'over_limit'] as const;
+export const SKIP_REASONS = ['not_connected', 'revoked', 'needs_reauth', 'paused', 'app_refused', 'synced_recently', 'over_limit'] as const;
 
 export const syncBatchSchema = z
   .object({

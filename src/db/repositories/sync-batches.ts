@@ -96,6 +96,10 @@ export async function markItemFailed(sql: Db, batchId: string, athleteId: number
     where batch_id = ${batchId} and athlete_id = ${athleteId}`;
 }
 
+export async function markItemSkipped(sql: Db, batchId: string, athleteId: number, reason: string): Promise<void> {
+  await sql`update sync_batch_athletes set status = 'skipped', reason = ${reason} where batch_id = ${batchId} and athlete_id = ${athleteId}`;
+}
+
 export async function finishBatch(sql: Db, batchId: string): Promise<void> {
   await sql`update sync_batches set finished_at = now() where id = ${batchId} and finished_at is null`;
 }
