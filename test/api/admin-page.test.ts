@@ -138,7 +138,6 @@ describe('the management page in a browser', () => {
         expect(await facts.textContent()).toContain('Failed0');
         expect(await facts.textContent()).toMatch(/Strava requests\d+/);
         expect(await facts.textContent()).toContain('Doneyes');
-        await page.screenshot({ path: screenshotPath('admin-page', 'sync-all.png'), fullPage: true });
 
         // Live: the page refreshes itself every 10 s and keeps what the operator is doing.
         await page.selectOption('#state-filter', '');
@@ -171,7 +170,15 @@ describe('the management page in a browser', () => {
         expect(levels.every((level, i) => i === 0 || level <= levels[i - 1]! + 1)).toBe(true);
 
         await page.evaluate('window.scrollTo(0, 0)');
+        await page.click('#refresh');
+        await page.locator('#status', { hasText: 'loaded at' }).waitFor();
         await page.screenshot({ path: screenshotPath('admin-page', 'overview.png'), fullPage: false });
+        await page.screenshot({ path: screenshotPath('admin-page', 'page.png'), fullPage: true });
+        // From the athletes table down to the batch's result.
+        const from = (await page.locator('#athletes-h').boundingBox())!;
+        const to = (await page.locator('#sync-result').boundingBox())!;
+        const top = from.y - 8;
+        await page.screenshot({ path: screenshotPath('admin-page', 'athletes-and-sync.png'), fullPage: true, clip: { x: 0, y: top, width: 1360, height: to.y + to.height + 8 - top } });
         expect(errors).toEqual([]);
       } finally {
         await browser.close();
