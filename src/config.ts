@@ -103,6 +103,8 @@ export const configSchema = z.object({
     .default('loopback')
     .transform((text) => (/^\d+$/.test(text) ? Number(text) : text)),
   WORKER_METRICS_PORT: port.default(9464),
+  /** Athlete workflows the worker keeps cached (unset: half the process's memory at ~0.8 MiB each; src/worker/workflow-cache-size.ts). */
+  WORKER_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
   BACKFILL_INTERVAL: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillIntervalMs),
   BACKFILL_OVERLAP: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillOverlapMs),
   FOCUS_STALE_AFTER: durationSchema.default(DEFAULT_SYNC_OPTIONS.focusStaleAfterMs),

@@ -120,9 +120,14 @@ export function verdicts(report: FleetSimReport): string[] {
     // The 14-day floor alone costs 1.2 requests per athlete per 14 days: what the limit can carry at this mix.
     const perAthlete = realtimeDemand / r.athletes + REQUESTS_PER_BACKFILL / 14;
     const capacity = Math.floor(limits.daily / perAthlete);
-    const floorHeld = r.maxBackfillGapMs <= 14 * 24 * HOUR_MS;
+    const floor =
+      r.days >= 14
+        ? r.maxBackfillGapMs <= 14 * 24 * HOUR_MS
+          ? 'yes'
+          : `no (longest gap ${hours(r.maxBackfillGapMs)} h)`
+        : `not shown by a ${r.days}-day run (longest gap ${hours(r.maxBackfillGapMs)} h; ${fmt(r.neverBackfilled)} athletes had no backfill in it)`;
     out.push(
-      `${label}: ${r.over429} 429s; every athlete backfilled within 14 days: ${floorHeld ? 'yes' : `no (longest gap ${hours(r.maxBackfillGapMs)} h)`}; ` +
+      `${label}: ${r.over429} 429s; every athlete backfilled within 14 days: ${floor}; ` +
         `at this fleet mix the limit carries about ${fmt(capacity)} athletes with the 14-day floor and every event fetched` +
         (capacity < r.athletes ? ` — fewer than the ${fmt(r.athletes)} simulated: realtime fetches take the budget first and the rest waits (the governor never lets it become a 429).` : '.'),
     );

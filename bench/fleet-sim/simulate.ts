@@ -74,6 +74,8 @@ export interface SimulationResult {
   timeToRepairMs: { p50: number; p95: number; max: number } | null;
   /** Longest time any athlete went without a backfill (from the start or the previous one). */
   maxBackfillGapMs: number;
+  /** Athletes with no backfill at all during the run. */
+  neverBackfilled: number;
   /** Median planned interval per class over the run. */
   plannedIntervalMs: Record<ActivityClass, number | null>;
   /** Event fetches the governor held back (the realtime share was spent), and how long fetches waited. */
@@ -89,6 +91,7 @@ interface Athlete {
   latestStart: number | null;
   nextBackfillAt: number;
   lastBackfillAt: number;
+  backfills: number;
   /** Changes webhooks missed and nothing has repaired yet: activity id -> time of the first missed change. */
   missed: Map<number, number>;
 }
@@ -191,7 +194,7 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
     const age = profile.initialAgeDays;
     const latestStart = age ? start - (age[0] + random() * (age[1] - age[0])) * DAY_MS : null;
     // Connected earlier: the first backfills are spread over one base interval, as a running fleet's are.
-    const athlete: Athlete = { id: i + 1, profile, latestStart, nextBackfillAt: start + random() * options.baseIntervalMs, lastBackfillAt: start, missed: new Map() };
+    const athlete: Athlete = { id: i + 1, profile, latestStart, nextBackfillAt: start + random() * options.baseIntervalMs, lastBackfillAt: start, backfills: 0, missed: new Map() };
     athletes.push(athlete);
     agenda.push({ at: athlete.nextBackfillAt, kind: 'backfill', athlete });
     if (profile.uploadsPerDay > 0) agenda.push({ at: start + exponential(random, profile.uploadsPerDay), kind: 'upload', athlete });
@@ -334,6 +337,7 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
           break;
         }
         stats.backfills += 1;
+        athlete.backfills += 1;
         stats.maxGap = Math.max(stats.maxGap, clock.now - athlete.lastBackfillAt);
         athlete.lastBackfillAt = clock.now;
         const repairs = athlete.missed.size;
@@ -362,6 +366,7 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
     unrepairedAtEnd: athletes.reduce((sum, a) => sum + a.missed.size, 0),
     timeToRepairMs: percentiles(repairTimes),
     maxBackfillGapMs: stats.maxGap,
+    neverBackfilled: athletes.filter((a) => a.backfills === 0).length,
     plannedIntervalMs,
     realtimeDeferred: stats.realtimeDeferred,
     realtimeWaitMs: percentiles(realtimeLags),

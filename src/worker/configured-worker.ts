@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
@@ -7,6 +8,7 @@ import type { Sql } from '../db/connection.js';
 import { learnedDailyBackgroundBudget } from '../strava/rate-governor.js';
 import { createStravaServices } from '../strava/services.js';
 import { createAthleteWorker, type AthleteWorkerOptions } from './create-worker.js';
+import { defaultMaxCachedWorkflows } from './workflow-cache-size.js';
 
 /**
  * The production wiring of a worker from the environment contract: Strava services, activities with the
@@ -31,6 +33,7 @@ export function createConfiguredWorker(
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? defaultMaxCachedWorkflows(totalmem(), process.constrainedMemory?.()),
     ...overrides,
   });
 }

@@ -12,6 +12,8 @@ export interface AthleteWorkerOptions {
   workflowBundle?: { code: string };
   /** In-flight activities get this long to finish on shutdown (the SDK default, 0, cancels them at once). */
   shutdownGraceTime?: Duration;
+  /** Workflows kept cached (the SDK's heap-based default when absent). */
+  maxCachedWorkflows?: number;
 }
 
 /** The worker that runs athlete workflows and their activities on one task queue. */
@@ -24,5 +26,6 @@ export function createAthleteWorker(options: AthleteWorkerOptions): Promise<Work
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: 50,
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });
 }
