@@ -326,7 +326,9 @@
     setText(cells[1], String(athlete.activityCount));
     const cause = pauseCause(athlete);
     const live = athlete.live;
-    setText(cells[2], live ? live.state + (cause ? ` (by ${cause})` : '') : athlete.state);
+    // The workflow's state when just asked (it shows `syncing`, which the row never holds), else the row's.
+    const state = live && athlete.liveFresh ? live.state : athlete.state;
+    setText(cells[2], state + (state === 'paused' && cause && cause !== 'paused' ? ` (by ${cause})` : ''));
     setWhen(cells[3], athlete.lastSyncAt);
     setWhen(cells[4], live ? live.nextBackfillAt : null, live ? 'not planned' : '—');
     const lastError = live && live.lastError;
@@ -366,13 +368,25 @@
       button.disabled = false;
     }
     // The workflow applies the signal a moment later; look again shortly.
-    setTimeout(() => apply(loadAthletes).catch(() => {}), 1000);
+    setTimeout(() => apply(() => loadAthletes({ live: true })).catch(() => {}), 1000);
   }
-  async function loadAthletes() {
+  /**
+   * The workflows' own view (next backfill, last error, pause) costs a status query per athlete: asked at most every
+   * LIVE_EVERY_MS (and at once after an action on an athlete); in between the previous answers are shown.
+   */
+  const LIVE_EVERY_MS = 30000;
+  let liveAt = 0;
+  async function loadAthletes(options = {}) {
     const state = $('state-filter').value;
-    const query = new URLSearchParams({ live: 'true' });
+    const live = options.live || Date.now() - liveAt >= LIVE_EVERY_MS;
+    const query = new URLSearchParams({ live: String(live) });
     if (state) query.set('state', state);
     const { athletes } = await api('/admin/athletes?' + query);
+    if (live) liveAt = Date.now();
+    for (const a of athletes) {
+      a.liveFresh = live;
+      if (!live) a.live = athletesById.has(a.athleteId) ? athletesById.get(a.athleteId).live : undefined;
+    }
     return () => {
       if (!state) athletesById = new Map(athletes.map((a) => [a.athleteId, a]));
       else for (const a of athletes) athletesById.set(a.athleteId, a);
@@ -664,7 +678,7 @@
     status('Key forgotten.');
   });
   $('refresh').addEventListener('click', () => refresh());
-  $('state-filter').addEventListener('change', () => apply(loadAthletes).catch((error) => status(error.message, 'error')));
+  $('state-filter').addEventListener('change', () => apply(() => loadAthletes({ live: true })).catch((error) => status(error.message, 'error')));
   $('runs-filter').addEventListener('submit', (event) => {
     event.preventDefault();
     apply(() => loadRuns({ reset: true })).catch((error) => status(error.message, 'error'));
