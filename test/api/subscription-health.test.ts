@@ -4,7 +4,7 @@ import { listEvents } from '../../src/db/repositories/webhook-inbox.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, uniqueTaskQueue, type DevServerHandles } from '../helpers/temporal.js';
-import { startApi, waitFor, type ApiHarness } from './helpers/api-harness.js';
+import { startApi, uniqueAthleteId, waitFor, type ApiHarness } from './helpers/api-harness.js';
 import { startRecordingWorker } from './webhooks-fixtures/harness.js';
 
 const db = useTestDatabase();
@@ -77,7 +77,8 @@ describe('subscription health: the overview, the gauges and the periodic check',
   });
 
   it('the last genuine webhook: set by an event Strava delivers, not by a forged one with another subscription id', async () => {
-    const athlete = await emulator.control.createAthlete({ activities: 0 });
+    // An id of this run only: workflow ids (athlete-<id>) are shared by every test file on the dev server.
+    const athlete = await emulator.control.createAthlete({ id: uniqueAthleteId(), activities: 0 });
     await emulator.control.issueTokens(athlete.id);
     await upsertConnectedAthlete(db.sql, athlete.id, ['read', 'activity:read_all']);
     await db.sql`insert into activities (id, athlete_id, name, sport_type, start_date, raw)

@@ -82,8 +82,10 @@ export function createSubscriptionHealth(deps: SubscriptionHealthDeps) {
    * the claimant is refreshing that moment).
    */
   async function check(maxAgeMs: number): Promise<SubscriptionCheckRow> {
+    if (inflight) return inflight;
     const stored = await readSubscriptionCheck(sql);
-    if (stored && now() - stored.checkedAt.getTime() < maxAgeMs) return stored;
+    // A turn claimed a moment ago (here or elsewhere) whose answer is on its way counts as fresh: wait for it.
+    if (stored && now() - stored.checkedAt.getTime() < maxAgeMs) return asking(stored) ? othersAnswer() : stored;
     inflight ??= (async () => {
       const at = new Date(now());
       if (await claimSubscriptionCheck(sql, at, new Date(at.getTime() - maxAgeMs))) return askStrava(stored, at);
@@ -92,13 +94,15 @@ export function createSubscriptionHealth(deps: SubscriptionHealthDeps) {
     return inflight;
   }
 
+  /** Someone claimed the turn and has not recorded Strava's answer (or a failure) yet. */
+  const asking = (row: SubscriptionCheckRow) => row.error === null && (row.answeredAt?.getTime() ?? 0) < row.checkedAt.getTime();
+
   /** Another process claimed the turn: its answer lands within a request's time; wait for it a little. */
   async function othersAnswer(): Promise<SubscriptionCheckRow> {
     const deadline = Date.now() + OTHERS_ANSWER_WAIT_MS;
     for (;;) {
       const row = await readSubscriptionCheck(sql);
-      const asking = row && row.error === null && (row.answeredAt?.getTime() ?? 0) < row.checkedAt.getTime();
-      if (row && (!asking || Date.now() > deadline)) return row;
+      if (row && (!asking(row) || Date.now() > deadline)) return row;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
