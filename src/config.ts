@@ -18,6 +18,7 @@ const DEV_SECRETS = {
   TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 'strava-sync-dev-key').toString('base64'),
   ADMIN_API_KEY: 'dev-admin-key',
   OAUTH_STATE_SECRET: 'dev-oauth-state-secret',
+  CLIENT_TOKEN_KEYS: Buffer.alloc(32, 'strava-sync-dev-client-token-key').toString('base64'),
 } as const;
 
 const SECRET_NAMES = Object.keys(DEV_SECRETS) as (keyof typeof DEV_SECRETS)[];
@@ -48,6 +49,16 @@ const oldKeys = z.string().transform((text, ctx) => {
   }
   return keys;
 });
+
+/** CLIENT_TOKEN_KEYS: base64 32-byte keys, comma-separated; the first signs new client tokens, every one verifies. */
+const signingKeys = oldKeys.refine((keys) => keys.length > 0, 'must hold at least one base64 32-byte key; generate one with: openssl rand -base64 32');
+
+/** A published development value, also as one entry of a key list. */
+function isPublished(name: (typeof PUBLISHED_SECRET_NAMES)[number], value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const entries = name === 'CLIENT_TOKEN_KEYS' ? value.split(',').map((part) => part.trim()) : [value.trim()];
+  return entries.includes(DEV_SECRETS[name]);
+}
 
 const url = (protocols: string[]) =>
   z.string().refine((text) => {
@@ -84,11 +95,31 @@ export const configSchema = z.object({
     .string()
     .default('')
     .transform((text) => text.split(',').map((o) => o.trim()).filter(Boolean)),
+  /**
+   * Web origins whose pages may call the athlete routes from the browser with a client token (CORS), e.g.
+   * https://app.example.com; comma-separated. Empty: only pages of the API's own origin.
+   */
+  CLIENT_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine((origin) => {
+      try {
+        const url = new URL(origin);
+        return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+      } catch {
+        return false;
+      }
+    }, 'every entry must be an origin like https://app.example.com (scheme, host and port only)'))),
   TOKEN_ENCRYPTION_KEY: encryptionKey,
   TOKEN_DECRYPTION_KEYS: oldKeys.default([]),
   TOKEN_REFRESH_MARGIN: durationSchema.default(5 * 60_000),
   ADMIN_API_KEY: z.string().min(8, 'must be at least 8 characters'),
   OAUTH_STATE_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** Keys of the per-athlete client tokens (JWT, HS256): the first signs, all verify (rotation: prepend a new one). */
+  CLIENT_TOKEN_KEYS: signingKeys,
+  /** Longest lifetime a client token may be minted with (ttlSeconds above it is refused). */
+  CLIENT_TOKEN_MAX_TTL: durationSchema.refine((ms) => ms <= 7 * 86_400_000, 'must be at most 7d').default(86_400_000),
   /** Bearer token Prometheus sends to the API's /metrics (the admin key works too); unset: the admin key only. */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: port.default(3000),
@@ -116,6 +147,8 @@ export const configSchema = z.object({
   SYNC_HISTORY_RETENTION: durationSchema.default(30 * 86_400_000),
   /** A backfill that has not completed this long after it was due counts as late (the completion rate). */
   BACKFILL_LATE_AFTER: durationSchema.default(15 * 60_000),
+  /** Changes are kept this long for replay (SSE Last-Event-ID, GET /changes); a client away longer must refetch. */
+  CHANGE_LOG_RETENTION: durationSchema.default(7 * 86_400_000),
   RATE_BACKGROUND_SHARE: share.default(DEFAULT_BACKGROUND_SHARE),
   RATE_INTERACTIVE_SHARE: share.default(0.85),
   STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),
@@ -151,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const published: string[] = [];
   if (production) {
     for (const name of PUBLISHED_SECRET_NAMES) {
-      if (input[name]?.trim() === DEV_SECRETS[name]) published.push(`${name}: is the published development value; set a secret of your own`);
+      if (isPublished(name, input[name])) published.push(`${name}: is the published development value; set a secret of your own`);
     }
   } else {
     for (const name of SECRET_NAMES) input[name] ??= DEV_SECRETS[name];

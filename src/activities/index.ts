@@ -20,6 +20,7 @@ import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
 import { recordBackfillPlan } from '../db/repositories/backfill-plans.js';
 import { asActivity, isStravaError, toActivityFailure } from './failures.js';
+import { createResyncActivities } from './resync.js';
 import { createRunRecorder } from './run-recorder.js';
 import type { AthleteActivities, FetchActivityResult } from '../domain/activity-contract.js';
 
@@ -306,6 +307,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       log?.info({ athleteId, activitiesDeleted }, 'athlete purged after deauthorization');
       return { activitiesDeleted };
     },
+
+    ...createResyncActivities({ sql, strava, now, cancellation, recordRun }),
   };
 
   // The Strava calls (the workflow gives them a heartbeat timeout); database-only activities are short.
@@ -316,5 +319,6 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
     fetchActivity: heartbeating(activities.fetchActivity),
     verifyAuthorization: heartbeating(activities.verifyAuthorization),
     deauthorizeAthlete: heartbeating(activities.deauthorizeAthlete),
+    resyncPage: heartbeating(activities.resyncPage),
   };
 }

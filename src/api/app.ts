@@ -12,7 +12,14 @@ import { syncHistoryOpenApi } from './admin/sync-history-openapi.js';
 import { createSyncHistoryRetention, type SyncHistoryRetention } from './admin/sync-history-retention.js';
 import { ChangeStreams } from './athletes/change-stream.js';
 import { athletesRouter } from './athletes/router.js';
+import { createChangeLogRetention, type ChangeLogRetention } from './changes/change-log-retention.js';
+import { changesRouter } from './changes/router.js';
 import { requireAdminKey, requireMetricsToken } from './auth/admin-key.js';
+import { athleteAccess } from './auth/athlete-access.js';
+import { clientCors } from './auth/client-cors.js';
+import { createClientTokens } from './auth/client-tokens.js';
+import { clientTokensRouter } from './athletes/client-tokens-router.js';
+import { resyncRouter } from './athletes/resync-router.js';
 import { oauthRouter } from './auth/oauth-router.js';
 import { errorBody, errorHandler, notFoundHandler } from './http/errors.js';
 import { registerGovernorMetrics } from './http/governor-metrics.js';
@@ -102,6 +109,8 @@ export type ApiApp = Express & {
   subscriptionHealth: SubscriptionHealth;
   /** Batch syncs running in this process (stopped on shutdown; another instance adopts what is left). */
   batches: BatchSync;
+  /** Prunes the change log past CHANGE_LOG_RETENTION; started and stopped with the relay. */
+  changeLogRetention: ChangeLogRetention;
   /** The settings and their passes to running workflows; started and stopped with the server. (Not `settings`: Express keeps its own there.) */
   settingsSync: SettingsSync;
 };
@@ -142,6 +151,7 @@ export function createApp(deps: AppDeps): ApiApp {
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
   const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi, settingsOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
+  const clientTokens = createClientTokens({ keys: config.CLIENT_TOKEN_KEYS, now });
 
   const app = express() as ApiApp;
   app.disable('x-powered-by');
@@ -171,7 +181,16 @@ export function createApp(deps: AppDeps): ApiApp {
   app.use('/auth', limiter('OAuth', options.rateLimits.oauth));
   app.use(oauthRouter({ config, sql, strava, workflows, logger, now, stateTtlMs: options.oauthStateTtlMs }));
 
-  app.use('/athletes', adminKey, ...jsonBody('16kb'), athletesRouter({ config, sql, workflows, streams, logger }));
+  // The admin key, or a client token on the routes athlete-access.ts lists for it.
+  app.use(
+    '/athletes',
+    clientCors(config.CLIENT_ORIGINS),
+    athleteAccess({ adminApiKey: config.ADMIN_API_KEY, tokens: clientTokens }),
+    ...jsonBody('16kb'),
+    athletesRouter({ config, sql, workflows, streams, logger }),
+    clientTokensRouter({ config, sql, tokens: clientTokens }),
+    resyncRouter({ config, sql, strava, workflows, logger }),
+  );
 
   // The management page itself is public (it holds no data); everything it loads needs the key.
   app.get('/admin', (_req, res) => {
@@ -182,6 +201,7 @@ export function createApp(deps: AppDeps): ApiApp {
       .type('html')
       .send(renderAdminPage(nonce));
   });
+  app.use('/changes', adminKey, changesRouter({ sql, streams }));
   app.use(
     createSubscriptionRouter({
       service: createSubscriptionService({ strava: strava.client, sql, config }),
@@ -196,6 +216,7 @@ export function createApp(deps: AppDeps): ApiApp {
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
+  const changeLogRetention = createChangeLogRetention({ sql, retentionMs: config.CHANGE_LOG_RETENTION, logger, now });
   const syncHistoryRetention = createSyncHistoryRetention({ sql, retentionMs: config.SYNC_HISTORY_RETENTION, logger });
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, subscriptionHealth, batches, settingsSync });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, subscriptionHealth, batches, settingsSync, changeLogRetention });
 }

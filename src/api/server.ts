@@ -21,7 +21,7 @@ export interface StartOptions {
   port: number;
   host?: string;
   logger?: Logger;
-  /** Start the webhook inbox relay, the inbox and sync history retention and the subscription check with the listener (default true). */
+  /** Start the webhook inbox relay, the inbox, sync history and change log retention and the subscription check with the listener (default true). */
   relay?: boolean;
   /** Start the settings passes (src/api/settings) with the listener (default true). */
   settingsPasses?: boolean;
@@ -48,6 +48,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
     app.relay.start();
     app.inboxRetention.start();
     app.syncHistoryRetention.start();
+    app.changeLogRetention.start();
     app.subscriptionHealth.start();
   }
   const runSettings = options.settingsPasses ?? true;
@@ -78,7 +79,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
       }
       await app.batches.stop();
       if (runRelay) {
-        await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop(), app.subscriptionHealth.stop()]);
+        await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop(), app.changeLogRetention.stop(), app.subscriptionHealth.stop()]);
       }
       if (runSettings) await app.settingsSync.stop();
       options.logger?.info('api stopped');

@@ -94,6 +94,34 @@ export interface RemoveActivityInput {
   receivedAt?: number;
 }
 
+export interface ResyncPageInput {
+  athleteId: number;
+  /** The range re-sync this page belongs to (its listed ids are recorded under it until it finishes). */
+  resyncId: string;
+  /** Epoch seconds: list activities that started after this (exclusive), oldest first... */
+  after: number;
+  /** ...and before this (exclusive): the window's end. */
+  before: number;
+  perPage: number;
+}
+
+export interface ResyncPageResult {
+  listed: number;
+  added: number;
+  updated: number;
+  /** Latest start_date (epoch s) on the page (pages come oldest first): the next page lists after it; null when empty. */
+  newestStart: number | null;
+  requests: number;
+}
+
+export interface FinishResyncInput {
+  athleteId: number;
+  resyncId: string;
+  /** The whole window (epoch s, both exclusive), as requested. */
+  after: number;
+  before: number;
+}
+
 export interface VerifyAuthorizationResult {
   authorized: boolean;
   requests: number;
@@ -112,4 +140,8 @@ export interface AthleteActivities {
   verifyAuthorization(input: { athleteId: number }): Promise<VerifyAuthorizationResult>;
   deauthorizeAthlete(input: { athleteId: number }): Promise<{ requests: number }>;
   purgeAthlete(input: { athleteId: number }): Promise<{ activitiesDeleted: number }>;
+  /** One page of a range re-sync (background priority): list, upsert, remember what Strava returned. */
+  resyncPage(input: ResyncPageInput): Promise<ResyncPageResult>;
+  /** The end of a range re-sync: removes stored activities of the window Strava did not return. */
+  finishResync(input: FinishResyncInput): Promise<{ deleted: number }>;
 }

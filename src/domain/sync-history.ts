@@ -7,9 +7,10 @@
 /**
  * Why the workflow ran a Strava activity: a webhook event (fetch, deferred fetch, 404 retry, removal), the
  * background backfill, app focus, sync now (`POST /athletes/:id/sync`, `POST /admin/sync`), a page of the history
- * import, the first sync after a reconnect, or the list of the recent window that answers a burst of events.
+ * import, the first sync after a reconnect, the list of the recent window that answers a burst of events, or a
+ * range re-sync (`POST /athletes/:id/resync`).
  */
-export const SYNC_TRIGGERS = ['webhook', 'backfill', 'focus', 'manual', 'import_page', 'catch_up', 'burst'] as const;
+export const SYNC_TRIGGERS = ['webhook', 'backfill', 'focus', 'manual', 'import_page', 'catch_up', 'burst', 'resync'] as const;
 export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
 
 /**
@@ -17,7 +18,7 @@ export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
  * request), and those whose changes no webhook announced: the repairs.
  */
 export const WEBHOOK_DELIVERED_TRIGGERS: readonly SyncTrigger[] = ['webhook', 'burst'];
-export const REPAIR_TRIGGERS: readonly SyncTrigger[] = ['backfill', 'focus', 'manual', 'catch_up'];
+export const REPAIR_TRIGGERS: readonly SyncTrigger[] = ['backfill', 'focus', 'manual', 'catch_up', 'resync'];
 
 /**
  * ok: the activity did its work; skipped: it ran but wrote nothing because a newer delete is recorded (or the
@@ -28,7 +29,7 @@ export const RUN_OUTCOMES = ['ok', 'failed', 'rate_limited', 'skipped'] as const
 export type RunOutcome = (typeof RUN_OUTCOMES)[number];
 
 /** Which activity ran. */
-export const RUN_ACTIVITIES = ['sync_window', 'import_page', 'fetch_activity', 'remove_activity'] as const;
+export const RUN_ACTIVITIES = ['sync_window', 'import_page', 'fetch_activity', 'remove_activity', 'resync_page', 'finish_resync'] as const;
 export type RunActivity = (typeof RUN_ACTIVITIES)[number];
 
 /**

@@ -23,11 +23,13 @@ import {
   pauseSignal,
   reconnectedSignal,
   resumeSignal,
+  resyncRangeSignal,
   settingsSignal,
   statusQuery,
   stravaEventSignal,
   syncNowUpdate,
   syncNowWithModeUpdate,
+  type ResyncRequest,
 } from '../workflows/messages.js';
 import { athleteStartOptions, athleteWorkflowId, type AthleteGatewayConfig } from './athlete-start-options.js';
 import { decodeSyncId, encodeSyncId, newSyncNowUpdateId, type SyncRef } from './sync-id.js';
@@ -122,6 +124,11 @@ export class AthleteGateway {
 
   async disconnect(athleteId: number): Promise<void> {
     await this.signalWithStart(athleteId, disconnectSignal);
+  }
+
+  /** Queues a range re-sync of one window in the athlete's workflow. */
+  async resync(athleteId: number, request: ResyncRequest): Promise<void> {
+    await this.signalWithStart(athleteId, resyncRangeSignal, request);
   }
 
   /** An operator pauses the athlete's auto sync (a workflow not running starts paused). */

@@ -43,6 +43,27 @@ export interface FetchBudget {
   refilledAt: number;
 }
 
+/** A range re-sync waiting or running (POST /athletes/:id/resync): ids, times and counts only. */
+export interface ResyncJob {
+  id: string;
+  /** The window, epoch seconds, both bounds exclusive (as Strava filters). */
+  after: number;
+  before: number;
+  /** The next page lists activities that started after this (epoch s): pages come oldest first. */
+  cursor: number;
+  pages: number;
+  listed: number;
+  added: number;
+  updated: number;
+  requestedAt: string;
+  startedAt: string | null;
+}
+
+export interface ResyncOutcome extends Omit<ResyncJob, 'cursor'> {
+  deleted: number;
+  finishedAt: string;
+}
+
 export interface SyncCounters {
   eventsReceived: number;
   eventsHandled: number;
@@ -67,6 +88,9 @@ export interface SyncCounters {
   staleDeauthorizations: number;
   rateLimitWaits: number;
   continuedAsNew: number;
+  /** Range re-syncs finished, and requests dropped because MAX_QUEUED_RESYNCS were waiting. */
+  resyncs: number;
+  resyncsDropped: number;
 }
 
 export interface LastError {
@@ -112,6 +136,9 @@ export interface AthleteWorkflowState {
   disconnectPending: boolean;
   counters: SyncCounters;
   lastError: LastError | null;
+  /** Range re-syncs, oldest first; the first one runs (resync-steps.ts). */
+  resyncs: ResyncJob[];
+  lastResync: ResyncOutcome | null;
   /** When an operator paused this athlete's auto sync (pause signal); null: not paused by an operator. */
   operatorPausedAt: string | null;
   /** The settings' fleet-wide pause, as last received. */
@@ -158,6 +185,10 @@ export interface AthleteStatus {
   pausedUntil: string | null;
   counters: SyncCounters;
   lastError: LastError | null;
+  /** The range re-sync in progress (its window and how far it got), and how many wait behind it. */
+  resync: (Omit<ResyncJob, 'cursor'> & { listedUpTo: string }) | null;
+  queuedResyncs: number;
+  lastResync: ResyncOutcome | null;
   /** Why auto sync is paused (operator before fleet before Strava's 403), null when it is not. */
   pausedBy: PauseCause | null;
   operatorPausedAt: string | null;
@@ -189,6 +220,8 @@ export function emptyCounters(): SyncCounters {
     staleDeauthorizations: 0,
     rateLimitWaits: 0,
     continuedAsNew: 0,
+    resyncs: 0,
+    resyncsDropped: 0,
   };
 }
 
@@ -219,6 +252,8 @@ export function initialState(): AthleteWorkflowState {
     disconnectPending: false,
     counters: emptyCounters(),
     lastError: null,
+    resyncs: [],
+    lastResync: null,
     operatorPausedAt: null,
     fleetPaused: false,
     settingsVersion: 0,

@@ -67,6 +67,8 @@ export class AthleteSyncRun {
       budget: this.budget,
       syncNowWaiting: this.syncNowWaiting(),
       continueAsNewDue: info.continueAsNewSuggested || info.historyLength >= this.opts.continueAsNewAfterEvents,
+      // Asked only when it matters, so the patch marker lands where the behaviour changes.
+      deferFocus: this.state.focusPending && this.isBlocked('interactive') && patched(PATCHES.deferFocus),
     };
   }
 

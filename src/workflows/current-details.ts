@@ -25,6 +25,7 @@ const DOING: Record<Step, string> = {
   catchUp: 'catching up after a reconnect',
   importPage: 'importing the history',
   planBackfill: 'planning the next backfill',
+  resyncPage: 'range re-sync: listing a requested window',
   backfill: 'backfilling',
   rest: 'resting',
 };

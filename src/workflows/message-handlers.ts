@@ -2,7 +2,7 @@ import { ApplicationFailure, condition, log, patched, setHandler } from '@tempor
 import type { StravaEventSignal, SyncNowMode, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { SYNC_NOW_REFUSALS } from '../domain/failure-types.js';
-import type { AthleteStatus } from './athlete-state.js';
+import type { AthleteStatus, ResyncJob } from './athlete-state.js';
 import { iso, type AthleteSyncRun, type SyncNowWaiter } from './athlete-sync-run.js';
 import { eventKey, pushBounded } from './event-plan.js';
 import { refill } from './fetch-budget.js';
@@ -13,6 +13,7 @@ import {
   pauseSignal,
   reconnectedSignal,
   resumeSignal,
+  resyncRangeSignal,
   settingsSignal,
   statusQuery,
   stravaEventSignal,
@@ -21,6 +22,7 @@ import {
 import { pausedBy, syncHeld } from './next-step.js';
 import { applySettings, pauseByOperator, resumeByOperator } from './operator-controls.js';
 import { PATCHES } from './patches.js';
+import { recordResyncRequest } from './resync-steps.js';
 
 /**
  * The athlete workflow's message handlers. They only record what was asked (and wake the loop); the main loop
@@ -45,6 +47,7 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.state.disconnectPending = true;
     run.wake = true;
   });
+  setHandler(resyncRangeSignal, (request) => recordResyncRequest(run, request));
   setHandler(pauseSignal, () => pauseByOperator(run));
   setHandler(resumeSignal, () => resumeByOperator(run));
   setHandler(settingsSignal, (settings) => applySettings(run, settings));
@@ -131,6 +134,9 @@ function athleteStatus(run: AthleteSyncRun): AthleteStatus {
     pausedUntil: state.pausedUntil !== null ? iso(state.pausedUntil) : null,
     counters: { ...state.counters },
     lastError: state.lastError,
+    resync: resyncProgress(state.resyncs[0]),
+    queuedResyncs: Math.max(0, state.resyncs.length - 1),
+    lastResync: state.lastResync,
     pausedBy: pausedBy(state),
     operatorPausedAt: state.operatorPausedAt,
     settings: {
@@ -142,4 +148,10 @@ function athleteStatus(run: AthleteSyncRun): AthleteStatus {
     activitiesStored: state.activitiesStored,
     lastSyncTrigger: state.lastSyncTrigger,
   };
+}
+
+function resyncProgress(job: ResyncJob | undefined): AthleteStatus['resync'] {
+  if (!job) return null;
+  const { cursor, ...rest } = job;
+  return { ...rest, listedUpTo: iso(cursor * 1000) };
 }

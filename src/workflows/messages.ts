@@ -22,3 +22,11 @@ export const pauseSignal = defineSignal<[]>('pause');
 export const resumeSignal = defineSignal<[]>('resume');
 /** The settings changed (PUT /admin/settings): sent to every running workflow that has an older version. */
 export const settingsSignal = defineSignal<[FleetSettings]>('settings');
+
+/** A range re-sync of one window (epoch seconds, both exclusive); `id` names it in status and logs. */
+export interface ResyncRequest {
+  id: string;
+  after: number;
+  before: number;
+}
+export const resyncRangeSignal = defineSignal<[ResyncRequest]>('resyncRange');

@@ -28,6 +28,7 @@ export const STEPS = [
   'catchUp', // first sync after a reconnect
   'importPage', // the history import is not finished
   'planBackfill', // the import finished: plan the first backfill
+  'resyncPage', // a range re-sync is waiting (background priority)
   'backfill', // the backfill timer is due
   'rest', // nothing to do: show the resting state and sleep until the next timer or message
 ] as const;
@@ -42,6 +43,8 @@ export interface StepInputs {
   syncNowWaiting: boolean;
   /** The server suggests continue-as-new, or the history reached continueAsNewAfterEvents. */
   continueAsNewDue: boolean;
+  /** A focus waits while the interactive share is rate limited (patch defer-focus-while-rate-limited). */
+  deferFocus?: boolean;
 }
 
 /** An operator paused auto sync, for this athlete or fleet-wide: no Strava call is made (events are kept). */
@@ -100,10 +103,11 @@ export function nextStep(state: AthleteWorkflowState, inputs: StepInputs): Step 
   if (state.burstListPending && (state.burstListNotBefore ?? 0) <= now && !blocked('interactive')) return 'burstList';
   if (Object.keys(state.deferred).length > 0 && fetchTokenAvailable(state, budget, now) && !blocked('realtime')) return 'fetchDeferred';
   if (inputs.syncNowWaiting) return 'serveSyncNow';
-  if (state.focusPending) return 'focusSync';
+  if (state.focusPending && !(inputs.deferFocus && blocked('interactive'))) return 'focusSync';
   if (state.catchUpPending && !blocked('interactive')) return 'catchUp';
   if (!state.import.done && !backgroundHeld(state, now)) return 'importPage';
   if (state.import.done && state.nextBackfillAt === null) return 'planBackfill';
+  if (state.resyncs.length > 0 && state.import.done && !backgroundHeld(state, now)) return 'resyncPage';
   if (backfillDue(state, now) && !backgroundHeld(state, now)) return 'backfill';
   return 'rest';
 }
@@ -117,7 +121,8 @@ export function restingState(state: AthleteWorkflowState, now: number): SyncStat
   const waitingForBudget =
     (blocked('background') && (!state.import.done || backfillDue(state, now))) ||
     (blocked('realtime') && (state.pendingEvents.length > 0 || Object.keys(state.notFound).length > 0)) ||
-    (blocked('interactive') && state.catchUpPending);
+    (blocked('interactive') && state.catchUpPending) ||
+    (blocked('background') && state.resyncs.length > 0);
   if (waitingForBudget) return 'rate_limited';
   return state.import.done ? 'idle' : 'importing';
 }

@@ -8,6 +8,8 @@ export const PATCHES = {
   confirmDeletes: 'confirm-deletes-with-strava',
   /** Event-triggered fetches take a token of the per-athlete budget; without one they are deferred. */
   eventFetchBudget: 'event-fetch-budget',
+  /** A focus while the interactive share is rate limited stays owed until it is free again (it used to be dropped). */
+  deferFocus: 'defer-focus-while-rate-limited',
   /** A new activity Strava confirmed pulls a far-off backfill in to the base interval. */
   pullInBackfill: 'pull-in-backfill-on-new-activity',
   /** Each planned backfill is recorded (backfill_plans), so one that never runs counts as late. */

@@ -83,12 +83,17 @@ async function fullSync(run: AthleteSyncRun) {
   return outcome;
 }
 
-/** Focus coalesces: one pending flag, a sync only when the data is stale and the interactive share is free. */
+/**
+ * Focus coalesces: one pending flag, a sync only when the data is stale. While the interactive share is rate
+ * limited the flag waits (nextStep), and a focus sync the rate limit refuses stays owed: the app asked for fresh
+ * data and gets it once the budget allows (runs recorded before the patch dropped it).
+ */
 export async function focusSync(run: AthleteSyncRun): Promise<void> {
   run.state.focusPending = false;
   if (focusFindsStale(run.state, Date.now(), run.opts) && !run.isBlocked('interactive')) {
     run.state.counters.focusSyncs += 1;
-    await quickSync(run, 'focus', 'interactive', 'app focus');
+    const outcome = await quickSync(run, 'focus', 'interactive', 'app focus');
+    if (!outcome.ok && outcome.kind === 'rate_limited' && patched(PATCHES.deferFocus)) run.state.focusPending = true;
   }
 }
 

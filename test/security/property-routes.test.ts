@@ -88,6 +88,8 @@ describe('property: hostile input to every route', () => {
       ['DELETE', ''],
       ['GET', '/events'],
       ['GET', '/sync/abc'],
+      ['POST', '/client-tokens'],
+      ['POST', '/resync'],
     ) as fc.Arbitrary<[string, string]>;
     const cases = fc.tuple(route, notAnAthlete, fc.option(hostileQuery(['limit', 'cursor', 'after', 'before', 'include'])), authorization, oddHeaders, anyBody).map(
       ([[method, rest], id, query, auth, headers, body]): HostileCase => ({
@@ -130,6 +132,56 @@ describe('property: hostile input to every route', () => {
         request: { method: 'GET', path: `/athletes/${athleteId}${query}`, headers: { ...headers, authorization: BEARER } },
         mustRefuse: false,
         success: jsonOk((body) => expect(body).toMatchObject({ athleteId, source: 'database' })),
+      })),
+    );
+    await fc.assert(fc.asyncProperty(cases, check), propertyRun(120));
+  });
+
+  it('client tokens and range re-sync: forged bearer tokens on every client route are a 401; hostile mint and resync bodies a 4xx, or their normal answer', async () => {
+    const segment = fc.oneof(
+      hostileString.map((text) => Buffer.from(text).toString('base64url')),
+      hostileJsonValue.map((value) => Buffer.from(JSON.stringify(value) ?? '').toString('base64url')),
+      fc.constantFrom('', 'eyJhbGciOiJub25lIn0', 'eyJhbGciOiJIUzI1NiIsImtpZCI6IngifQ', 'eyJhbGciOiJIUzI1NiJ9'),
+    );
+    const forged = fc.tuple(segment, segment, segment).map((parts) => parts.join('.'));
+    const clientRoute = fc.constantFrom(['GET', ''], ['GET', '/activities'], ['POST', '/focus'], ['POST', '/sync'], ['GET', '/sync/abc'], ['GET', '/events'], ['POST', '/resync']) as fc.Arbitrary<[string, string]>;
+    const mintBody = fc.oneof(
+      fc.record({ abilities: fc.oneof(fc.array(fc.oneof(fc.constantFrom('read', 'focus', 'sync', 'events'), hostileString), { maxLength: 10 }), hostileJsonValue), ttlSeconds: fc.oneof(hostileNumber, hostileJsonValue) }, { requiredKeys: [] }).map((body) => JSON.stringify(body)),
+      deepNesting,
+      brokenJson,
+    );
+    const cases = fc.oneof(
+      fc.tuple(clientRoute, forged, fc.boolean()).map(([[method, rest], token, inQuery]): HostileCase => ({
+        name: 'a forged client token',
+        request: inQuery
+          ? { method, path: `/athletes/${athleteId}${rest}?access_token=${percentEncode(token)}` }
+          : { method, path: `/athletes/${athleteId}${rest}`, headers: { authorization: `Bearer ${token}` } },
+        mustRefuse: true,
+      })),
+      fc.tuple(
+        fc.oneof(
+          fc.record({ after: fc.oneof(hostileJsonValue, hostileNumber, hostileString), before: fc.oneof(hostileJsonValue, hostileNumber, hostileString) }, { requiredKeys: [] }).map((body) => JSON.stringify(body)),
+          deepNesting,
+          brokenJson,
+        ),
+        authorization,
+      ).map(([body, auth]): HostileCase => ({
+        name: 'POST resync with a hostile body',
+        request: { method: 'POST', path: `/athletes/${athleteId}/resync`, headers: { authorization: auth, 'content-type': 'application/json' }, body },
+        mustRefuse: auth !== BEARER,
+        success: (response) => {
+          expect(response.status).toBe(202);
+          expect(JSON.parse(response.text)).toMatchObject({ athleteId, status: 'accepted', resyncId: expect.any(String) });
+        },
+      })),
+      fc.tuple(mintBody, authorization).map(([body, auth]): HostileCase => ({
+        name: 'POST client-tokens with a hostile body',
+        request: { method: 'POST', path: `/athletes/${athleteId}/client-tokens`, headers: { authorization: auth, 'content-type': 'application/json' }, body },
+        mustRefuse: auth !== BEARER,
+        success: (response) => {
+          expect(response.status).toBe(201);
+          expect(JSON.parse(response.text)).toMatchObject({ token: expect.any(String), athleteId, expiresAt: expect.any(String) });
+        },
       })),
     );
     await fc.assert(fc.asyncProperty(cases, check), propertyRun(120));

@@ -22,6 +22,7 @@ describe('finding 7: production refuses the published development secrets', () =
       TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 'strava-sync-dev-key').toString('base64'),
       ADMIN_API_KEY: 'dev-admin-key',
       OAUTH_STATE_SECRET: 'dev-oauth-state-secret',
+      CLIENT_TOKEN_KEYS: Buffer.alloc(32, 'strava-sync-dev-client-token-key').toString('base64'),
     };
     let problems: string[] = [];
     try {
@@ -32,6 +33,7 @@ describe('finding 7: production refuses the published development secrets', () =
     }
     expect(problems.map((line) => line.split(':')[0]).sort()).toEqual([
       'ADMIN_API_KEY',
+      'CLIENT_TOKEN_KEYS',
       'OAUTH_STATE_SECRET',
       'STRAVA_CLIENT_SECRET',
       'STRAVA_WEBHOOK_VERIFY_TOKEN',

@@ -38,6 +38,7 @@ describe('strava-sync CLI', () => {
       TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
       ADMIN_API_KEY: 'dev-admin-key',
       OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
+      CLIENT_TOKEN_KEYS: Buffer.alloc(32, 9).toString('base64'),
     });
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toBe('config error: ADMIN_API_KEY: is the published development value; set a secret of your own');

@@ -12,6 +12,7 @@ const PRODUCTION = {
   TOKEN_ENCRYPTION_KEY: KEY,
   ADMIN_API_KEY: 'a-long-admin-key',
   OAUTH_STATE_SECRET: 'a-long-oauth-state-secret',
+  CLIENT_TOKEN_KEYS: Buffer.alloc(32, 9).toString('base64'),
 };
 
 function problemsFor(env: NodeJS.ProcessEnv): string[] {
@@ -94,10 +95,30 @@ describe('config', () => {
         'STRAVA_CLIENT_SECRET: is required',
         'TOKEN_ENCRYPTION_KEY: is required',
         'ADMIN_API_KEY: is required',
+        'CLIENT_TOKEN_KEYS: is required',
       ]),
     );
     const ok = loadConfig(PRODUCTION);
     expect(ok.STRAVA_CLIENT_ID).toBe('42');
+    expect(ok.CLIENT_TOKEN_KEYS).toEqual([Buffer.alloc(32, 9)]);
+    expect(ok.CLIENT_TOKEN_MAX_TTL).toBe(86_400_000);
+  });
+
+  it('CLIENT_TOKEN_KEYS: comma-separated base64 32-byte keys, the first signs; CLIENT_TOKEN_MAX_TTL at most 7d', () => {
+    const [a, b] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    expect(loadConfig({ ...PRODUCTION, CLIENT_TOKEN_KEYS: `${a.toString('base64')}, ${b.toString('base64')}` }).CLIENT_TOKEN_KEYS).toEqual([a, b]);
+    expect(problemsFor({ ...PRODUCTION, CLIENT_TOKEN_KEYS: 'short' })).toEqual([expect.stringMatching(/^CLIENT_TOKEN_KEYS: every entry must be a base64 32-byte key/)]);
+    expect(problemsFor({ ...PRODUCTION, CLIENT_TOKEN_KEYS: ',' })).toEqual([expect.stringMatching(/^CLIENT_TOKEN_KEYS: must hold at least one/)]);
+    expect(problemsFor({ ...PRODUCTION, CLIENT_TOKEN_MAX_TTL: '8d' })).toEqual(['CLIENT_TOKEN_MAX_TTL: must be at most 7d']);
+    expect(loadConfig({ ...PRODUCTION, CLIENT_TOKEN_MAX_TTL: '15m' }).CLIENT_TOKEN_MAX_TTL).toBe(900_000);
+  });
+
+  it('CLIENT_ORIGINS: comma-separated origins (scheme, host, port), nothing more', () => {
+    expect(loadConfig({ CLIENT_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CLIENT_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(loadConfig({}).CLIENT_ORIGINS).toEqual([]);
+    for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', 'ftp://x.example.com']) {
+      expect(problemsFor({ CLIENT_ORIGINS: bad }), bad).toEqual([expect.stringMatching(/^CLIENT_ORIGINS: every entry must be an origin/)]);
+    }
   });
 
   describe('refuses the published development secrets in production', () => {
@@ -108,6 +129,9 @@ describe('config', () => {
       ['TOKEN_ENCRYPTION_KEY', Buffer.alloc(32, 'strava-sync-dev-key').toString('base64')],
       ['STRAVA_WEBHOOK_VERIFY_TOKEN', 'dev-verify-token'],
       ['STRAVA_CLIENT_SECRET', 'emulator-client-secret'],
+      ['CLIENT_TOKEN_KEYS', Buffer.alloc(32, 'strava-sync-dev-client-token-key').toString('base64')],
+      // Kept as a verifying key beside a key of one's own: still the published value.
+      ['CLIENT_TOKEN_KEYS', `${Buffer.alloc(32, 3).toString('base64')},${Buffer.alloc(32, 'strava-sync-dev-client-token-key').toString('base64')}`],
     ])('%s set to the development value is a start-up error naming it', (name, value) => {
       const problems = problemsFor({ ...PRODUCTION, [name]: value });
       expect(problems).toEqual([`${name}: is the published development value; set a secret of your own`]);

@@ -32,6 +32,7 @@ describe('nextStep', () => {
       deferred: { '6': { eventTime: 1, confirmsDelete: false } },
       focusPending: true,
       catchUpPending: true,
+      resyncs: [{ id: 'r', after: 1, before: 2, cursor: 1, pages: 0, listed: 0, added: 0, updated: 0, requestedAt: '', startedAt: null }],
     });
     let syncNowWaiting = true;
     let continueAsNewDue = true;
@@ -49,6 +50,7 @@ describe('nextStep', () => {
       catchUp: () => (state.catchUpPending = false),
       importPage: () => (state.import.done = true),
       planBackfill: () => (state.nextBackfillAt = new Date(NOW).toISOString()),
+      resyncPage: () => (state.resyncs = []),
       backfill: () => (state.nextBackfillAt = new Date(NOW + 1).toISOString()),
     };
     const chosen: Step[] = [];

@@ -114,6 +114,17 @@ export class FakeActivities {
         this.record('deauthorizeAthlete', input);
         return { requests: 1 };
       },
+      resyncPage: async (input) => {
+        this.record('resyncPage', input);
+        this.strava();
+        // Oldest first within the window, as Strava lists with `after`.
+        const slice = this.history.filter((s) => s > input.after && s < input.before).sort((a, b) => a - b).slice(0, input.perPage);
+        return { listed: slice.length, added: 0, updated: slice.length, newestStart: slice.length ? Math.max(...slice) : null, requests: 1 };
+      },
+      finishResync: async (input) => {
+        this.record('finishResync', input);
+        return { deleted: 0 };
+      },
       purgeAthlete: async (input) => {
         this.record('purgeAthlete', input);
         const activitiesDeleted = this.stored.size;

@@ -10,6 +10,7 @@ import { HttpError, parseInput } from '../http/errors.js';
 import { athleteWorkflowId, type AthleteGateway, type SyncNowOutcome } from '../../temporal/athlete-gateway.js';
 import { presentAthlete } from './present-athlete.js';
 import type { ChangeStreams } from './change-stream.js';
+import { eventStreamQuerySchema } from '../changes/schemas.js';
 import {
   activityPageQuerySchema,
   athleteIdParamsSchema,
@@ -184,7 +185,10 @@ export function athletesRouter(deps: AthletesRouterDeps): Router {
 
   router.get('/:id/events', async (req, res) => {
     const athlete = await loadAthlete(req);
-    await streams.open(athlete.id, res);
+    // EventSource sends Last-Event-ID when it reconnects; the query parameter is for clients that cannot.
+    const header = req.get('last-event-id');
+    const query = parseInput(eventStreamQuerySchema, header !== undefined ? { ...req.query, lastEventId: header } : req.query, 'query');
+    await streams.open(athlete.id, res, query.lastEventId);
   });
 
   return router;

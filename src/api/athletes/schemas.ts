@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PAUSE_CAUSES } from '../../domain/fleet-settings.js';
 import { SYNC_STATES } from '../../domain/sync-types.js';
+import { resyncOutcomeSchema, resyncProgressSchema } from './resync-status-schemas.js';
 
 /** Zod schemas of the athlete routes: used to parse requests and, unchanged, to generate /openapi.json. */
 
@@ -55,7 +56,13 @@ export const athleteStatusSchema = z
         .meta({ description: 'running: state and counters come from the live status query; otherwise from the database' }),
       closedStatus: z.string().optional().meta({ description: 'Temporal status of a closed workflow (COMPLETED, TERMINATED, ...)' }),
       live: z
-        .object({ state: syncStateSchema, lastSyncAt: z.string().nullable() })
+        .object({
+          state: syncStateSchema,
+          lastSyncAt: z.string().nullable(),
+          resync: resyncProgressSchema.nullable().optional().meta({ description: 'The range re-sync in progress' }),
+          queuedResyncs: z.number().int().optional(),
+          lastResync: resyncOutcomeSchema.nullable().optional().meta({ description: 'The last range re-sync finished' }),
+        })
         .catchall(z.unknown())
         .optional()
         .meta({ description: 'The workflow status query answer' }),

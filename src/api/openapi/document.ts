@@ -19,6 +19,9 @@ import {
   syncPendingSchema,
 } from '../athletes/schemas.js';
 import { callbackQuerySchema, connectedSchema, connectQuerySchema } from '../auth/schemas.js';
+import { clientTokenBodySchema, clientTokenSchema } from '../auth/client-token-schemas.js';
+import { changesPageSchema, changesQuerySchema, eventStreamQuerySchema } from '../changes/schemas.js';
+import { resyncAcceptedSchema, resyncBodySchema } from '../athletes/resync-schemas.js';
 import { errorBodySchema } from '../http/errors.js';
 import { healthSchema, readinessSchema } from '../http/health.js';
 import { handshakeQuerySchema, handshakeResponseSchema, webhookAckSchema, webhookEventSchema } from '../webhooks/event-schema.js';
@@ -39,10 +42,24 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     description: 'ADMIN_API_KEY',
   });
   const adminSecurity = [{ [bearer.name]: [] }];
+  const clientToken = registry.registerComponent('securitySchemes', 'clientToken', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'Per-athlete client token from POST /athletes/{id}/client-tokens: valid on that athlete\'s routes only, for the abilities it was minted with (read, focus, sync, events), until it expires. On the event stream it may also be sent as ?access_token=.',
+  });
+  // Either credential: the admin key, or a client token of this athlete with the route's ability.
+  const athleteSecurity = [...adminSecurity, { [clientToken.name]: [] }];
   const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
   const errorResponse = (description: string) => json(errorBodySchema, description);
   const authErrors = { 401: errorResponse('Missing or wrong admin key') };
   const idErrors = { 400: errorResponse('Id is not a positive integer'), 404: errorResponse('Unknown athlete'), ...authErrors };
+  const clientErrors = {
+    ...idErrors,
+    401: errorResponse('Missing or wrong admin key, or a client token that is expired, tampered or not ours'),
+    403: errorResponse("A client token of another athlete, or without this route's ability"),
+  };
   const redirect = (description: string) => ({ description, headers: { Location: { schema: { type: 'string' as const } } } });
 
   // Health and documents
@@ -120,25 +137,25 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     method: 'get',
     path: athletePath(''),
     summary: "Sync status (the workflow's status query; from the database if the workflow is closed or absent)",
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema },
-    responses: { 200: json(athleteStatusSchema, 'Status'), ...idErrors },
+    responses: { 200: json(athleteStatusSchema, 'Status'), ...clientErrors },
   });
   registry.registerPath({
     method: 'get',
     path: athletePath('/activities'),
     summary: 'Synced activities, newest first, cursor paged',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema, query: activityPageQuerySchema },
-    responses: { 200: json(activityPageSchema, 'One page'), ...idErrors },
+    responses: { 200: json(activityPageSchema, 'One page'), ...clientErrors },
   });
   registry.registerPath({
     method: 'post',
     path: athletePath('/focus'),
     summary: 'The athlete opened the app: sync if the last sync is stale',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema },
-    responses: { 202: json(acceptedSchema, 'Signalled'), 409: errorResponse('Athlete revoked'), 503: errorResponse('Temporal unavailable'), ...idErrors },
+    responses: { 202: json(acceptedSchema, 'Signalled'), 409: errorResponse('Athlete revoked'), 503: errorResponse('Temporal unavailable'), ...clientErrors },
   });
   registry.registerPath({
     method: 'post',
@@ -162,23 +179,23 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
     method: 'post',
     path: athletePath('/sync'),
     summary: 'Sync now (update-with-start); waits up to SYNC_NOW_WAIT',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: athleteIdParamsSchema },
     responses: {
       200: json(syncDoneSchema, 'The sync result'),
       202: json(syncPendingSchema, 'Still running: GET outcomeUrl (also in Location)'),
       409: errorResponse('Athlete revoked (athlete_revoked), auto sync paused (sync_paused), or the workflow refused the sync (sync_failed)'),
       503: errorResponse('Temporal unavailable'),
-      ...idErrors,
+      ...clientErrors,
     },
   });
   registry.registerPath({
     method: 'get',
     path: athletePath('/sync/{syncId}'),
     summary: 'Outcome of a sync-now that outlived SYNC_NOW_WAIT',
-    security: adminSecurity,
+    security: athleteSecurity,
     request: { params: syncIdParamsSchema },
-    responses: { 200: json(syncDoneSchema, 'Done'), 202: json(syncPendingSchema, 'Still running'), ...idErrors },
+    responses: { 200: json(syncDoneSchema, 'Done'), 202: json(syncPendingSchema, 'Still running'), ...clientErrors },
   });
   registry.registerPath({
     method: 'delete',
@@ -191,10 +208,50 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
   registry.registerPath({
     method: 'get',
     path: athletePath('/events'),
-    summary: "Server-sent events: `change` whenever the athlete's data changes (heartbeat comments in between)",
+    summary: "Server-sent events: `change` whenever the athlete's data changes, replayed from Last-Event-ID (heartbeat comments in between)",
+    description:
+      'Events: `ready` (first; on a fresh stream its id is the current head), `change` (id: the change id, data: a Change), `reset` (the Last-Event-ID is older than CHANGE_LOG_RETENTION or unknown: refetch everything; its id is the current head), `shutdown`. Send the last id seen as the Last-Event-ID header (EventSource does) or ?lastEventId= to receive exactly the changes missed.',
+    security: athleteSecurity,
+    request: { params: athleteIdParamsSchema, query: eventStreamQuerySchema, headers: z.object({ 'last-event-id': z.string().optional().meta({ description: 'Resume after this change id' }) }) },
+    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...clientErrors },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: athletePath('/resync'),
+    summary: 'Range re-sync: list one window at Strava (background priority), upsert, remove what Strava no longer returns',
+    description:
+      "Queued in the athlete's workflow (at most 5 waiting); progress in GET /athletes/{id} (workflow.live.resync), the result in workflow.live.lastResync. It resumes where it was after a worker crash. Refused up front when the window needs more Strava requests than the background budget has left today (429 with Retry-After: the next UTC day) or than a whole day's background budget (422).",
+    security: athleteSecurity,
+    request: { params: athleteIdParamsSchema, body: { content: { 'application/json': { schema: resyncBodySchema } } } },
+    responses: {
+      202: json(resyncAcceptedSchema, 'Queued'),
+      409: errorResponse('Athlete revoked'),
+      422: errorResponse('The window is larger than a whole day of background budget: split it'),
+      429: errorResponse("Not enough of today's background budget left; Retry-After says when it can run"),
+      503: errorResponse('Temporal unavailable'),
+      ...clientErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: athletePath('/client-tokens'),
+    summary: "Mint a client token for one athlete's app (admin key only)",
+    description:
+      "A JWT (HS256, key from CLIENT_TOKEN_KEYS) scoped to this athlete and the given abilities: read (status, activities), focus, sync (sync now, its outcome, range re-sync), events (the change stream). It expires after ttlSeconds (default 3600, at most CLIENT_TOKEN_MAX_TTL). Hand it to the athlete's browser or phone; never the admin key.",
     security: adminSecurity,
-    request: { params: athleteIdParamsSchema },
-    responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...idErrors },
+    request: { params: athleteIdParamsSchema, body: { content: { 'application/json': { schema: clientTokenBodySchema } } } },
+    responses: { 201: json(clientTokenSchema, 'The token'), 409: errorResponse('Athlete revoked'), ...idErrors },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/changes',
+    summary: "Every athlete's changes after a cursor, oldest first (the app backend's feed; long poll with wait)",
+    description: 'Each change exactly once, in commit order, across calls and API restarts: pass the answer\'s `next` as `after`. `reset: true` means the cursor is older than CHANGE_LOG_RETENTION (or unknown): refetch everything, then continue from `next`.',
+    security: adminSecurity,
+    request: { query: changesQuerySchema },
+    responses: { 200: json(changesPageSchema, 'Changes'), 400: errorResponse('Malformed after, wait or limit'), ...authErrors },
   });
 
   // Admin

@@ -49,11 +49,13 @@ export interface HarnessOptions {
   webhookRelay?: AppDeps['webhookRelay'];
   /** The pool the app uses (e.g. through a proxy that a fault test cuts); defaults to `db.sql`. */
   appSql?: Sql;
+  /** Listen on this port (a restarted API on the same address); a free one by default. */
+  port?: number;
 }
 
 /** The real API on a real port, over the test's database, the shared Temporal dev server and the emulator. */
 export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
