@@ -146,6 +146,8 @@ export const configSchema = z.object({
   FOCUS_STALE_AFTER: durationSchema.default(DEFAULT_SYNC_OPTIONS.focusStaleAfterMs),
   SYNC_NOW_WAIT: durationSchema.default(20_000),
   WEBHOOK_INBOX_RETENTION: durationSchema.default(14 * 86_400_000),
+  /** How often the API asks Strava whether the push subscription still exists (one request per interval). */
+  SUBSCRIPTION_CHECK_INTERVAL: durationSchema.default(3_600_000),
   /** Sync runs, backfill plans and token refreshes older than this are deleted (hourly, by the API). */
   SYNC_HISTORY_RETENTION: durationSchema.default(30 * 86_400_000),
   /** A backfill that has not completed this long after it was due counts as late (the completion rate). */

@@ -13,6 +13,7 @@ import {
   tombstoneOf,
   upsertActivities,
 } from '../db/repositories/activities.js';
+import { tokenRefreshCount } from '../db/repositories/tokens.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { WEBHOOK_EVIDENCE_WINDOW_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
 import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
@@ -157,6 +158,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
           const seen = new Set<number>();
           let repaired = 0;
           const signal = cancellation();
+          // One athlete's steps run one at a time, so a refresh between these two reads is this listing's.
+          const refreshesBefore = await tokenRefreshCount(sql, athleteId);
           for (let page = 1; ; page++) {
             const list = await strava.listActivities(athleteId, priority, { after, page, perPage }, signal);
             progress.requests += 1;
@@ -180,7 +183,8 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
           if (repaired > 0) log?.info({ athleteId, kind, added, deleted: deleted.length, repaired }, 'sync repaired missed changes');
           const found = watch?.filter((id) => seen.has(id));
           const count = await countActivities(sql, athleteId);
-          const value = { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, stored: count, ...(found ? { found } : {}) };
+          const tokensRefreshed = Math.max(0, (await tokenRefreshCount(sql, athleteId)) - refreshesBefore);
+          const value = { listed: seen.size, added, updated, deleted: deleted.length, repaired, requests, syncedAt, stored: count, tokensRefreshed, ...(found ? { found } : {}) };
           return { value, tally: { outcome: 'ok' } };
         }),
       );

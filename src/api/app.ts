@@ -31,7 +31,16 @@ import { buildOpenApiDocument } from './openapi/document.js';
 import { AthleteGateway } from '../temporal/athlete-gateway.js';
 import type { ApiStrava } from './strava-deps.js';
 import { createWebhookIngestion, registerWebhookMetrics, type InboxRelay, type InboxRetention, type WebhookIngestionDeps } from './webhooks/index.js';
-import { createSubscriptionRouter, createSubscriptionService, subscriptionOpenApi } from './subscription/index.js';
+import {
+  createSubscriptionHealth,
+  createSubscriptionRouter,
+  createSubscriptionService,
+  LOOK_MAX_AGE_MS,
+  registerSubscriptionMetrics,
+  subscriptionOpenApi,
+  type SubscriptionHealth,
+} from './subscription/index.js';
+import { createBatchSync, type BatchSync } from './admin/batch-sync.js';
 import { createSettingsSync, SETTINGS_PATH, settingsOpenApi, settingsRouter, type SettingsSync } from './settings/index.js';
 
 export interface RateLimitSetting {
@@ -44,8 +53,12 @@ export interface AppOptions {
   oauthStateTtlMs: number;
   /** Comment line sent on every SSE stream this often. */
   sseHeartbeatMs: number;
-  /** POST /admin/sync: sync requests in flight towards Temporal at once. */
+  /** POST /admin/sync: athletes whose sync is open at once. */
   adminSyncConcurrency: number;
+  /** A batch runner renews its claim this often; a batch unrenewed for six times as long is adopted. */
+  adminSyncHeartbeatMs: number;
+  /** The subscription card accepts a stored answer from Strava up to this old. */
+  subscriptionLookMaxAgeMs: number;
   /** Time between two settings passes (a running workflow a settings change missed gets it within this). */
   settingsPassMs: number;
   /**
@@ -59,6 +72,8 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   oauthStateTtlMs: 10 * 60_000,
   sseHeartbeatMs: 15_000,
   adminSyncConcurrency: 8,
+  adminSyncHeartbeatMs: 5_000,
+  subscriptionLookMaxAgeMs: LOOK_MAX_AGE_MS,
   settingsPassMs: 30_000,
   rateLimits: {
     webhooks: { windowMs: 10_000, limit: 5_000 },
@@ -90,6 +105,10 @@ export type ApiApp = Express & {
   syncHistoryRetention: SyncHistoryRetention;
   /** Open SSE streams (closed by the server on shutdown). */
   streams: ChangeStreams;
+  /** The periodic subscription check; started and stopped with the relay. */
+  subscriptionHealth: SubscriptionHealth;
+  /** Batch syncs running in this process (stopped on shutdown; another instance adopts what is left). */
+  batches: BatchSync;
   /** Prunes the change log past CHANGE_LOG_RETENTION; started and stopped with the relay. */
   changeLogRetention: ChangeLogRetention;
   /** The settings and their passes to running workflows; started and stopped with the server. (Not `settings`: Express keeps its own there.) */
@@ -126,6 +145,9 @@ export function createApp(deps: AppDeps): ApiApp {
   const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry, sql);
+  const subscriptionHealth = createSubscriptionHealth({ sql, strava: strava.client, config, logger, now, lookMaxAgeMs: options.subscriptionLookMaxAgeMs });
+  registerSubscriptionMetrics(metrics.registry, sql, subscriptionHealth);
+  const batches = createBatchSync({ sql, workflows, logger, concurrency: options.adminSyncConcurrency, heartbeatMs: options.adminSyncHeartbeatMs });
   registerGovernorMetrics(metrics.registry, () => strava.governor.snapshot());
   const openapi = buildOpenApiDocument({ publicUrl: config.PUBLIC_URL, version: deps.version ?? '0.1.0', contributions: [subscriptionOpenApi, syncHistoryOpenApi, settingsOpenApi] });
   const adminKey = requireAdminKey(config.ADMIN_API_KEY);
@@ -180,14 +202,21 @@ export function createApp(deps: AppDeps): ApiApp {
       .send(renderAdminPage(nonce));
   });
   app.use('/changes', adminKey, changesRouter({ sql, streams }));
-  app.use(createSubscriptionRouter({ service: createSubscriptionService({ strava: strava.client, sql, config }), adminApiKey: config.ADMIN_API_KEY, adminAuth: adminKey }));
+  app.use(
+    createSubscriptionRouter({
+      service: createSubscriptionService({ strava: strava.client, sql, config }),
+      adminApiKey: config.ADMIN_API_KEY,
+      adminAuth: adminKey,
+      onChange: () => subscriptionHealth.expire(),
+    }),
+  );
   app.use(SETTINGS_PATH, adminKey, ...jsonBody('16kb'), settingsRouter(settingsSync));
-  app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, syncConcurrency: options.adminSyncConcurrency }));
+  app.use('/admin', adminKey, ...jsonBody('256kb'), adminRouter({ config, sql, strava, workflows, logger, batches, subscription: subscriptionHealth }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
   const changeLogRetention = createChangeLogRetention({ sql, retentionMs: config.CHANGE_LOG_RETENTION, logger, now });
   const syncHistoryRetention = createSyncHistoryRetention({ sql, retentionMs: config.SYNC_HISTORY_RETENTION, logger });
-  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, settingsSync, changeLogRetention });
+  return Object.assign(app, { relay: webhooks.relay, inboxRetention: webhooks.retention, syncHistoryRetention, streams, subscriptionHealth, batches, settingsSync, changeLogRetention });
 }

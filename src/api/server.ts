@@ -21,7 +21,7 @@ export interface StartOptions {
   port: number;
   host?: string;
   logger?: Logger;
-  /** Start the webhook inbox relay and the inbox, sync history and change log retention with the listener (default true). */
+  /** Start the webhook inbox relay, the inbox, sync history and change log retention and the subscription check with the listener (default true). */
   relay?: boolean;
   /** Start the settings passes (src/api/settings) with the listener (default true). */
   settingsPasses?: boolean;
@@ -49,6 +49,7 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
     app.inboxRetention.start();
     app.syncHistoryRetention.start();
     app.changeLogRetention.start();
+    app.subscriptionHealth.start();
   }
   const runSettings = options.settingsPasses ?? true;
   if (runSettings) app.settingsSync.start();
@@ -76,7 +77,10 @@ export async function startServer(app: ApiApp, options: StartOptions): Promise<R
         server.closeAllConnections();
         await closed;
       }
-      if (runRelay) await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop(), app.changeLogRetention.stop()]);
+      await app.batches.stop();
+      if (runRelay) {
+        await Promise.all([app.relay.stop(), app.inboxRetention.stop(), app.syncHistoryRetention.stop(), app.changeLogRetention.stop(), app.subscriptionHealth.stop()]);
+      }
       if (runSettings) await app.settingsSync.stop();
       options.logger?.info('api stopped');
     })());

@@ -10,7 +10,7 @@ export interface ApiStrava {
   /** Push subscription calls: /admin/subscription (src/api/subscription). */
   client: PushSubscriptionApi & {
     authorizeUrl(options: { redirectUri: string; scope: string; state: string; approvalPrompt?: 'auto' | 'force' }): string;
-    exchangeCode(code: string): Promise<{ tokens: { accessToken: string; refreshToken: string; expiresAt: Date }; athlete: { id: number } }>;
+    exchangeCode(code: string): Promise<{ tokens: { accessToken: string; refreshToken: string; expiresAt: Date }; athlete: { id: number; firstname?: string | null | undefined; lastname?: string | null | undefined } }>;
   };
   vault: {
     store(athleteId: number, tokens: { accessToken: string; refreshToken: string; expiresAt: Date }, tx?: Db): Promise<unknown>;

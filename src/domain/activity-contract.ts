@@ -59,6 +59,8 @@ export interface SyncWindowResult {
   found?: number[];
   /** Activities stored for the athlete after this sync (absent in results recorded before it was counted). */
   stored?: number;
+  /** Access tokens the vault refreshed during the listing (absent in results recorded before it was counted). */
+  tokensRefreshed?: number;
 }
 
 export interface FetchActivityInput {

@@ -35,10 +35,26 @@ export interface StravaEventSignal {
   receivedAt?: number;
 }
 
+/**
+ * What a sync-now lists: `quick` the recent window (from the last successful sync, minus the overlap), `full` the
+ * backfill's window (from the last backfill, minus the overlap) and it then counts as that backfill.
+ */
+export const SYNC_NOW_MODES = ['quick', 'full'] as const;
+export type SyncNowMode = (typeof SYNC_NOW_MODES)[number];
+
+/** The syncNow update's argument. Optional: callers and histories from before it existed send none (quick). */
+export interface SyncNowRequest {
+  mode?: SyncNowMode;
+}
+
 export interface SyncResult {
   added: number;
   updated: number;
   deleted: number;
   requests: number;
   durationMs: number;
+  /** Access tokens refreshed on the way (absent in results recorded before it was counted). */
+  tokensRefreshed?: number;
+  /** The window listed (absent in results recorded before modes existed: quick). */
+  mode?: SyncNowMode;
 }

@@ -224,6 +224,11 @@ export class EmulatorControl {
     return this.call('GET', '/subscription');
   }
 
+  /** Drops the push subscription as Strava may on its side, without the application asking. */
+  async deleteSubscription(): Promise<void> {
+    await this.call('DELETE', '/subscription');
+  }
+
   /** The latest webhook deliveries (events, attempts and outcomes), oldest first. */
   webhookLog(): Promise<DeliveryRecord[]> {
     return this.call('GET', '/webhooks');

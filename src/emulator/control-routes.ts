@@ -129,6 +129,11 @@ async function route(ctx: EmulatorContext, hooks: ControlHooks, req: IncomingMes
     return json(res, 200, { rotation: ctx.tokens.rotation });
   }
   if (path === '/_emulator/subscription' && method === 'GET') return json(res, 200, ctx.webhooks.subscription ?? null);
+  if (path === '/_emulator/subscription' && method === 'DELETE') {
+    // Strava dropping the subscription on its side (nobody is told; events just stop).
+    ctx.webhooks.subscription = undefined;
+    return sendEmpty(res, 204);
+  }
   if (path === '/_emulator/webhooks' && method === 'GET') return json(res, 200, ctx.webhooks.log);
   if (path === '/_emulator/reset' && method === 'POST') {
     hooks.reset();

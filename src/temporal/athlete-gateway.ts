@@ -14,7 +14,7 @@ import {
 } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { FleetSettings } from '../domain/fleet-settings.js';
-import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
+import type { StravaEventSignal, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from '../workflows/athlete-state.js';
 import type { athleteSync } from '../workflows/athlete-sync.js';
 import {
@@ -28,6 +28,7 @@ import {
   statusQuery,
   stravaEventSignal,
   syncNowUpdate,
+  syncNowWithModeUpdate,
   type ResyncRequest,
 } from '../workflows/messages.js';
 import { athleteStartOptions, athleteWorkflowId, type AthleteGatewayConfig } from './athlete-start-options.js';
@@ -47,8 +48,14 @@ export type WorkflowStatusLookup =
 export type SyncNowOutcome =
   | { kind: 'done'; result: SyncResult }
   | { kind: 'pending'; syncId: string }
-  /** type: the workflow's failure type (SyncPaused, SyncNowRejected, RateLimited, ...), when it gave one. */
-  | { kind: 'failed'; message: string; type?: string };
+  /** type: the workflow's failure type (SyncPaused, SyncNowRejected, RateLimited, ...); `Error` when it gave none. */
+  | { kind: 'failed'; type: string; message: string };
+
+/** A sync-now the workflow has accepted or refused: its syncId, and its outcome awaited on the live handle. */
+export interface RequestedSync {
+  syncId: string;
+  outcome(waitMs: number): Promise<SyncNowOutcome>;
+}
 
 /** What one pass of sending settings did: workflows signalled, and those that could not be (retried next pass). */
 export interface SettingsSendResult {
@@ -206,12 +213,28 @@ export class AthleteGateway {
   }
 
   /**
-   * Update-with-start `syncNow` without waiting for the sync itself: returns once the workflow has accepted
-   * the request (the admin batch sync), with the syncId to look the outcome up later.
+   * Update-with-start `syncNow` without waiting for the sync itself: returns once the workflow has accepted (or
+   * refused) the request, with the syncId to look the outcome up later and `outcome(waitMs)` to wait for it on
+   * this handle (a refusal by the workflow's validator is only there: it never enters history, so a lookup by
+   * syncId would not find it). Rejects when no worker took the request within deadlineMs.
    */
-  async requestSync(athleteId: number, deadlineMs: number): Promise<string> {
-    const handle = await this.startSyncNowUpdate(athleteId, newSyncNowUpdateId(), Date.now() + deadlineMs);
-    return encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
+  async requestSync(athleteId: number, deadlineMs: number, request?: SyncNowRequest): Promise<RequestedSync> {
+    const handle = await this.startSyncNowUpdate(athleteId, newSyncNowUpdateId(), Date.now() + deadlineMs, request);
+    const syncId = encodeSyncId({ u: handle.updateId, ...(handle.workflowRunId ? { r: handle.workflowRunId } : {}) });
+    return {
+      syncId,
+      outcome: async (waitMs) => {
+        const abort = new AbortController();
+        const result = this.client
+          .withAbortSignal(abort.signal, async (): Promise<SyncNowOutcome> => ({ kind: 'done', result: await handle.result() }))
+          .catch(updateFailure);
+        const winner = await Promise.race([result, delay(waitMs)]);
+        if (winner !== 'timeout') return winner;
+        abort.abort();
+        result.catch(() => {});
+        return { kind: 'pending', syncId };
+      },
+    };
   }
 
   /**
@@ -261,13 +284,13 @@ export class AthleteGateway {
   }
 
   /** Update-with-start `syncNow` until the workflow has accepted it (or the deadline, epoch ms, passes). */
-  private startSyncNowUpdate(athleteId: number, updateId: string, deadline: number): Promise<WorkflowUpdateHandle<SyncResult>> {
+  private startSyncNowUpdate(athleteId: number, updateId: string, deadline: number, request?: SyncNowRequest): Promise<WorkflowUpdateHandle<SyncResult>> {
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', this.startOptions(athleteId));
     return this.client.withDeadline(deadline, () =>
-      this.client.workflow.startUpdateWithStart(syncNowUpdate, {
-        updateId,
-        waitForStage: 'ACCEPTED',
-        startWorkflowOperation: new WithStartWorkflowOperation<typeof athleteSync>('athleteSync', this.startOptions(athleteId)),
-      }),
+      // Without a request no argument at all: exactly what callers sent before modes existed.
+      request
+        ? this.client.workflow.startUpdateWithStart(syncNowWithModeUpdate, { updateId, args: [request], waitForStage: 'ACCEPTED', startWorkflowOperation })
+        : this.client.workflow.startUpdateWithStart(syncNowUpdate, { updateId, waitForStage: 'ACCEPTED', startWorkflowOperation }),
     );
   }
 
@@ -285,8 +308,8 @@ function visibilityString(text: string): string {
 function updateFailure(error: unknown): SyncNowOutcome {
   if (error instanceof WorkflowUpdateFailedError) {
     const cause = error.cause instanceof Error ? error.cause.message : error.message;
-    const type = error.cause instanceof ApplicationFailure ? error.cause.type : undefined;
-    return { kind: 'failed', message: cause, ...(type ? { type } : {}) };
+    const type = error.cause instanceof ApplicationFailure ? (error.cause.type ?? 'Error') : 'Error';
+    return { kind: 'failed', type, message: cause };
   }
   throw error;
 }

@@ -3,7 +3,7 @@
  * attributes, sleeping, the event fetch tokens, and callStrava, the one way a step calls Strava.
  */
 import { condition, log, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Priority, SyncResult, SyncState } from '../domain/sync-types.js';
+import type { Priority, SyncNowMode, SyncResult, SyncState } from '../domain/sync-types.js';
 import type { AthleteSyncOptions } from '../domain/sync-options.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { db } from './strava-and-db-activities.js';
@@ -18,6 +18,8 @@ import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attrib
 /** A sync-now update waiting for the main loop to serve it. */
 export interface SyncNowWaiter {
   done: boolean;
+  /** What the caller asked to list (full also answers the quick requests waiting with it). */
+  mode: SyncNowMode;
   result?: SyncResult;
   failure?: { type: string; message: string };
 }

@@ -1,5 +1,5 @@
 import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
-import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
+import type { StravaEventSignal, SyncNowMode, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { SYNC_NOW_REFUSALS } from '../domain/failure-types.js';
 import type { AthleteStatus, ResyncJob } from './athlete-state.js';
@@ -17,7 +17,7 @@ import {
   settingsSignal,
   statusQuery,
   stravaEventSignal,
-  syncNowUpdate,
+  syncNowWithModeUpdate,
 } from './messages.js';
 import { pausedBy, syncHeld } from './next-step.js';
 import { applySettings, pauseByOperator, resumeByOperator } from './operator-controls.js';
@@ -52,7 +52,9 @@ export function registerHandlers(run: AthleteSyncRun): void {
   setHandler(resumeSignal, () => resumeByOperator(run));
   setHandler(settingsSignal, (settings) => applySettings(run, settings));
   // Synchronous validator: rejected updates never enter history.
-  setHandler(syncNowUpdate, () => waitForSyncNow(run), { validator: () => validateSyncNow(run) });
+  setHandler(syncNowWithModeUpdate, (request: SyncNowRequest | undefined) => waitForSyncNow(run, request?.mode ?? 'quick'), {
+    validator: (request: SyncNowRequest | undefined) => validateSyncNow(run, request),
+  });
 }
 
 function recordStravaEvent(run: AthleteSyncRun, signalled: StravaEventSignal): void {
@@ -85,8 +87,8 @@ function recordStravaEvent(run: AthleteSyncRun, signalled: StravaEventSignal): v
   run.wake = true;
 }
 
-async function waitForSyncNow(run: AthleteSyncRun): Promise<SyncResult> {
-  const waiter: SyncNowWaiter = { done: false };
+async function waitForSyncNow(run: AthleteSyncRun, mode: SyncNowMode): Promise<SyncResult> {
+  const waiter: SyncNowWaiter = { done: false, mode };
   run.waiters.push(waiter);
   run.wake = true;
   await condition(() => waiter.done);
@@ -94,7 +96,10 @@ async function waitForSyncNow(run: AthleteSyncRun): Promise<SyncResult> {
   return waiter.result!;
 }
 
-function validateSyncNow(run: AthleteSyncRun): void {
+function validateSyncNow(run: AthleteSyncRun, request: SyncNowRequest | undefined): void {
+  if (request !== undefined && request !== null && (typeof request !== 'object' || (request.mode !== undefined && request.mode !== 'quick' && request.mode !== 'full'))) {
+    throw ApplicationFailure.create({ type: SYNC_NOW_REFUSALS.rejected, message: 'mode must be "quick" or "full"', nonRetryable: true });
+  }
   if (run.ended || run.state.state === 'revoked' || run.state.disconnectPending) {
     throw ApplicationFailure.create({ type: 'SyncNowRejected', message: 'the athlete disconnected: nothing to sync', nonRetryable: true });
   }

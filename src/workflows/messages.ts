@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { FleetSettings } from '../domain/fleet-settings.js';
-import type { StravaEventSignal, SyncResult } from '../domain/sync-types.js';
+import type { StravaEventSignal, SyncNowRequest, SyncResult } from '../domain/sync-types.js';
 import type { AthleteStatus } from './athlete-state.js';
 
 /** Every message the athlete workflow understands; shared by the workflow and every client. */
@@ -10,6 +10,12 @@ export const appFocusSignal = defineSignal<[]>('appFocus');
 export const reconnectedSignal = defineSignal<[]>('reconnected');
 export const disconnectSignal = defineSignal<[]>('disconnect');
 export const syncNowUpdate = defineUpdate<SyncResult, []>('syncNow');
+/**
+ * The same update (same name) with its argument, for callers that choose a mode (the batch sync). The workflow
+ * registers its handler through this one and takes the argument as optional: callers and recorded histories
+ * from before modes existed send none, and a typed optional argument would not fit the SDK's no-argument calls.
+ */
+export const syncNowWithModeUpdate = defineUpdate<SyncResult, [SyncNowRequest]>('syncNow');
 /** An operator pauses this athlete's auto sync (POST /athletes/:id/pause): events are kept, Strava is not called. */
 export const pauseSignal = defineSignal<[]>('pause');
 /** An operator resumes it (POST /athletes/:id/resume): one catch-up sync, then the queued events. */

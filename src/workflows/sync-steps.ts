@@ -1,7 +1,7 @@
 import { log, patched } from '@temporalio/workflow';
 import type { SyncWindowResult } from '../domain/activity-contract.js';
 import type { SyncTrigger } from '../domain/sync-history.js';
-import type { Priority } from '../domain/sync-types.js';
+import type { Priority, SyncNowMode } from '../domain/sync-types.js';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import { iso, type AthleteSyncRun } from './athlete-sync-run.js';
@@ -59,13 +59,28 @@ export async function serveSyncNow(run: AthleteSyncRun): Promise<void> {
     return;
   }
   const startedAt = Date.now();
-  const outcome = await quickSync(run, 'manual', 'realtime', 'sync now');
+  // One listing answers every waiter; the backfill's window covers the recent one, so a full request serves all.
+  const mode: SyncNowMode = serving.some((waiter) => waiter.mode === 'full') ? 'full' : 'quick';
+  const outcome = mode === 'full' ? await fullSync(run) : await quickSync(run, 'manual', 'realtime', 'sync now');
   if (outcome.ok) {
-    const { added, updated, deleted, requests } = outcome.value;
-    run.resolveWaiters(serving, { result: { added, updated, deleted, requests, durationMs: Date.now() - startedAt } });
+    const { added, updated, deleted, requests, tokensRefreshed } = outcome.value;
+    const result = { added, updated, deleted, requests, durationMs: Date.now() - startedAt, mode, ...(tokensRefreshed !== undefined ? { tokensRefreshed } : {}) };
+    run.resolveWaiters(serving, { result });
   } else {
     run.resolveWaiters(serving, { failure: { type: outcome.type, message: outcome.message } });
   }
+}
+
+/** Where a backfill starts listing: the last backfill, or the last sync before the first one. */
+const backfillFrom = (run: AthleteSyncRun): number =>
+  run.state.lastBackfillAt !== null ? Date.parse(run.state.lastBackfillAt) : quickSyncFrom(run);
+
+/** A sync-now over the backfill's window (requested by an operator): it counts as the last backfill. */
+async function fullSync(run: AthleteSyncRun) {
+  // Recorded in the sync history as a manual run: the scheduled backfill still runs when due.
+  const outcome = await syncWindow(run, 'manual', 'realtime', 'backfill', backfillFrom(run), 'sync now (full)');
+  if (outcome.ok) run.state.lastBackfillAt = iso(outcome.value.startedAt);
+  return outcome;
 }
 
 /**
@@ -163,8 +178,7 @@ export async function pullInBackfill(run: AthleteSyncRun): Promise<void> {
 
 export async function backfill(run: AthleteSyncRun): Promise<void> {
   const { state } = run;
-  const from = state.lastBackfillAt !== null ? Date.parse(state.lastBackfillAt) : quickSyncFrom(run);
-  const outcome = await syncWindow(run, 'backfill', 'background', 'backfill', from, 'backfill');
+  const outcome = await syncWindow(run, 'backfill', 'background', 'backfill', backfillFrom(run), 'backfill');
   if (!outcome.ok) {
     if (outcome.kind === 'failed') state.backgroundHoldUntil = Date.now() + run.opts.errorRetryMs;
     return;

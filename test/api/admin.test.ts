@@ -5,7 +5,7 @@ import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import { browserTest } from '../helpers/browser.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
-import { ADMIN_KEY, connectAthlete, eventually, startApi, startWorker, uniqueAthleteId, waitFor, type ApiHarness } from './helpers/api-harness.js';
+import { ADMIN_KEY, connectAthlete, startApi, startWorker, uniqueAthleteId, waitFor, type ApiHarness } from './helpers/api-harness.js';
 
 const db = useTestDatabase();
 
@@ -82,7 +82,7 @@ describe('admin routes', () => {
     });
   });
 
-  it('POST /admin/sync with a list: syncs the connected, skips unknown and revoked', async () => {
+  it('POST /admin/sync with a list: syncs the connected, skips unknown and revoked; the batch aggregate says so', async () => {
     const unknown = uniqueAthleteId();
     const response = await api.fetch('/admin/sync', {
       method: 'POST',
@@ -91,24 +91,26 @@ describe('admin routes', () => {
       body: JSON.stringify({ athleteIds: [connected[0], unknown, revoked] }),
     });
     expect(response.status).toBe(202);
-    const body = (await response.json()) as { requested: number; accepted: { athleteId: number; outcomeUrl: string }[]; skipped: { athleteId: number; reason: string }[]; failed: unknown[] };
-    expect(body.requested).toBe(3);
-    expect(body.accepted.map((a) => a.athleteId)).toEqual([connected[0]]);
-    expect(body.skipped).toEqual(expect.arrayContaining([{ athleteId: unknown, reason: 'not connected' }, { athleteId: revoked, reason: 'revoked' }]));
-    expect(body.failed).toEqual([]);
-    const outcome = await eventually(async () => {
-      const res = await api.fetch(body.accepted[0]!.outcomeUrl, { admin: true });
-      return res.status === 200 ? ((await res.json()) as { status: string }) : undefined;
-    }, 20_000, 'the sync outcome');
-    expect(outcome.status).toBe('done');
+    const body = (await response.json()) as { batchId: string; statusUrl: string; athletes: number };
+    expect(body.athletes).toBe(3);
+    const done = await waitFor(
+      async () => (await (await api.fetch(body.statusUrl, { admin: true })).json()) as { done: boolean; succeeded: number; skipped: unknown; failed: unknown },
+      (view) => view.done,
+      { timeoutMs: 20_000, what: 'the batch' },
+    );
+    expect(done).toMatchObject({ succeeded: 1, skipped: { total: 2, byReason: { not_connected: 1, revoked: 1 } }, failed: { total: 0 } });
   });
 
   it('POST /admin/sync without a list syncs every connected athlete', async () => {
     const response = await api.fetch('/admin/sync', { method: 'POST', admin: true, headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(response.status).toBe(202);
-    const body = (await response.json()) as { accepted: { athleteId: number }[]; failed: unknown[] };
-    expect(body.accepted.map((a) => a.athleteId)).toEqual([...connected].sort((a, b) => a - b));
-    expect(body.failed).toEqual([]);
+    const body = (await response.json()) as { statusUrl: string };
+    const done = await waitFor(
+      async () => (await (await api.fetch(body.statusUrl, { admin: true })).json()) as { done: boolean; succeeded: number },
+      (view) => view.done,
+      { timeoutMs: 20_000, what: 'the batch' },
+    );
+    expect(done.succeeded).toBe(3);
     await waitFor(
       async () => (await db.sql<{ n: number }[]>`select count(distinct athlete_id)::int as n from activities`)[0]!.n,
       (n) => n === 3,
@@ -152,13 +154,14 @@ describe('admin routes', () => {
       expect(await page.locator('#webhook-counts').textContent()).toContain('pending');
       const governor = await page.locator('#governor').textContent();
       expect(governor).toMatch(/used \(all\)\s*\d+ \/ 100\s*\d+ \/ 1000/);
-      expect(await page.locator('#governor tr', { hasText: 'background may use' }).locator('td').nth(1).textContent()).toBe('60');
+      expect(await page.locator('#governor tr', { hasText: 'background may use' }).locator('td').nth(0).textContent()).toBe('60');
       await page.selectOption('#state-filter', 'revoked');
       await expect.poll(() => page.locator('#athletes tr').count()).toBe(1);
       await page.selectOption('#state-filter', '');
       await expect.poll(() => page.locator('#athletes tr').count()).toBe(4);
-      await page.locator(`#athletes tr[data-athlete-id="${connected[2]}"] button`).click();
-      await page.getByText('Sync accepted for 1').waitFor();
+      await page.locator(`#athletes tr[data-athlete-id="${connected[2]}"] button.sync`).click();
+      await page.getByText(`Sync requested for ${connected[2]}`).waitFor();
+      await page.locator('#sync-result-title', { hasText: 'Batch finished' }).waitFor();
       // The page itself runs under the CSP: no violation may have been reported.
       expect(errors).toEqual([]);
     } finally {

@@ -88,7 +88,7 @@ describe('cross-cutting behaviour of the app', () => {
         'GET /webhooks/strava', 'POST /webhooks/strava', 'GET /auth/strava', 'GET /auth/strava/callback',
         'GET /athletes/{id}', 'DELETE /athletes/{id}', 'GET /athletes/{id}/activities', 'POST /athletes/{id}/focus',
         'POST /athletes/{id}/sync', 'GET /athletes/{id}/sync/{syncId}', 'GET /athletes/{id}/events',
-        'GET /admin', 'GET /admin/athletes', 'GET /admin/overview', 'POST /admin/sync',
+        'GET /admin', 'GET /admin/athletes', 'GET /admin/overview', 'POST /admin/sync', 'GET /admin/sync/{batchId}',
       ]),
     );
     const activities = document.paths['/athletes/{id}/activities']!.get as { parameters: { name: string; in: string }[] };

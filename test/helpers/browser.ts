@@ -3,7 +3,9 @@
  * browser tests are skipped with one line saying how to enable them, unless REQUIRE_BROWSER_TESTS=1 (CI) makes
  * a missing browser a failure.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { it } from 'vitest';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
@@ -51,4 +53,15 @@ export function browserTest(name: string, fn: (chromiumPath: string) => Promise<
     console.warn(message);
   }
   it.skip(name, () => {});
+}
+
+/**
+ * Where browser tests save screenshots: TEST_OUTPUT_DIR, else test-output/ in the checkout (git-ignored), in a
+ * folder per test file. Returns the path for `name` (a .png file name), creating the folder.
+ */
+export function screenshotPath(folder: string, name: string): string {
+  const root = process.env.TEST_OUTPUT_DIR ?? fileURLToPath(new URL('../../test-output/', import.meta.url));
+  const dir = join(root, 'screenshots', folder);
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
 }

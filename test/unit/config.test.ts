@@ -38,6 +38,7 @@ describe('config', () => {
       BACKFILL_INTERVAL: 3 * 3_600_000,
       FOCUS_STALE_AFTER: 3_600_000,
       WEBHOOK_INBOX_RETENTION: 14 * 86_400_000,
+      SUBSCRIPTION_CHECK_INTERVAL: 3_600_000,
     });
     expect(config.TOKEN_ENCRYPTION_KEY).toHaveLength(32);
     expect(config.tokenKeyId).toMatch(/^[0-9a-f]{12}$/);
@@ -68,6 +69,7 @@ describe('config', () => {
     ['BACKFILL_INTERVAL', '3 hours', 'duration'],
     ['FOCUS_STALE_AFTER', '-5m', 'duration'],
     ['WEBHOOK_INBOX_RETENTION', 'forever', 'duration'],
+    ['SUBSCRIPTION_CHECK_INTERVAL', 'hourly', 'duration'],
     ['RATE_BACKGROUND_SHARE', '1.5', ''],
     ['LOG_LEVEL', 'loud', ''],
     ['STRAVA_WEBHOOK_PATH_TOKEN', 'short', '16'],

@@ -1,182 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { RUN_OUTCOMES, SYNC_TRIGGERS } from '../../domain/sync-history.js';
 import { SYNC_STATES } from '../../domain/sync-types.js';
 
 /**
- * GET /admin: one self-contained HTML page (inline CSS and script, no build step). It holds no data itself:
- * the operator pastes the admin key (kept in sessionStorage for this tab only) and the script calls the JSON
- * admin routes with it. The inline script runs under a per-response CSP nonce.
+ * GET /admin: one self-contained HTML page (no build step, nothing loaded from elsewhere). It holds no data
+ * itself: the operator pastes the admin key (kept in sessionStorage for this tab only) and the script calls the
+ * JSON admin routes with it. Its style and script are kept beside this file (page/admin.css, page/admin.js) so
+ * they read as what they are, and are inlined here under the response's CSP nonce. The script renders every
+ * string from the server with textContent: athlete names come from Strava and are attacker-controlled.
  */
+const STYLE = readFileSync(new URL('./page/admin.css', import.meta.url), 'utf8');
+const SCRIPT = readFileSync(new URL('./page/admin.js', import.meta.url), 'utf8');
+
+const options = (values: readonly string[], all: string) => ['', ...values].map((v) => `<option value="${v}">${v || all}</option>`).join('');
+
 export function renderAdminPage(nonce: string): string {
-  const stateOptions = ['', ...SYNC_STATES].map((s) => `<option value="${s}">${s || 'all states'}</option>`).join('');
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>strava-sync admin</title>
-<style nonce="${nonce}">
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; }
-  h1 { font-size: 1.3rem; margin: 0 0 1rem; } h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
-  form, .bar { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
-  input[type=password] { width: 22rem; padding: .3rem; }
-  button { padding: .3rem .7rem; cursor: pointer; }
-  table { border-collapse: collapse; margin-top: .5rem; min-width: 40rem; }
-  th, td { border-bottom: 1px solid #ddd; padding: .3rem .6rem; text-align: left; }
-  th { background: #f4f4f4; }
-  .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
-  .card { border: 1px solid #ddd; border-radius: 6px; padding: .6rem .9rem; min-width: 12rem; }
-  .card dl { display: grid; grid-template-columns: auto auto; gap: .1rem .8rem; margin: 0; }
-  #governor { min-width: 0; } #governor td, #governor th { text-align: right; } #governor td:first-child { text-align: left; }
-  meter { width: 6rem; vertical-align: middle; }
-  #status { min-height: 1.2em; } .error { color: #b00020; } .ok { color: #1b5e20; }
-</style>
+<title>strava-sync management</title>
+<style nonce="${nonce}">${STYLE}</style>
 </head>
 <body>
+<header>
 <h1>strava-sync management</h1>
 <form id="key-form">
   <label for="key">Admin API key</label>
   <input id="key" type="password" autocomplete="off" placeholder="ADMIN_API_KEY">
-  <button type="submit">Use key</button>
+  <button type="submit" class="primary">Use key</button>
   <button type="button" id="forget">Forget</button>
+  <span class="bar" id="live-bar" hidden>
+    <input type="checkbox" id="auto-refresh" checked><label for="auto-refresh">Refresh every 10 s</label>
+    <button type="button" id="refresh">Refresh now</button>
+  </span>
 </form>
-<p id="status" role="status"></p>
-<section id="overview" hidden>
-  <h2>Overview</h2>
-  <div class="cards">
-    <div class="card"><strong>Athletes by state</strong><dl id="athlete-counts"></dl></div>
-    <div class="card"><strong>Webhook inbox</strong><dl id="webhook-counts"></dl></div>
-    <div class="card"><strong>Strava rate budget</strong> <span id="governor-window"></span>
-      <table id="governor"><thead><tr><th></th><th>15-min window</th><th>today (UTC)</th><th>refused</th></tr></thead><tbody></tbody></table>
-    </div>
+<p id="status" role="status" aria-live="polite"></p>
+</header>
+<main id="content" hidden>
+
+<section aria-labelledby="health-h">
+  <h2 id="health-h">Health</h2>
+  <p class="muted" id="health-note"></p>
+  <div class="cards" id="health-cards">
+    <div class="card" data-metric="webhookDelivery"><h3>Webhook delivery</h3><p class="detail">changes that came by webhook / (those + the repairs a backfill or sync found)</p><table></table></div>
+    <div class="card" data-metric="backfillCompletion"><h3>Backfill completion</h3><p class="detail">backfills completed on time / backfills due (late and failed count against)</p><table></table></div>
+    <div class="card" data-metric="tokenRefresh"><h3>Token refresh</h3><p class="detail">refreshes that succeeded / refreshes attempted</p><table></table></div>
+    <div class="card" data-metric="latency"><h3>Sync latency</h3><p class="detail">Strava event time → row committed, median (p95, p99; webhook receipt → row)</p><table></table></div>
   </div>
-  <p id="temporal-link"></p>
+  <figure id="latency-figure">
+    <figcaption id="latency-caption">Event → row latency, last 24 h (events per bucket)</figcaption>
+    <div id="latency-chart"></div>
+  </figure>
 </section>
-<section id="athletes-section" hidden>
-  <h2>Athletes</h2>
+
+<div class="two">
+<section aria-labelledby="subscription-h">
+  <h2 id="subscription-h">Webhook subscription</h2>
+  <div class="panel" id="subscription-card">
+    <p><span id="subscription-badge" class="badge"></span></p>
+    <dl class="facts" id="subscription-facts"></dl>
+    <div class="bar">
+      <button type="button" id="subscription-create" class="primary">Create subscription</button>
+      <button type="button" id="subscription-replace" hidden>Replace (points elsewhere)</button>
+      <button type="button" id="subscription-delete" class="danger">Delete subscription</button>
+      <span id="subscription-confirm" hidden>
+        <button type="button" id="subscription-delete-confirm" class="danger">Yes, delete it</button>
+        <button type="button" id="subscription-delete-cancel">Cancel</button>
+      </span>
+    </div>
+    <p id="subscription-message" role="status" aria-live="polite"></p>
+  </div>
+</section>
+
+<section aria-labelledby="budget-h">
+  <h2 id="budget-h">Strava rate budget</h2>
+  <div class="panel">
+    <p id="governor-window" class="muted"></p>
+    <table id="governor"><caption class="visually-hidden">Rate budget use</caption>
+      <thead><tr><th scope="col">Share</th><th scope="col">15-min window</th><th scope="col">today (UTC)</th><th scope="col">refused</th></tr></thead><tbody></tbody></table>
+    <div class="pair">
+      <div><h3>Athletes by state</h3><dl class="facts" id="athlete-counts"></dl></div>
+      <div><h3>Webhook inbox</h3><dl class="facts" id="webhook-counts"></dl></div>
+    </div>
+    <p id="temporal-link"></p>
+  </div>
+</section>
+</div>
+
+<section aria-labelledby="athletes-h">
+  <h2 id="athletes-h">Athletes</h2>
   <div class="bar">
     <label for="state-filter">State</label>
-    <select id="state-filter">${stateOptions}</select>
-    <button type="button" id="refresh">Refresh</button>
-    <button type="button" id="sync-all">Sync all</button>
+    <select id="state-filter">${options(SYNC_STATES, 'all states')}</select>
+    <span id="athletes-count" class="muted"></span>
   </div>
-  <table>
-    <thead><tr><th>Athlete</th><th>State</th><th>Last sync</th><th>Last backfill</th><th>Scopes</th><th>Workflow</th><th></th></tr></thead>
+  <div class="scroll">
+  <table class="wide" id="athletes-table" aria-describedby="athletes-count">
+    <thead><tr>
+      <th scope="col">Athlete</th><th scope="col" class="num">Activities</th><th scope="col">State</th><th scope="col">Last sync</th>
+      <th scope="col">Next backfill</th><th scope="col">Last error</th><th scope="col">Workflow</th><th scope="col">Actions</th>
+    </tr></thead>
     <tbody id="athletes"></tbody>
   </table>
+  </div>
 </section>
-<script nonce="${nonce}">
-(() => {
-  const $ = (id) => document.getElementById(id);
-  const status = (text, cls) => { $('status').textContent = text; $('status').className = cls || ''; };
-  let key = sessionStorage.getItem('strava-sync-admin-key') || '';
 
-  async function api(path, options = {}) {
-    const res = await fetch(path, {
-      ...options,
-      headers: { Authorization: 'Bearer ' + key, 'Content-Type': 'application/json', ...(options.headers || {}) },
-    });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok && res.status !== 202) throw new Error((body.error && body.error.message) || ('HTTP ' + res.status));
-    return body;
-  }
-  function fillCounts(dl, counts) {
-    dl.replaceChildren();
-    const entries = Object.entries(counts);
-    if (entries.length === 0) entries.push(['none', 0]);
-    for (const [name, count] of entries) {
-      const dt = document.createElement('dt'); dt.textContent = name;
-      const dd = document.createElement('dd'); dd.textContent = String(count);
-      dl.append(dt, dd);
-    }
-  }
-  // Used against limit for the whole app, then what each priority may use of it and how often it was refused.
-  function renderGovernor(g) {
-    const body = $('governor').tBodies[0]; body.replaceChildren();
-    const used = (u, limit) => {
-      const td = document.createElement('td');
-      const meter = document.createElement('meter'); meter.max = limit; meter.value = u; meter.high = limit * 0.9;
-      td.append(meter, ' ' + u + ' / ' + limit); return td;
-    };
-    const all = document.createElement('tr'); cell(all, 'used (all)');
-    all.append(used(g.window.used, g.window.limit), used(g.day.used, g.day.limit)); cell(all, '');
-    body.append(all);
-    for (const priority of ['realtime', 'interactive', 'background']) {
-      const row = document.createElement('tr'); cell(row, priority + ' may use');
-      cell(row, String(g.allowed[priority].window)); cell(row, String(g.allowed[priority].day));
-      cell(row, String(g.refused[priority])); body.append(row);
-    }
-    $('governor-window').textContent = '(window resets ' + new Date(g.windowStart + 15 * 60000).toLocaleTimeString() + ')';
-  }
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : 'never');
-  function cell(row, text) { const td = document.createElement('td'); td.textContent = text; row.append(td); return td; }
+<div class="two">
+<section aria-labelledby="failures-h">
+  <h2 id="failures-h">Failures, last 24 h</h2>
+  <p class="muted" id="failures-note"></p>
+  <table id="failures-table" class="wide">
+    <thead><tr><th scope="col">Failure type</th><th scope="col" class="num">Runs</th><th scope="col">Athletes affected</th></tr></thead>
+    <tbody id="failures"></tbody>
+  </table>
+</section>
 
-  async function load() {
-    if (!key) { status('Paste the admin API key to load the page.'); return; }
-    status('Loading…');
-    try {
-      const state = $('state-filter').value;
-      const [overview, list] = await Promise.all([
-        api('/admin/overview'),
-        api('/admin/athletes' + (state ? '?state=' + encodeURIComponent(state) : '')),
-      ]);
-      fillCounts($('athlete-counts'), overview.athletesByState);
-      fillCounts($('webhook-counts'), overview.webhookEventsByOutcome);
-      renderGovernor(overview.governor);
-      const link = $('temporal-link'); link.replaceChildren();
-      if (overview.temporalUiUrl) {
-        const a = document.createElement('a'); a.href = overview.temporalUiUrl; a.textContent = 'All workflows in the Temporal UI';
-        a.target = '_blank'; a.rel = 'noopener'; link.append(a);
-      }
-      const body = $('athletes'); body.replaceChildren();
-      for (const athlete of list.athletes) {
-        const row = document.createElement('tr');
-        row.dataset.athleteId = String(athlete.athleteId);
-        cell(row, String(athlete.athleteId));
-        cell(row, athlete.state);
-        cell(row, when(athlete.lastSyncAt));
-        cell(row, when(athlete.lastBackfillAt));
-        cell(row, athlete.scopes.join(', '));
-        const wf = cell(row, '');
-        if (athlete.temporalUiUrl) {
-          const a = document.createElement('a'); a.href = athlete.temporalUiUrl; a.textContent = athlete.workflowId;
-          a.target = '_blank'; a.rel = 'noopener'; wf.append(a);
-        } else wf.textContent = athlete.workflowId;
-        const actions = cell(row, '');
-        if (athlete.state !== 'revoked') {
-          const button = document.createElement('button'); button.type = 'button'; button.textContent = 'Sync';
-          button.addEventListener('click', () => syncIds([athlete.athleteId]));
-          actions.append(button);
-        }
-        body.append(row);
-      }
-      $('overview').hidden = false; $('athletes-section').hidden = false;
-      status(list.athletes.length + ' athlete(s) loaded at ' + new Date().toLocaleTimeString(), 'ok');
-    } catch (error) {
-      status(error.message, 'error');
-    }
-  }
-  async function syncIds(ids) {
-    status('Requesting sync…');
-    try {
-      const result = await api('/admin/sync', { method: 'POST', body: JSON.stringify(ids ? { athleteIds: ids } : {}) });
-      status('Sync accepted for ' + result.accepted.length + ', skipped ' + result.skipped.length + ', failed ' + result.failed.length, result.failed.length ? 'error' : 'ok');
-    } catch (error) {
-      status(error.message, 'error');
-    }
-  }
-  $('key-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    key = $('key').value.trim();
-    sessionStorage.setItem('strava-sync-admin-key', key);
-    $('key').value = '';
-    load();
-  });
-  $('forget').addEventListener('click', () => { key = ''; sessionStorage.removeItem('strava-sync-admin-key'); status('Key forgotten.'); });
-  $('refresh').addEventListener('click', load);
-  $('state-filter').addEventListener('change', load);
-  $('sync-all').addEventListener('click', () => syncIds(null));
-  load();
-})();
-</script>
+<section aria-labelledby="settings-h">
+  <h2 id="settings-h">Settings</h2>
+  <form id="settings-form" class="panel stack">
+    <div class="bar"><label for="setting-backfill">Backfill interval (minutes)</label><input id="setting-backfill" name="backfillIntervalMs" type="number" min="15" step="1" required><span class="muted" id="default-backfill"></span></div>
+    <div class="bar"><label for="setting-focus">Focus sync when older than (minutes)</label><input id="setting-focus" name="focusStaleAfterMs" type="number" min="1" step="1" required><span class="muted" id="default-focus"></span></div>
+    <div class="bar"><input id="setting-paused" name="paused" type="checkbox"><label for="setting-paused">Pause auto sync for every athlete (webhooks are still recorded)</label></div>
+    <div class="bar"><button type="submit" class="primary">Save settings</button><span id="settings-updated" class="muted"></span></div>
+    <p id="settings-message" role="status" aria-live="polite"></p>
+  </form>
+</section>
+</div>
+
+<section aria-labelledby="sync-h">
+  <h2 id="sync-h">Sync all</h2>
+  <form id="sync-form" class="panel">
+    <fieldset><legend>Window</legend>
+      <span class="field"><input type="radio" name="mode" id="mode-quick" value="quick" checked><label for="mode-quick">quick (since the last sync)</label></span>
+      <span class="field"><input type="radio" name="mode" id="mode-full" value="full"><label for="mode-full">full (the backfill window)</label></span>
+    </fieldset>
+    <span class="field"><label for="sync-skip">Skip athletes synced within</label><input id="sync-skip" type="text" placeholder="e.g. 15m" aria-describedby="sync-skip-hint"></span>
+    <span id="sync-skip-hint" class="muted">90s, 15m, 3h, 1d; empty: none</span>
+    <span class="field"><label for="sync-limit">Sync at most</label><input id="sync-limit" type="number" min="1" step="1" placeholder="all" aria-describedby="sync-limit-hint"><span id="sync-limit-hint" class="muted">athletes, stalest first</span></span>
+    <button type="submit" class="primary" id="sync-all">Sync all</button>
+  </form>
+  <div id="sync-result" role="status" aria-live="polite" hidden>
+    <h3 id="sync-result-title"></h3>
+    <dl class="facts" id="sync-result-facts"></dl>
+    <table id="sync-failures" hidden><caption class="visually-hidden">Failed athletes</caption><thead><tr><th scope="col">Athlete</th><th scope="col">Type</th><th scope="col">Message</th></tr></thead><tbody></tbody></table>
+  </div>
+</section>
+
+<section aria-labelledby="runs-h">
+  <h2 id="runs-h">Recent sync runs</h2>
+  <form id="runs-filter" class="bar">
+    <label for="runs-athlete">Athlete id</label><input id="runs-athlete" type="text" inputmode="numeric" pattern="[0-9]*" placeholder="any">
+    <label for="runs-trigger">Trigger</label><select id="runs-trigger">${options(SYNC_TRIGGERS, 'any trigger')}</select>
+    <label for="runs-outcome">Outcome</label><select id="runs-outcome">${options(RUN_OUTCOMES, 'any outcome')}</select>
+    <button type="submit">Filter</button>
+  </form>
+  <p class="muted" id="runs-note"></p>
+  <div class="scroll">
+  <table class="wide" id="runs-table">
+    <thead><tr><th scope="col">Started</th><th scope="col">Athlete</th><th scope="col">Trigger</th><th scope="col">Outcome</th><th scope="col">Failure</th>
+      <th scope="col" class="num">Requests</th><th scope="col" class="num">Added</th><th scope="col" class="num">Updated</th><th scope="col" class="num">Deleted</th><th scope="col" class="num">Duration</th></tr></thead>
+    <tbody id="runs"></tbody>
+  </table>
+  </div>
+  <button type="button" id="runs-more" hidden>Load older runs</button>
+</section>
+</main>
+<script nonce="${nonce}">${SCRIPT}</script>
 </body>
 </html>`;
 }

@@ -3,12 +3,15 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
 import { iso, presentAthlete } from '../athletes/present-athlete.js';
-import { getAthlete, listAthletes, type AthleteRow } from '../../db/repositories/athletes.js';
+import { listAthletes } from '../../db/repositories/athletes.js';
+import { countActivitiesByAthlete } from '../../db/repositories/activities.js';
 import { loadAdminCounts } from '../../db/repositories/admin-overview.js';
 import { athleteWorkflowId, type AthleteGateway } from '../../temporal/athlete-gateway.js';
-import { parseInput } from '../http/errors.js';
+import { HttpError, parseInput } from '../http/errors.js';
 import type { ApiStrava } from '../strava-deps.js';
-import { adminAthletesQuerySchema, adminSyncBodySchema } from './schemas.js';
+import type { SubscriptionHealth } from '../subscription/health.js';
+import type { BatchSync } from './batch-sync.js';
+import { adminAthletesQuerySchema, adminSyncBodySchema, syncBatchParamsSchema, type AdminAthlete } from './schemas.js';
 import { syncHistoryRoutes } from './sync-history-routes.js';
 
 export interface AdminRouterDeps {
@@ -17,9 +20,15 @@ export interface AdminRouterDeps {
   strava: ApiStrava;
   workflows: AthleteGateway;
   logger: Logger;
-  /** Sync requests in flight at once during POST /admin/sync. */
-  syncConcurrency: number;
+  /** POST /admin/sync runs here. */
+  batches: BatchSync;
+  /** The subscription card of /admin/overview. */
+  subscription: Pick<SubscriptionHealth, 'view'>;
 }
+
+/** Live status queries of GET /admin/athletes?live=true: at most this many athletes, this many at once. */
+const LIVE_LOOKUPS_MAX = 500;
+const LIVE_LOOKUPS_AT_ONCE = 8;
 
 /** The Temporal UI's workflow list for our namespace, or null when TEMPORAL_UI_URL is not set. */
 export function temporalUiWorkflows(config: Config): string | null {
@@ -32,7 +41,7 @@ export function temporalUiLink(config: Config, athleteId: number): string | null
   return list && `${list}/${encodeURIComponent(athleteWorkflowId(athleteId))}`;
 }
 
-/** Runs fn over items with at most `limit` in flight, preserving nothing but completion. */
+/** Runs fn over items with at most `limit` in flight. */
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -43,24 +52,40 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
 
 /** `/admin/*` JSON routes (the admin key is checked by the app before this router). */
 export function adminRouter(deps: AdminRouterDeps): Router {
-  const { config, sql, strava, workflows, logger } = deps;
+  const { config, sql, strava, workflows, logger, batches } = deps;
   const router = Router();
-  const present = (row: AthleteRow) => ({
-    ...presentAthlete(row),
-    workflowId: athleteWorkflowId(row.id),
-    temporalUiUrl: temporalUiLink(config, row.id),
-  });
 
   router.use(syncHistoryRoutes({ sql, config }));
 
   router.get('/athletes', async (req, res) => {
     const query = parseInput(adminAthletesQuerySchema, req.query, 'query');
-    const rows = await listAthletes(sql, query.state ? { state: query.state } : {});
-    res.json({ athletes: rows.map(present) });
+    const [rows, counts] = await Promise.all([listAthletes(sql, query.state ? { state: query.state } : {}), countActivitiesByAthlete(sql)]);
+    const athletes: AdminAthlete[] = rows.map((row) => ({
+      ...presentAthlete(row),
+      name: row.name,
+      activityCount: counts.get(row.id) ?? 0,
+      workflowId: athleteWorkflowId(row.id),
+      temporalUiUrl: temporalUiLink(config, row.id),
+    }));
+    if (query.live) {
+      const asked = athletes.filter((a) => a.state !== 'revoked').slice(0, LIVE_LOOKUPS_MAX);
+      for (const athlete of athletes) Object.assign(athlete, { workflow: 'not_asked', live: null });
+      await forEachLimited(asked, LIVE_LOOKUPS_AT_ONCE, async (athlete) => {
+        const lookup = await workflows.status(athlete.athleteId);
+        athlete.workflow = lookup.kind;
+        if (lookup.kind === 'running') {
+          const { state, nextBackfillAt, pendingEvents, rateLimitedUntil, pausedUntil, lastError, ...rest } = lookup.status;
+          // Pause details the workflow may add (issue 12) pass through; counters stay out of the list.
+          const { counters: _counters, import: _import, ...extra } = rest as typeof rest & Record<string, unknown>;
+          athlete.live = { ...extra, state, nextBackfillAt, pendingEvents, rateLimitedUntil, pausedUntil, lastError };
+        }
+      });
+    }
+    res.json({ athletes });
   });
 
   router.get('/overview', async (_req, res) => {
-    const [counts, governor] = await Promise.all([
+    const [counts, governor, subscription] = await Promise.all([
       loadAdminCounts(sql),
       Promise.resolve()
         .then(() => strava.governor.snapshot())
@@ -68,49 +93,36 @@ export function adminRouter(deps: AdminRouterDeps): Router {
           logger.warn({ err: error }, 'governor snapshot failed');
           return null;
         }),
+      deps.subscription.view().catch((error: unknown) => {
+        logger.warn({ err: error }, 'subscription health could not be read');
+        return null;
+      }),
     ]);
     res.json({
       ...counts,
       oldestPendingWebhookAt: iso(counts.oldestPendingWebhookAt),
       governor,
       temporalUiUrl: temporalUiWorkflows(config),
+      subscription,
     });
   });
 
   /**
-   * Sync everyone (or a list). Each athlete gets a syncNow Update through its own workflow, so the work runs
-   * under the workflow's rules and the shared rate governor; at most syncConcurrency requests are open
-   * towards Temporal at once, and the route returns once every workflow has accepted (not finished) its sync.
+   * Batch sync: plans the batch (who is synced, who is skipped and why), records it, and answers 202 at once;
+   * the syncs run in the background (src/api/admin/batch-sync.ts) and GET /admin/sync/:batchId sums them up.
    */
   router.post('/sync', async (req, res) => {
     const body = parseInput(adminSyncBodySchema, req.body ?? {}, 'body');
-    const skipped: { athleteId: number; reason: string }[] = [];
-    let targets: number[];
-    if (body.athleteIds) {
-      targets = [];
-      for (const id of [...new Set(body.athleteIds)]) {
-        const athlete = await getAthlete(sql, id);
-        if (!athlete) skipped.push({ athleteId: id, reason: 'not connected' });
-        else if (athlete.state === 'revoked') skipped.push({ athleteId: id, reason: 'revoked' });
-        else targets.push(id);
-      }
-    } else {
-      targets = (await listAthletes(sql)).filter((row) => row.state !== 'revoked').map((row) => row.id);
-    }
-    const accepted: { athleteId: number; syncId: string; outcomeUrl: string }[] = [];
-    const failed: { athleteId: number; message: string }[] = [];
-    await forEachLimited(targets, deps.syncConcurrency, async (athleteId) => {
-      try {
-        const syncId = await workflows.requestSync(athleteId, 10_000);
-        accepted.push({ athleteId, syncId, outcomeUrl: `/athletes/${athleteId}/sync/${syncId}` });
-      } catch (error) {
-        logger.warn({ err: error, athleteId }, 'admin sync request failed');
-        failed.push({ athleteId, message: 'the workflow did not accept the sync request' });
-      }
-    });
-    accepted.sort((a, b) => a.athleteId - b.athleteId);
-    failed.sort((a, b) => a.athleteId - b.athleteId);
-    res.status(202).json({ requested: targets.length + skipped.length, accepted, skipped, failed });
+    const batchId = await batches.start(body);
+    const view = await batches.view(batchId);
+    res.status(202).location(`/admin/sync/${batchId}`).json(view);
+  });
+
+  router.get('/sync/:batchId', async (req, res) => {
+    const { batchId } = parseInput(syncBatchParamsSchema, req.params, 'path');
+    const view = await batches.view(batchId);
+    if (!view) throw new HttpError(404, 'batch_not_found', 'no batch sync with this id (batches are kept 7 days)');
+    res.json(view);
   });
 
   return router;

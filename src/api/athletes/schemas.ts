@@ -23,6 +23,8 @@ export const syncResultSchema = z
     deleted: z.number().int(),
     requests: z.number().int(),
     durationMs: z.number(),
+    tokensRefreshed: z.number().int().optional().meta({ description: 'Access tokens refreshed on the way' }),
+    mode: z.enum(['quick', 'full']).optional().meta({ description: 'The window listed (POST /admin/sync may ask for full)' }),
   })
   .meta({ id: 'SyncResult' });
 

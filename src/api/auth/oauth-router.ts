@@ -109,7 +109,7 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
 
     const previous = await getAthlete(sql, athleteId);
     await sql.begin(async (tx) => {
-      await upsertConnectedAthlete(tx, athleteId, scopes);
+      await upsertConnectedAthlete(tx, athleteId, scopes, athleteName(exchanged.athlete));
       await strava.vault.store(athleteId, exchanged.tokens, tx);
       // Reconnected without "private activities": what an earlier activity:read_all grant imported must go.
       if (!scopes.includes('activity:read_all')) await removeOnlyYouActivities(tx, athleteId);
@@ -132,6 +132,12 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
   });
 
   return router;
+}
+
+/** "First Last" as Strava gave it (bounded: it is stored and shown on the management page, as text). */
+function athleteName(athlete: { firstname?: string | null | undefined; lastname?: string | null | undefined }): string | null {
+  const name = [athlete.firstname, athlete.lastname].filter((part) => typeof part === 'string' && part.trim()).join(' ').trim();
+  return name ? name.slice(0, 200) : null;
 }
 
 /**

@@ -5,7 +5,8 @@ import {
   adminAthletesSchema,
   adminOverviewSchema,
   adminSyncBodySchema,
-  adminSyncResultSchema,
+  syncBatchParamsSchema,
+  syncBatchSchema,
 } from '../admin/schemas.js';
 import {
   acceptedSchema,
@@ -271,17 +272,29 @@ export function buildOpenApiDocument(options: { publicUrl: string; version: stri
   registry.registerPath({
     method: 'get',
     path: '/admin/overview',
-    summary: 'Counts by state, webhook inbox, rate governor usage',
+    summary: 'Counts by state, webhook inbox, rate governor usage, subscription health (Strava asked when its stored answer is over a minute old)',
     security: adminSecurity,
     responses: { 200: json(adminOverviewSchema, 'Overview'), ...authErrors },
   });
   registry.registerPath({
     method: 'post',
     path: '/admin/sync',
-    summary: 'Sync every connected athlete or a list, in bounded batches through their workflows',
+    summary: 'Batch sync: every athlete or a list, quick or full, skipping recently synced ones; runs in the background with bounded concurrency',
     security: adminSecurity,
     request: { body: { content: { 'application/json': { schema: adminSyncBodySchema } } } },
-    responses: { 202: json(adminSyncResultSchema, 'Accepted by the workflows'), 400: errorResponse('Malformed body'), ...authErrors },
+    responses: {
+      202: { ...json(syncBatchSchema, 'Started: the aggregate so far (poll statusUrl, also in Location)'), headers: { Location: { schema: { type: 'string' as const } } } },
+      400: errorResponse('Malformed body'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/sync/{batchId}',
+    summary: 'The aggregate of a batch sync: started, skipped (by reason), succeeded, failed (by type), activities, tokens refreshed, requests, done',
+    security: adminSecurity,
+    request: { params: syncBatchParamsSchema },
+    responses: { 200: json(syncBatchSchema, 'The aggregate'), 400: errorResponse('Not a batch id'), 404: errorResponse('Unknown batch'), ...authErrors },
   });
 
   for (const contribute of options.contributions ?? []) contribute(registry, { errorResponse, adminSecurity });

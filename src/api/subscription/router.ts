@@ -11,6 +11,8 @@ export interface SubscriptionRouterDeps {
   adminApiKey: string;
   /** Replaces the default Bearer ADMIN_API_KEY check (the app may share one middleware across admin routes). */
   adminAuth?: RequestHandler;
+  /** Called after a create or delete (the subscription health then asks Strava afresh). */
+  onChange?: () => Promise<void>;
 }
 
 /** GET (view), POST (create; `?replace=true` replaces a subscription with another callback), DELETE. */
@@ -25,12 +27,12 @@ export function createSubscriptionRouter(deps: SubscriptionRouterDeps): Router {
   router.post(SUBSCRIPTION_PATH, auth, async (req, res) => {
     const query = createSubscriptionQuerySchema.safeParse(req.query);
     if (!query.success) throw new HttpError(400, 'invalid_request', 'replace must be true or false');
-    const result = await deps.service.create({ replace: query.data.replace });
+    const result = await deps.service.create({ replace: query.data.replace }).finally(() => deps.onChange?.());
     res.status(result.created ? 201 : 200).json(result);
   });
 
   router.delete(SUBSCRIPTION_PATH, auth, async (_req, res) => {
-    res.json(await deps.service.delete());
+    res.json(await deps.service.delete().finally(() => deps.onChange?.()));
   });
 
   // Renders this area's errors itself so the routes answer the same shape wherever they are mounted.

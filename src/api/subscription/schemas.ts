@@ -44,3 +44,24 @@ export const deleteSubscriptionResultSchema = z
   .object({ deletedSubscriptionId: z.number().int() })
   .meta({ id: 'SubscriptionDeleted' });
 export type DeleteSubscriptionResult = z.infer<typeof deleteSubscriptionResultSchema>;
+
+export const subscriptionHealthViewSchema = z
+  .object({
+    expectedCallbackUrl: z.string().meta({ description: "This deployment's callback (PUBLIC_URL + webhook path)" }),
+    checkedAt: z.iso.datetime().meta({ description: 'When Strava was last asked (answers are reused for at most a minute)' }),
+    answeredAt: z.iso.datetime().nullable().meta({ description: 'When Strava last answered; the fields below are as of then' }),
+    error: z.string().nullable().meta({ description: 'Why the last attempt got no answer' }),
+    exists: z.boolean().nullable().meta({ description: 'Strava lists a subscription for this application (null: never answered)' }),
+    subscriptionId: z.number().int().nullable(),
+    callbackUrl: z.string().nullable(),
+    matchesThisDeployment: z.boolean().nullable().meta({ description: "The subscription's callback is this deployment's" }),
+    recordedSubscriptionId: z.number().int().nullable().meta({ description: 'The id events must carry to be accepted' }),
+    healthy: z.boolean().meta({ description: 'Strava delivers here under the recorded id' }),
+    lastWebhookAt: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: 'The newest genuine event (accepted: the recorded subscription id, a connected athlete); null: none within WEBHOOK_INBOX_RETENTION' }),
+    lastWebhookAgeSeconds: z.number().int().nullable(),
+  })
+  .meta({ id: 'SubscriptionHealth' });
+export type SubscriptionHealthView = z.infer<typeof subscriptionHealthViewSchema>;

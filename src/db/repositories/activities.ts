@@ -219,3 +219,10 @@ export async function latestActivityStarts(sql: Db): Promise<{ athleteId: number
 export async function removeTombstones(sql: Db, athleteId: number): Promise<void> {
   await sql`delete from activity_tombstones where athlete_id = ${athleteId}`;
 }
+
+/** Stored activities per athlete (athletes without any are absent). */
+export async function countActivitiesByAthlete(sql: Db): Promise<Map<number, number>> {
+  const rows = await sql<{ athleteId: number; count: number }[]>`
+    select athlete_id as "athleteId", count(*)::int as count from activities group by athlete_id`;
+  return new Map(rows.map((row) => [row.athleteId, row.count]));
+}

@@ -1,4 +1,4 @@
-import { textArray, type Db, type Sql } from '../connection.js';
+import { bigintArray, textArray, type Db, type Sql } from '../connection.js';
 import { publishChange } from '../change-feed.js';
 import { removeTombstones } from './activities.js';
 import { deleteTokens } from './tokens.js';
@@ -6,6 +6,8 @@ import type { SyncState } from '../../domain/sync-types.js';
 
 export interface AthleteRow {
   id: number;
+  /** As Strava gave it at connect (attacker-controlled text); null before migration 011 or without one. */
+  name: string | null;
   scopes: string[];
   state: SyncState;
   connectedAt: Date;
@@ -16,16 +18,17 @@ export interface AthleteRow {
 }
 
 const columns = (sql: Db) =>
-  sql`id, scopes, state, connected_at as "connectedAt", revoked_at as "revokedAt", last_sync_at as "lastSyncAt",
+  sql`id, name, scopes, state, connected_at as "connectedAt", revoked_at as "revokedAt", last_sync_at as "lastSyncAt",
       last_backfill_at as "lastBackfillAt", updated_at as "updatedAt"`;
 
-/** Records a (re)connected athlete: a reconnect clears a previous revocation. */
-export async function upsertConnectedAthlete(sql: Db, athleteId: number, scopes: string[]): Promise<AthleteRow> {
+/** Records a (re)connected athlete: a reconnect clears a previous revocation. A name given replaces the stored one. */
+export async function upsertConnectedAthlete(sql: Db, athleteId: number, scopes: string[], name?: string | null): Promise<AthleteRow> {
   const [row] = await sql<AthleteRow[]>`
-    insert into athletes (id, scopes, state, connected_at)
-    values (${athleteId}, ${textArray(sql, scopes)}, 'importing', now())
+    insert into athletes (id, scopes, state, connected_at, name)
+    values (${athleteId}, ${textArray(sql, scopes)}, 'importing', now(), ${name ?? null})
     on conflict (id) do update set
       scopes = excluded.scopes,
+      name = coalesce(excluded.name, athletes.name),
       connected_at = case when athletes.state = 'revoked' then now() else athletes.connected_at end,
       state = case when athletes.state in ('revoked', 'needs_reauth') then 'importing' else athletes.state end,
       revoked_at = null,
@@ -39,10 +42,12 @@ export async function getAthlete(sql: Db, athleteId: number): Promise<AthleteRow
   return row;
 }
 
-export async function listAthletes(sql: Db, filter: { state?: SyncState } = {}): Promise<AthleteRow[]> {
+export async function listAthletes(sql: Db, filter: { state?: SyncState; ids?: number[] } = {}): Promise<AthleteRow[]> {
   return sql<AthleteRow[]>`
     select ${columns(sql)} from athletes
-    ${filter.state ? sql`where state = ${filter.state}` : sql``}
+    where true
+    ${filter.state ? sql`and state = ${filter.state}` : sql``}
+    ${filter.ids ? sql`and id = any(${bigintArray(sql, filter.ids)})` : sql``}
     order by id`;
 }
 

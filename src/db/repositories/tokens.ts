@@ -78,3 +78,9 @@ export async function athleteIdsWithOtherKey(sql: Db, keyId: string): Promise<nu
     select athlete_id as "athleteId" from tokens where key_id <> ${keyId} order by athlete_id`;
   return rows.map((r) => r.athleteId);
 }
+
+/** How often the athlete's tokens were refreshed since they were stored (0 without tokens). */
+export async function tokenRefreshCount(sql: Db, athleteId: number): Promise<number> {
+  const [row] = await sql<{ refreshCount: number }[]>`select refresh_count as "refreshCount" from tokens where athlete_id = ${athleteId}`;
+  return row?.refreshCount ?? 0;
+}
