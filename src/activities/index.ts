@@ -15,8 +15,9 @@ import {
 } from '../db/repositories/activities.js';
 import { tokenRefreshCount } from '../db/repositories/tokens.js';
 import { clampEventTime } from '../domain/event-time.js';
-import { WEBHOOK_EVIDENCE_WINDOW_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
+import { WEBHOOK_EVIDENCE_WINDOW_MS, WEBHOOK_SILENCE_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
 import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
+import { countActiveAthletes, lastGenuineWebhookAt, readSubscriptionCheck } from '../db/repositories/subscription-health.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
 import { recordBackfillPlan } from '../db/repositories/backfill-plans.js';
 import { asActivity, isStravaError, toActivityFailure } from './failures.js';
@@ -99,6 +100,16 @@ function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise
 }
 
 const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/**
+ * The subscription may be gone: Strava's last answer listed none, or active athletes exist and no genuine webhook
+ * arrived for WEBHOOK_SILENCE_MS. Adaptive backfill then tightens at once instead of waiting for repairs to show it.
+ */
+async function subscriptionLooksSilent(sql: Sql, now: number): Promise<boolean> {
+  const [check, lastWebhook, active] = await Promise.all([readSubscriptionCheck(sql), lastGenuineWebhookAt(sql), countActiveAthletes(sql)]);
+  if (check?.answeredAt && check.subscriptionId === null) return true;
+  return active > 0 && lastWebhook !== null && now - lastWebhook.getTime() > WEBHOOK_SILENCE_MS;
+}
 
 /** Builds the athlete activities around injected dependencies (tests inject fakes with the same shape). */
 export function createActivities(deps: ActivityDeps): AthleteActivities {
@@ -262,8 +273,12 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       // minute old undercounts it and would class the athlete as dormant, so it is taken again.
       const stale = !fleetCache || t - fleetCache.at > FLEET_CACHE_MS || !fleetCache.rows.some((row) => row.athleteId === athleteId);
       if (stale) {
-        const [rows, delivery] = await Promise.all([latestActivityStarts(sql), loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS)]);
-        fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: false } };
+        const [rows, delivery, silent] = await Promise.all([
+          latestActivityStarts(sql),
+          loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS),
+          subscriptionLooksSilent(sql, t),
+        ]);
+        fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: silent } };
       }
       const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
       let athleteClass: ActivityClass = 'dormant';

@@ -22,6 +22,9 @@ export interface FleetLoad {
 /** How far back the evidence reaches: the trailing day's changes, as the 24 h health number counts them. */
 export const WEBHOOK_EVIDENCE_WINDOW_MS = DAY_MS;
 
+/** No genuine webhook for this long while athletes are active: the subscription counts as silent. */
+export const WEBHOOK_SILENCE_MS = 6 * 60 * 60 * 1000;
+
 /** The evidence adaptive backfill follows (docs/operations.md, "webhook delivery success rate"). */
 export interface WebhookEvidence {
   /** Changes that reached us by webhook in the trailing window. */

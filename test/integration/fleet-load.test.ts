@@ -4,6 +4,7 @@ import type { AthleteStravaCalls } from '../../src/activities/index.js';
 import { upsertActivities, DETAIL_LEVEL } from '../../src/db/repositories/activities.js';
 import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { recordSyncRun } from '../../src/db/repositories/sync-runs.js';
+import { recordSubscriptionAnswer } from '../../src/db/repositories/subscription-health.js';
 import { webhookReliability } from '../../src/workflows/backfill-plan.js';
 import { createRateGovernor, learnedDailyBackgroundBudget } from '../../src/strava/rate-governor.js';
 import type { SummaryActivity } from '../../src/domain/strava-objects.js';
@@ -119,6 +120,14 @@ describe('the evidence adaptive backfill follows', () => {
     const load = await activities.fleetLoad({ athleteId: 9301 });
     expect(load.evidence).toEqual({ viaWebhook: 30, repairs: 12, subscriptionSilent: false });
     // 12 of 42 changes found only by a backfill: webhooks are unreliable, active athletes are backfilled sooner.
+    expect(webhookReliability(load.evidence)).toBe('unreliable');
+  });
+
+  it('takes a subscription Strava no longer lists as silent: active athletes are backfilled sooner at once', async () => {
+    const activities = createActivities({ sql: db.sql, strava: noStrava, now: () => NOW + 10 * 60_000, dailyBackgroundBudget: 600 });
+    await recordSubscriptionAnswer(db.sql, new Date(), null);
+    const load = await activities.fleetLoad({ athleteId: 9301 });
+    expect(load.evidence?.subscriptionSilent).toBe(true);
     expect(webhookReliability(load.evidence)).toBe('unreliable');
   });
 });
