@@ -78,7 +78,7 @@ describe('sync history and health numbers on real Temporal, PostgreSQL and the e
       connectDevServer(),
       startEmulator({ seed: 91, webhookRetryDelayMs: 200, rateLimits: { read: { fifteenMinute: 600, daily: 30_000 }, overall: { fifteenMinute: 1_200, daily: 60_000 } } }),
     ]);
-    api = await startApi({ db, dev, emulator, relay: true, env: { BACKFILL_LATE_AFTER: `${LATE_AFTER_MS / 1000}s` } });
+    api = await startApi({ db, dev, emulator, relay: true, env: { BACKFILL_LATE_AFTER: `${LATE_AFTER_MS / 1000}s`, BACKFILL_INTERVAL: `${BACKFILL_INTERVAL_MS / 1000}s` } });
     metricsPort = await freePort();
     workerEnv = {
       DATABASE_URL: db.url,
@@ -224,6 +224,13 @@ describe('sync history and health numbers on real Temporal, PostgreSQL and the e
     expect(before.due).toBe(before.completed + before.late + before.failed);
 
     // No worker: the planned backfill comes due and passes its deadline without running. It counts as late.
+    // The worker is stopped while a plan is waiting (recorded right after each backfill), not between a backfill
+    // and the recording of the next plan.
+    await waitFor(
+      () => db.sql`select 1 from backfill_plans where athlete_id = ${athleteB} and due_at > now() + interval '1 second'`,
+      (rows) => rows.length > 0,
+      { timeoutMs: 30_000, what: 'a waiting backfill plan' },
+    );
     await worker.stop();
     const overdue = await waitFor(
       () => db.sql<{ dueAt: Date }[]>`
