@@ -1,0 +1,493 @@
+/**
+ * The chaos convergence scenario, shared by the CI-sized test (test/chaos/convergence.test.ts) and the full-size
+ * benchmark (bench/chaos/run.ts). Real parts as separate processes (Temporal dev server on a SQLite file, API,
+ * workers), PostgreSQL behind a TCP proxy, the emulator over HTTP with its faults on, and a seeded storm of
+ * changes while the processes are killed and restarted. Then backfill repairs what webhooks missed, and the
+ * report says whether the database equals Strava's ground truth. It asserts nothing itself: callers do.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { createSql, type Sql } from '../../src/db/connection.js';
+import { migrate } from '../../src/db/migrate.js';
+import { connectThroughOAuth } from '../../src/dev/oauth-connect.js';
+import { freePort } from '../../src/dev/temporal-dev-server.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { GroundTruthSnapshot } from '../../src/emulator/snapshot.js';
+import type { StormProgress } from '../../src/emulator/storm.js';
+import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
+import type { AthleteStatus } from '../../src/workflows/athlete-state.js';
+import { statusQuery } from '../../src/workflows/messages.js';
+import { proxiedUrl, startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { ServiceProcesses } from './processes.js';
+import { ackedEvents, divergences, eventIdentity, inboxRows, storedRows, summarize, type Divergence } from './truth.js';
+
+export interface ChaosSize {
+  athletes: number;
+  activitiesPerAthlete: number;
+  changes: number;
+  /** The storm is spread over this long. */
+  stormMs: number;
+  /** Athletes who untick "private activities" at consent (read,activity:read). */
+  readOnlyAthletes: number;
+  /** How long PostgreSQL is unreachable (once). */
+  postgresOutageMs: number;
+  /** Length of the forced 429 period (once). */
+  force429Ms: number;
+  /** BACKFILL_INTERVAL of the service. */
+  backfillInterval: string;
+  /** Access tokens live this long, so each athlete refreshes (and rotates its refresh token) during the storm. */
+  accessTokenTtlS: number;
+  /** Give up waiting for convergence after this long once the storm is over. */
+  convergeTimeoutMs: number;
+}
+
+/** The CI size: well under two minutes on a loaded two-core machine. PostgreSQL is cut for 5 s, not 20 s. */
+export const CI_SIZE: ChaosSize = {
+  athletes: 20,
+  activitiesPerAthlete: 20,
+  changes: 250,
+  stormMs: 40_000,
+  readOnlyAthletes: 3,
+  postgresOutageMs: 5_000,
+  force429Ms: 0,
+  backfillInterval: '15s',
+  accessTokenTtlS: 40,
+  convergeTimeoutMs: 60_000,
+};
+
+/** The size issue 16 names: 20 athletes, 2,000 activities, 1,000 changes, PostgreSQL away for 20 s. */
+export const FULL_SIZE: ChaosSize = {
+  athletes: 20,
+  activitiesPerAthlete: 100,
+  changes: 1000,
+  stormMs: 180_000,
+  readOnlyAthletes: 3,
+  postgresOutageMs: 20_000,
+  force429Ms: 20_000,
+  backfillInterval: '30s',
+  accessTokenTtlS: 120,
+  convergeTimeoutMs: 240_000,
+};
+
+export interface ChaosOptions {
+  size: ChaosSize;
+  seed: number;
+  /** A PostgreSQL server URL (its `postgres` database); the scenario creates and drops its own database. */
+  databaseServerUrl: string;
+  /** A prebuilt workflow bundle (the worker processes load it instead of bundling at start-up). */
+  workflowBundlePath: string;
+  log?: (line: string) => void;
+  /** Keep the temp directory (logs, Temporal's SQLite file) for inspection. */
+  keepDir?: boolean;
+}
+
+export interface WorkflowCheck {
+  athleteId: number;
+  expected: 'running' | 'completed';
+  status: string;
+  state?: string;
+  pendingEvents?: number;
+  ok: boolean;
+}
+
+export interface ChaosReport {
+  seed: number;
+  size: ChaosSize;
+  dir: string;
+  storm: StormProgress;
+  timeline: { at: number; what: string }[];
+  /** The special athletes. */
+  revokedAthlete: number;
+  reconnectedAthlete: number;
+  readOnlyAthleteIds: number[];
+  webhooks: { events: number; delivered: number; failed: number; dropped: number; duplicated: number; acked: number; attempts: number };
+  /** Acknowledged (200) events found neither in the inbox (forwarded, or ignored for a disconnected athlete) nor as a signal in a history. */
+  ackedLost: string[];
+  /** Acknowledged events that reached a workflow as a direct signal while PostgreSQL was down. */
+  ackedDirect: number;
+  serverErrors: number;
+  requests: number;
+  rateLimited: { total: number; forced: number; outsideForced: number };
+  /** Differences once the storm's webhooks settled, before waiting for backfill. */
+  divergenceAtStormEnd: Record<string, number>;
+  /** Differences when the scenario stopped waiting (empty when it converged). */
+  divergenceFinal: Divergence[];
+  /** Repairs the running workflows counted (backfills and burst lists that found missed changes). */
+  repairs: number;
+  converged: boolean;
+  convergeMs: number;
+  totalMs: number;
+  revokedPurged: { activities: number; tokens: number; tombstones: number; state: string | null; workflow: string };
+  tokensOfRevoked: number;
+  /** Refresh-token rotations per connected athlete (emulator's count). */
+  rotations: Record<number, number>;
+  workflows: WorkflowCheck[];
+  replay: { histories: number; failures: string[] };
+}
+
+const ADMIN_KEY = 'chaos-admin-key-0123456789';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function createDatabase(serverUrl: string): Promise<{ url: string; sql: Sql; drop(): Promise<void> }> {
+  const name = `strava_sync_chaos_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = createSql(serverUrl, { max: 1 });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const sql = createSql(url.toString(), { max: 4, applicationName: 'strava-sync-chaos' });
+  await migrate(sql);
+  return {
+    url: url.toString(),
+    sql,
+    async drop() {
+      await sql.end({ timeout: 1 });
+      const cleanup = createSql(serverUrl, { max: 1 });
+      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    },
+  };
+}
+
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, intervalMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+
+/** Signals `stravaEvent` found in histories: identities of what reached the workflows. */
+function signalledEvents(events: History['events']): string[] {
+  const out: string[] = [];
+  for (const event of events ?? []) {
+    const attrs = event.workflowExecutionSignaledEventAttributes;
+    if (attrs?.signalName !== 'stravaEvent') continue;
+    const data = attrs.input?.payloads?.[0]?.data;
+    if (!data) continue;
+    const signal = JSON.parse(Buffer.from(data).toString('utf8')) as { objectType: string; objectId: number; aspectType: string; eventTime: number; ownerId: number };
+    out.push(eventIdentity(signal));
+  }
+  return out;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { size, seed } = options;
+  const log = options.log ?? (() => {});
+  const started = Date.now();
+  const timeline: { at: number; what: string }[] = [];
+  const mark = (what: string) => {
+    timeline.push({ at: Date.now() - started, what });
+    log(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
+    processes?.note(what);
+  };
+
+  const dir = await mkdtemp(join(tmpdir(), 'strava-sync-chaos-'));
+  let processes: ServiceProcesses | undefined;
+  let emulator: RunningEmulator | undefined;
+  let proxy: TcpProxy | undefined;
+  let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  let connection: Connection | undefined;
+  // The directory (process logs, Temporal's SQLite file) stays when something went wrong.
+  let keepDir = options.keepDir ?? false;
+  try {
+    const readLimit = { fifteenMinute: 3_000, daily: 400_000 };
+    emulator = await startEmulator({
+      seed,
+      athletes: size.athletes,
+      activitiesPerAthlete: size.activitiesPerAthlete,
+      // A quarter of a year of history, which the backfill overlap below covers entirely: a missed change to any
+      // activity is within reach of a backfill (a 7-day overlap would leave old activities unrepaired for ever).
+      historyYears: 0.25,
+      rateLimits: { read: readLimit, overall: { fifteenMinute: 6_000, daily: 800_000 } },
+      webhookRetryDelayMs: 2_000,
+      webhookLogLimit: 100_000,
+      accessTokenTtlS: size.accessTokenTtlS,
+    });
+    db = await createDatabase(options.databaseServerUrl);
+    proxy = await startDatabaseProxy(db.url);
+    const temporalPort = await freePort();
+    const apiPort = await freePort();
+    const env: Record<string, string> = {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: proxiedUrl(db.url, proxy),
+      DATABASE_POOL_SIZE: '8',
+      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      TEMPORAL_TASK_QUEUE: 'strava-sync-chaos',
+      STRAVA_API_URL: emulator.apiUrl,
+      STRAVA_OAUTH_URL: emulator.oauthUrl,
+      STRAVA_CLIENT_ID: emulator.clientId,
+      STRAVA_CLIENT_SECRET: emulator.clientSecret,
+      PORT: String(apiPort),
+      PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
+      ADMIN_API_KEY: ADMIN_KEY,
+      OAUTH_STATE_SECRET: 'chaos-oauth-state-secret-0123456789',
+      BACKFILL_INTERVAL: size.backfillInterval,
+      BACKFILL_OVERLAP: '120d',
+      TOKEN_REFRESH_MARGIN: '10s',
+      STRAVA_READ_LIMIT_15MIN: String(readLimit.fifteenMinute),
+      STRAVA_READ_LIMIT_DAILY: String(readLimit.daily),
+      STRAVA_REQUEST_TIMEOUT: '10s',
+      WORKFLOW_BUNDLE_PATH: options.workflowBundlePath,
+      WORKER_METRICS_PORT: String(await freePort()),
+    };
+    processes = new ServiceProcesses(dir, env, {
+      port: temporalPort,
+      dbFilename: join(dir, 'temporal.sqlite'),
+      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 400 },
+    });
+    await processes.startTemporal();
+    await Promise.all([processes.startApi(), processes.startWorker()]);
+    mark('temporal, api and worker up');
+    connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+    const client = new Client({ connection });
+    const control = emulator.control;
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${env.PUBLIC_URL}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...init.headers }, signal: AbortSignal.timeout(30_000) });
+
+    const subscribed = await api('/admin/subscription', { method: 'POST' });
+    if (subscribed.status !== 201) throw new Error(`subscription: ${subscribed.status} ${await subscribed.text()}`);
+
+    const athleteIds = (await control.listAthletes()).map((a) => a.id).sort((a, b) => a - b);
+    const [revokedAthlete, reconnectedAthlete] = athleteIds as [number, number];
+    const readOnlyAthleteIds = athleteIds.slice(2, 2 + size.readOnlyAthletes);
+    for (const id of readOnlyAthleteIds) await control.setConsent(id, 'read,activity:read');
+    for (let i = 0; i < athleteIds.length; i += 4) {
+      await Promise.all(athleteIds.slice(i, i + 4).map((id) => connectThroughOAuth(env.PUBLIC_URL!, id)));
+    }
+    mark(`${athleteIds.length} athletes connected through OAuth`);
+    const snapshotNow = () => control.snapshot();
+    await waitUntil('the initial import', 90_000, async () => divergences(await snapshotNow(), await storedRows(db!.sql)).length === 0, 500);
+    mark('initial import converged');
+
+    // The storm, with the emulator as awkward as Strava on a bad day.
+    await control.setFaults({
+      webhookDropRate: 0.1,
+      webhookDuplicateRate: 0.1,
+      webhookDuplicateDelayMs: 1_500,
+      webhookReorderRate: 0.1,
+      webhookReorderDelayMs: 3_000,
+      apiErrorRate: 0.05,
+      apiErrorStatus: 503,
+    });
+    const stormStart = Date.now();
+    await control.startStorm({ seed, changes: size.changes, durationMs: size.stormMs, processingRate: 0.2, processingMs: [2_000, 20_000] });
+    mark(`storm started: ${size.changes} changes over ${size.stormMs / 1000} s`);
+    const at = async (fraction: number) => {
+      const wait = stormStart + fraction * size.stormMs - Date.now();
+      if (wait > 0) await sleep(wait);
+    };
+
+    await at(0.1);
+    await processes.killWorker();
+    mark('worker SIGKILLed (1/2)');
+    await processes.startWorker();
+    mark('new worker polling');
+
+    await at(0.2);
+    const disconnected = await api(`/athletes/${reconnectedAthlete}`, { method: 'DELETE' });
+    mark(`athlete ${reconnectedAthlete} disconnects through the API: ${disconnected.status}`);
+
+    await at(0.3);
+    mark('temporal dev server stopping');
+    await processes.restartTemporal(1_000);
+    mark('temporal dev server restarted on its SQLite file');
+
+    await at(0.4);
+    await control.revokeAthlete(revokedAthlete);
+    mark(`athlete ${revokedAthlete} revokes the app at Strava`);
+
+    await at(0.45);
+    await processes.restartApi();
+    mark('api restarted');
+
+    await at(0.55);
+    await proxy.stop();
+    mark(`postgresql unreachable for ${size.postgresOutageMs / 1000} s`);
+    await sleep(size.postgresOutageMs);
+    await proxy.start();
+    mark('postgresql reachable again');
+
+    await at(0.65);
+    await connectThroughOAuth(env.PUBLIC_URL!, reconnectedAthlete);
+    mark(`athlete ${reconnectedAthlete} reconnected through OAuth`);
+
+    await at(0.75);
+    await processes.killWorker();
+    mark('worker SIGKILLed (2/2)');
+    await processes.startWorker();
+    mark('new worker polling');
+
+    if (size.force429Ms > 0) {
+      await at(0.85);
+      await control.setFaults({ force429ForMs: size.force429Ms });
+      mark(`forced 429 period of ${size.force429Ms / 1000} s`);
+    }
+
+    await waitUntil('the storm to finish', size.stormMs, async () => !(await control.stormProgress()).running, 500);
+    const storm = await control.stormProgress();
+    mark(`storm finished: ${storm.applied} changes`);
+    await control.webhooksSettled(60_000);
+    const stormEndSnapshot = await snapshotNow();
+    const divergenceAtStormEnd = summarize(divergences(stormEndSnapshot, await storedRows(db.sql)));
+    mark(`webhooks settled; divergence ${JSON.stringify(divergenceAtStormEnd)}`);
+
+    // Quiet: faults stay on, backfill repairs what the webhooks missed.
+    const convergeStart = Date.now();
+    let converged = false;
+    let divergenceFinal: Divergence[] = [];
+    const deadline = convergeStart + size.convergeTimeoutMs;
+    for (;;) {
+      const snapshot = await snapshotNow();
+      divergenceFinal = divergences(snapshot, await storedRows(db.sql));
+      if (divergenceFinal.length === 0 && snapshot.athletes.every((a) => a.processing === 0)) {
+        converged = true;
+        break;
+      }
+      if (Date.now() > deadline) break;
+      await sleep(1_000);
+    }
+    const convergeMs = Date.now() - convergeStart;
+    if (!converged) keepDir = true;
+    mark(converged ? `converged ${(convergeMs / 1000).toFixed(1)} s after the storm` : `not converged: ${JSON.stringify(summarize(divergenceFinal))}`);
+    await control.setFaults({ webhookDropRate: 0, webhookDuplicateRate: 0, webhookReorderRate: 0, apiErrorRate: 0 });
+
+    // Workflows: every connected athlete's running and idle with nothing queued; the revoked one completed.
+    const finalSnapshot: GroundTruthSnapshot = await snapshotNow();
+    const workflows: WorkflowCheck[] = [];
+    let repairs = 0;
+    for (const athlete of finalSnapshot.athletes) {
+      const handle = client.workflow.getHandle(athleteWorkflowId(athlete.id));
+      const description = await handle.describe();
+      if (athlete.id === revokedAthlete) {
+        workflows.push({ athleteId: athlete.id, expected: 'completed', status: description.status.name, ok: description.status.name === 'COMPLETED' });
+        continue;
+      }
+      let status: AthleteStatus | undefined;
+      if (description.status.name === 'RUNNING') {
+        status = await handle.query(statusQuery);
+        repairs += status.counters.repairs;
+      }
+      workflows.push({
+        athleteId: athlete.id,
+        expected: 'running',
+        status: description.status.name,
+        ...(status ? { state: status.state, pendingEvents: status.pendingEvents } : {}),
+        ok: description.status.name === 'RUNNING' && status?.state === 'idle' && status.pendingEvents === 0,
+      });
+    }
+
+    const [purged] = await db.sql<{ activities: number; tokens: number; tombstones: number; state: string | null }[]>`
+      select (select count(*)::int from activities where athlete_id = ${revokedAthlete}) as activities,
+             (select count(*)::int from tokens where athlete_id = ${revokedAthlete}) as tokens,
+             (select count(*)::int from activity_tombstones where athlete_id = ${revokedAthlete}) as tombstones,
+             (select state from athletes where id = ${revokedAthlete}) as state`;
+
+    // Histories of every run (continue-as-new chains and the reconnected athlete's two workflows): replay them.
+    const histories: { workflowId: string; history: History }[] = [];
+    const signalled = new Set<string>();
+    for await (const run of client.workflow.list({ query: `TaskQueue = '${env.TEMPORAL_TASK_QUEUE}'` })) {
+      const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+      histories.push({ workflowId: `${run.workflowId}/${run.runId}`, history });
+      for (const id of signalledEvents(history.events)) signalled.add(id);
+    }
+    const bundle = { code: await readFile(options.workflowBundlePath, 'utf8') };
+    const replayFailures: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+      if (result.error) replayFailures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    mark(`replayed ${histories.length} histories, ${replayFailures.length} failures`);
+
+    // Every event the API answered 200 reached the inbox (forwarded; or ignored because its athlete was not
+    // connected) or, while PostgreSQL was away, a workflow directly.
+    const webhookLog = await control.webhookLog();
+    const acked = ackedEvents(webhookLog);
+    const inbox = await inboxRows(db.sql);
+    const inboxByIdentity = new Map<string, string[]>();
+    for (const row of inbox) {
+      const key = eventIdentity(row);
+      inboxByIdentity.set(key, [...(inboxByIdentity.get(key) ?? []), row.outcome === 'ignored' ? `ignored:${row.ignoreReason}` : row.outcome]);
+    }
+    const ackedLost: string[] = [];
+    let ackedDirect = 0;
+    const disconnectedOwners = new Set([revokedAthlete, reconnectedAthlete]);
+    for (const delivery of acked.values()) {
+      const e = delivery.event;
+      const key = eventIdentity({ objectType: e.object_type, objectId: e.object_id, aspectType: e.aspect_type, eventTime: e.event_time, ownerId: e.owner_id });
+      const outcomes = inboxByIdentity.get(key) ?? [];
+      if (outcomes.includes('forwarded')) continue;
+      if (outcomes.includes('ignored:athlete_not_connected') && disconnectedOwners.has(e.owner_id)) continue;
+      if (signalled.has(key)) {
+        ackedDirect++;
+        continue;
+      }
+      ackedLost.push(`${key} inbox=[${outcomes.join(',')}]`);
+    }
+
+    const counters = await control.counters();
+    const requests = Object.entries(counters.requests)
+      .filter(([endpoint]) => endpoint.includes('/api/v3/'))
+      .reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
+    const rotations: Record<number, number> = {};
+    for (const athlete of finalSnapshot.athletes) if (athlete.connected) rotations[athlete.id] = athlete.rotations;
+
+    return {
+      seed,
+      size,
+      dir,
+      storm,
+      timeline,
+      revokedAthlete,
+      reconnectedAthlete,
+      readOnlyAthleteIds,
+      webhooks: {
+        events: counters.webhooks.events,
+        delivered: counters.webhooks.delivered,
+        failed: counters.webhooks.failed,
+        dropped: counters.webhooks.dropped,
+        duplicated: counters.webhooks.duplicated,
+        acked: acked.size,
+        attempts: counters.webhooks.attempts,
+      },
+      ackedLost,
+      ackedDirect,
+      serverErrors: counters.serverErrors,
+      requests,
+      rateLimited: { total: counters.rateLimited, forced: counters.rateLimitedForced, outsideForced: counters.rateLimited - counters.rateLimitedForced },
+      divergenceAtStormEnd,
+      divergenceFinal,
+      repairs,
+      converged,
+      convergeMs,
+      totalMs: Date.now() - started,
+      revokedPurged: { ...purged!, workflow: workflows.find((w) => w.athleteId === revokedAthlete)?.status ?? 'unknown' },
+      tokensOfRevoked: purged!.tokens,
+      rotations,
+      workflows,
+      replay: { histories: histories.length, failures: replayFailures },
+    };
+  } catch (error) {
+    keepDir = true;
+    throw error;
+  } finally {
+    await connection?.close().catch(() => {});
+    await processes?.stopAll().catch(() => {});
+    await proxy?.stop().catch(() => {});
+    await emulator?.close().catch(() => {});
+    await db?.drop().catch(() => {});
+    if (!keepDir) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    else log(`chaos: logs and state kept in ${dir}`);
+  }
+}
