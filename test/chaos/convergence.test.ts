@@ -25,11 +25,15 @@ describe('chaos convergence', () => {
     expect(report.divergenceFinal).toEqual([]);
     expect(report.converged).toBe(true);
     expect(report.ackedLost).toEqual([]);
+    // The forced period happened and was answered with 429s; outside it, the governor kept every call within the limits.
+    expect(report.force429).not.toBeNull();
+    expect(report.rateLimited.forced).toBeGreaterThan(0);
     expect(report.rateLimited.outsideForced).toBe(0);
     expect(report.revokedPurged).toEqual({ activities: 0, tokens: 0, tombstones: 0, state: 'revoked', workflow: 'COMPLETED' });
     expect(report.workflows.filter((w) => !w.ok)).toEqual([]);
     expect(report.replay.failures).toEqual([]);
     expect(report.replay.histories).toBeGreaterThanOrEqual(CI_SIZE.athletes + 1);
+    expect(report.runsPerAthlete[report.reconnectedAthlete]).toBeGreaterThanOrEqual(2);
     // Every athlete still connected refreshed its token and had its refresh token rotated at least once.
     expect(Object.values(report.rotations).every((n) => n >= 1)).toBe(true);
     // The faults really happened.

@@ -13,7 +13,7 @@ import { startDevServer, type RunningDevServer } from '../../src/dev/temporal-de
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'src', 'cli.ts');
 const WORKER_FIXTURE = join(ROOT, 'test', 'integration', 'fixtures', 'worker-process.ts');
-const CLOCK_OFFSET = join(ROOT, 'test', 'chaos', 'clock-offset.ts');
+const CLOCK_OFFSET = join(ROOT, 'test', 'chaos', 'clock-offset.mjs');
 
 export interface ChildHandle {
   name: string;
@@ -57,7 +57,9 @@ export class ServiceProcesses {
   private serial = 0;
   temporal: RunningDevServer | undefined;
   api: ChildHandle | undefined;
+  /** Workers that poll, oldest first. */
   workers: ChildHandle[] = [];
+  private starting = new Set<ChildHandle>();
 
   constructor(
     private readonly dir: string,
@@ -119,8 +121,23 @@ export class ServiceProcesses {
     await this.startApi();
   }
 
-  /** A new worker process; resolves once it polls. */
-  async startWorker(): Promise<ChildHandle> {
+  /**
+   * A new worker process; resolves once it polls. A worker that exits before it is ready (Temporal unreachable
+   * while it connects) is started again after a second, as a process supervisor would.
+   */
+  async startWorker(attempts = 10): Promise<ChildHandle> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startWorkerOnce();
+      } catch (error) {
+        if (attempt >= attempts) throw error;
+        this.note(`worker start failed (${error instanceof Error ? error.message : String(error)}); starting another`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
+  private async startWorkerOnce(): Promise<ChildHandle> {
     const name = `worker-${++this.serial}`;
     const child = spawn(process.execPath, nodeArgs(this.env, WORKER_FIXTURE), {
       cwd: ROOT,
@@ -129,6 +146,7 @@ export class ServiceProcesses {
     });
     this.pipe(name, child);
     const handle = handleOf(name, child);
+    this.starting.add(handle);
     const ready = new Promise<void>((resolve, reject) => {
       child.on('message', (message: { type?: string }) => {
         if (message?.type === 'ready') resolve();
@@ -143,19 +161,21 @@ export class ServiceProcesses {
       throw error;
     } finally {
       clearTimeout(timer);
+      this.starting.delete(handle);
     }
     this.workers.push(handle);
     return handle;
   }
 
-  /** SIGKILLs the newest worker. */
-  async killWorker(): Promise<void> {
+  /** SIGKILLs the newest worker that polls; false when none does. */
+  async killWorker(): Promise<boolean> {
     const worker = this.workers.pop();
     await worker?.kill();
+    return worker !== undefined;
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.stop(5_000)));
+    await Promise.all([...this.workers, ...this.starting].map((w) => w.stop(5_000)));
     this.workers = [];
     await this.api?.stop(5_000);
     await this.temporal?.stop();

@@ -42,6 +42,11 @@ export interface ChaosSize {
   accessTokenTtlS: number;
   /** Give up waiting for convergence after this long once the storm is over. */
   convergeTimeoutMs: number;
+  /**
+   * About how long the processes take to start and the athletes to connect and import: the clocks are shifted
+   * so that a 15-minute rate window ends right after the forced 429 period, planned from this estimate.
+   */
+  expectedSetupMs: number;
 }
 
 /** The CI size: well under two minutes on a loaded two-core machine. PostgreSQL is cut for 5 s, not 20 s. */
@@ -49,13 +54,14 @@ export const CI_SIZE: ChaosSize = {
   athletes: 20,
   activitiesPerAthlete: 20,
   changes: 250,
-  stormMs: 40_000,
+  stormMs: 30_000,
   readOnlyAthletes: 3,
   postgresOutageMs: 5_000,
-  force429Ms: 0,
-  backfillInterval: '15s',
-  accessTokenTtlS: 40,
+  force429Ms: 8_000,
+  backfillInterval: '5s',
+  accessTokenTtlS: 30,
   convergeTimeoutMs: 60_000,
+  expectedSetupMs: 40_000,
 };
 
 /** The size issue 16 names: 20 athletes, 2,000 activities, 1,000 changes, PostgreSQL away for 20 s. */
@@ -70,6 +76,7 @@ export const FULL_SIZE: ChaosSize = {
   backfillInterval: '30s',
   accessTokenTtlS: 120,
   convergeTimeoutMs: 240_000,
+  expectedSetupMs: 45_000,
 };
 
 export interface ChaosOptions {
@@ -99,6 +106,10 @@ export interface ChaosReport {
   dir: string;
   storm: StormProgress;
   timeline: { at: number; what: string }[];
+  /** When the forced 429 period ran, ms from the storm's start (null: none). */
+  force429: { startMs: number; endMs: number; lengthMs: number } | null;
+  /** How far the service's and the emulator's clocks were set back (so a window boundary ends the 429 period). */
+  clockShiftMs: number;
   /** The special athletes. */
   revokedAthlete: number;
   reconnectedAthlete: number;
@@ -126,9 +137,14 @@ export interface ChaosReport {
   rotations: Record<number, number>;
   workflows: WorkflowCheck[];
   replay: { histories: number; failures: string[] };
+  /** Workflow runs found per athlete (continue-as-new chains, the reconnected athlete's second workflow). */
+  runsPerAthlete: Record<number, number>;
 }
 
 const ADMIN_KEY = 'chaos-admin-key-0123456789';
+const WINDOW_MS = 15 * 60_000;
+/** Where in the storm the forced 429 period starts (a worker polls then: the first replacement is up, the second kill comes later). */
+const FORCE_429_AT = 0.5;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function createDatabase(serverUrl: string): Promise<{ url: string; sql: Sql; drop(): Promise<void> }> {
@@ -187,14 +203,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {});
   const started = Date.now();
   const timeline: { at: number; what: string }[] = [];
+  let processes: ServiceProcesses | undefined;
   const mark = (what: string) => {
     timeline.push({ at: Date.now() - started, what });
     log(`[chaos +${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
     processes?.note(what);
   };
 
+  // The forced 429 period must end just before a 15-minute window boundary: a 429 makes the service wait for the
+  // next window, as Strava asks. The service processes and the emulator run on a clock shifted back by up to 15
+  // minutes (clock-offset.ts) so that a boundary falls where the plan puts the end of that period.
+  const plannedBoundary = started + size.expectedSetupMs + FORCE_429_AT * size.stormMs + size.force429Ms;
+  const clockShiftMs = size.force429Ms > 0 ? plannedBoundary % WINDOW_MS : 0;
+
   const dir = await mkdtemp(join(tmpdir(), 'strava-sync-chaos-'));
-  let processes: ServiceProcesses | undefined;
   let emulator: RunningEmulator | undefined;
   let proxy: TcpProxy | undefined;
   let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
@@ -214,6 +236,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       webhookRetryDelayMs: 2_000,
       webhookLogLimit: 100_000,
       accessTokenTtlS: size.accessTokenTtlS,
+      startTimeMs: Date.now() - clockShiftMs,
     });
     db = await createDatabase(options.databaseServerUrl);
     proxy = await startDatabaseProxy(db.url);
@@ -242,15 +265,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       STRAVA_REQUEST_TIMEOUT: '10s',
       WORKFLOW_BUNDLE_PATH: options.workflowBundlePath,
       WORKER_METRICS_PORT: String(await freePort()),
+      CHAOS_CLOCK_OFFSET_MS: String(-clockShiftMs),
     };
     processes = new ServiceProcesses(dir, env, {
       port: temporalPort,
       dbFilename: join(dir, 'temporal.sqlite'),
       dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 400 },
     });
-    await processes.startTemporal();
-    await Promise.all([processes.startApi(), processes.startWorker()]);
-    mark('temporal, api and worker up');
+    const services = processes;
+    // The API needs Temporal only per request: it starts alongside it; the worker connects once Temporal answers.
+    await Promise.all([services.startApi(), services.startTemporal().then(() => services.startWorker())]);
+    mark(`temporal, api and worker up (service and emulator clocks ${Math.round(clockShiftMs / 1000)} s behind)`);
     connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
     const client = new Client({ connection });
     const control = emulator.control;
@@ -267,7 +292,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (let i = 0; i < athleteIds.length; i += 4) {
       await Promise.all(athleteIds.slice(i, i + 4).map((id) => connectThroughOAuth(env.PUBLIC_URL!, id)));
     }
-    mark(`${athleteIds.length} athletes connected through OAuth`);
+    mark(`${athleteIds.length} athletes connected through OAuth (${readOnlyAthleteIds.length} without private activities)`);
     const snapshotNow = () => control.snapshot();
     await waitUntil('the initial import', 90_000, async () => divergences(await snapshotNow(), await storedRows(db!.sql)).length === 0, 500);
     mark('initial import converged');
@@ -282,73 +307,96 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       apiErrorRate: 0.05,
       apiErrorStatus: 503,
     });
+    // The setup was quicker than planned: wait, so that the 429 period still falls in the middle of the storm.
+    const early = plannedBoundary - size.force429Ms - FORCE_429_AT * size.stormMs - Date.now();
+    if (size.force429Ms > 0 && early > 0) {
+      mark(`waiting ${(early / 1000).toFixed(1)} s so that the forced 429 period falls in the storm`);
+      await sleep(early);
+    }
     const stormStart = Date.now();
-    await control.startStorm({ seed, changes: size.changes, durationMs: size.stormMs, processingRate: 0.2, processingMs: [2_000, 20_000] });
+    await control.startStorm({ seed, changes: size.changes, durationMs: size.stormMs, processingRate: 0.2, processingMs: [2_000, 10_000] });
     mark(`storm started: ${size.changes} changes over ${size.stormMs / 1000} s`);
-    const at = async (fraction: number) => {
-      const wait = stormStart + fraction * size.stormMs - Date.now();
-      if (wait > 0) await sleep(wait);
+
+    // Each fault on its own schedule, in the background: a slow restart does not delay the next fault.
+    const at = (fraction: number) => sleep(Math.max(0, stormStart + fraction * size.stormMs - Date.now()));
+    const proxyOf = proxy;
+    const killAndReplaceWorker = async (which: string) => {
+      if (!(await services.killWorker())) throw new Error(`no polling worker to kill (${which})`);
+      mark(`worker SIGKILLed (${which}); a new one starts`);
+      await services.startWorker();
+      mark('new worker polling');
     };
-
-    await at(0.1);
-    await processes.killWorker();
-    mark('worker SIGKILLed (1/2)');
-    await processes.startWorker();
-    mark('new worker polling');
-
-    await at(0.2);
-    const disconnected = await api(`/athletes/${reconnectedAthlete}`, { method: 'DELETE' });
-    mark(`athlete ${reconnectedAthlete} disconnects through the API: ${disconnected.status}`);
-
-    await at(0.3);
-    mark('temporal dev server stopping');
-    await processes.restartTemporal(1_000);
-    mark('temporal dev server restarted on its SQLite file');
-
-    await at(0.4);
-    await control.revokeAthlete(revokedAthlete);
-    mark(`athlete ${revokedAthlete} revokes the app at Strava`);
-
-    await at(0.45);
-    await processes.restartApi();
-    mark('api restarted');
-
-    await at(0.55);
-    await proxy.stop();
-    mark(`postgresql unreachable for ${size.postgresOutageMs / 1000} s`);
-    await sleep(size.postgresOutageMs);
-    await proxy.start();
-    mark('postgresql reachable again');
-
-    await at(0.65);
-    await connectThroughOAuth(env.PUBLIC_URL!, reconnectedAthlete);
-    mark(`athlete ${reconnectedAthlete} reconnected through OAuth`);
-
-    await at(0.75);
-    await processes.killWorker();
-    mark('worker SIGKILLed (2/2)');
-    await processes.startWorker();
-    mark('new worker polling');
-
+    const firstKill = at(0.05).then(() => killAndReplaceWorker('1/2'));
+    const faults: Promise<unknown>[] = [
+      firstKill,
+      at(0.15).then(async () => {
+        const response = await api(`/athletes/${reconnectedAthlete}`, { method: 'DELETE' });
+        mark(`athlete ${reconnectedAthlete} disconnects through the API: ${response.status}`);
+      }),
+      at(0.2).then(async () => {
+        mark('temporal dev server stopping');
+        await services.restartTemporal(1_000);
+        mark('temporal dev server restarted on its SQLite file');
+      }),
+      at(0.3).then(async () => {
+        await control.revokeAthlete(revokedAthlete);
+        mark(`athlete ${revokedAthlete} revokes the app at Strava`);
+      }),
+      at(0.35).then(async () => {
+        mark('api restarting');
+        await services.restartApi();
+        mark('api restarted');
+      }),
+      at(0.45).then(async () => {
+        await proxyOf.stop();
+        mark(`postgresql unreachable for ${size.postgresOutageMs / 1000} s`);
+        await sleep(size.postgresOutageMs);
+        await proxyOf.start();
+        mark('postgresql reachable again');
+      }),
+      at(0.6).then(async () => {
+        // The athlete comes back whenever the API answers again.
+        await waitUntil('the reconnect', 60_000, async () => (await connectThroughOAuth(env.PUBLIC_URL!, reconnectedAthlete), true), 1_000);
+        mark(`athlete ${reconnectedAthlete} reconnected through OAuth`);
+      }),
+      // The second kill waits for the first replacement to poll: it must hit a running worker.
+      Promise.all([firstKill, at(0.85)]).then(() => killAndReplaceWorker('2/2')),
+    ];
+    let force429: ChaosReport['force429'] = null;
     if (size.force429Ms > 0) {
-      await at(0.85);
-      await control.setFaults({ force429ForMs: size.force429Ms });
-      mark(`forced 429 period of ${size.force429Ms / 1000} s`);
+      // Until a second before the boundary (on the shifted clocks): a 429 answered in one window must not be
+      // taken for the next.
+      const boundaryOnEmulator = plannedBoundary - clockShiftMs;
+      faults.push(
+        sleep(Math.max(0, plannedBoundary - size.force429Ms - Date.now())).then(async () => {
+          const fromMs = await control.now();
+          await control.setFaults({ rateLimitedUntil: boundaryOnEmulator - 1_000 });
+          force429 = { startMs: Date.now() - stormStart, endMs: plannedBoundary - 1_000 - stormStart, lengthMs: boundaryOnEmulator - 1_000 - fromMs };
+          mark(`forced 429 period until ${Math.round((boundaryOnEmulator - 1_000 - fromMs) / 100) / 10} s before a window boundary ends it`);
+        }),
+      );
     }
 
-    await waitUntil('the storm to finish', size.stormMs, async () => !(await control.stormProgress()).running, 500);
+    for (const fault of faults) fault.catch(() => {});
+    await waitUntil('the storm to finish', size.stormMs + 30_000, async () => !(await control.stormProgress()).running, 500);
     const storm = await control.stormProgress();
     mark(`storm finished: ${storm.applied} changes`);
-    await control.webhooksSettled(60_000);
     const stormEndSnapshot = await snapshotNow();
     const divergenceAtStormEnd = summarize(divergences(stormEndSnapshot, await storedRows(db.sql)));
-    mark(`webhooks settled; divergence ${JSON.stringify(divergenceAtStormEnd)}`);
+    mark(`divergence when the last change was made: ${JSON.stringify(divergenceAtStormEnd)}`);
+    // Rejections are collected as they happen (no unhandled rejection while the storm goes on) and raised here.
+    const failures: unknown[] = [];
+    await Promise.all(faults.map((fault) => fault.catch((error: unknown) => failures.push(error))));
+    if (failures.length > 0) throw failures[0];
+    await control.webhooksSettled(60_000);
+    mark('every fault done, webhook deliveries settled');
 
     // Quiet: faults stay on, backfill repairs what the webhooks missed.
     const convergeStart = Date.now();
     let converged = false;
     let divergenceFinal: Divergence[] = [];
     const deadline = convergeStart + size.convergeTimeoutMs;
+    let lastReport = 0;
     for (;;) {
       const snapshot = await snapshotNow();
       divergenceFinal = divergences(snapshot, await storedRows(db.sql));
@@ -357,13 +405,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         break;
       }
       if (Date.now() > deadline) break;
-      await sleep(1_000);
+      if (Date.now() - lastReport > 5_000) {
+        lastReport = Date.now();
+        mark(`waiting for convergence: ${JSON.stringify(summarize(divergenceFinal))}, still processing ${snapshot.athletes.reduce((n, a) => n + a.processing, 0)}`);
+      }
+      await sleep(500);
     }
     const convergeMs = Date.now() - convergeStart;
     if (!converged) keepDir = true;
-    mark(converged ? `converged ${(convergeMs / 1000).toFixed(1)} s after the storm` : `not converged: ${JSON.stringify(summarize(divergenceFinal))}`);
+    mark(converged ? `converged ${(convergeMs / 1000).toFixed(1)} s after the faults` : `not converged: ${JSON.stringify(divergenceFinal.slice(0, 20))}`);
     await control.setFaults({ webhookDropRate: 0, webhookDuplicateRate: 0, webhookReorderRate: 0, apiErrorRate: 0 });
-
     // Workflows: every connected athlete's running and idle with nothing queued; the revoked one completed.
     const finalSnapshot: GroundTruthSnapshot = await snapshotNow();
     const workflows: WorkflowCheck[] = [];
@@ -396,13 +447,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
              (select state from athletes where id = ${revokedAthlete}) as state`;
 
     // Histories of every run (continue-as-new chains and the reconnected athlete's two workflows): replay them.
+    mark('workflows checked; fetching histories');
     const histories: { workflowId: string; history: History }[] = [];
     const signalled = new Set<string>();
-    for await (const run of client.workflow.list({ query: `TaskQueue = '${env.TEMPORAL_TASK_QUEUE}'` })) {
-      const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-      histories.push({ workflowId: `${run.workflowId}/${run.runId}`, history });
-      for (const id of signalledEvents(history.events)) signalled.add(id);
+    const runsPerAthlete: Record<number, number> = {};
+    for (const athlete of finalSnapshot.athletes) {
+      const workflowId = athleteWorkflowId(athlete.id);
+      const runIds = new Set<string>([(await client.workflow.getHandle(workflowId).describe()).runId]);
+      for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.add(run.runId);
+      runsPerAthlete[athlete.id] = runIds.size;
+      for (const runId of runIds) {
+        const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+        histories.push({ workflowId: `${workflowId}/${runId}`, history });
+        for (const id of signalledEvents(history.events)) signalled.add(id);
+      }
     }
+    mark(`fetched ${histories.length} histories; replaying`);
     const bundle = { code: await readFile(options.workflowBundlePath, 'utf8') };
     const replayFailures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
@@ -449,6 +509,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       dir,
       storm,
       timeline,
+      force429,
+      clockShiftMs,
       revokedAthlete,
       reconnectedAthlete,
       readOnlyAthleteIds,
@@ -477,6 +539,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       rotations,
       workflows,
       replay: { histories: histories.length, failures: replayFailures },
+      runsPerAthlete,
     };
   } catch (error) {
     keepDir = true;
