@@ -152,6 +152,13 @@ export class AthleteSyncRun {
         return;
       case 'needs_reauth':
         this.state.auth = 'needs_reauth';
+        // A revoked grant is a deauthorization whose event may never come (dropped, or Strava gave up on it):
+        // Strava's refusal confirms it, so the data goes now rather than staying until someone disconnects.
+        if (failure.grantRevoked && patched(PATCHES.purgeRevokedGrant)) {
+          this.state.deauthPending = true;
+          log.warn('Strava refuses the athlete tokens: the grant is revoked; purging', { athleteId: this.athleteId, type: failure.type });
+          return;
+        }
         log.warn('athlete needs to reconnect; Strava calls stop until `reconnected`', { athleteId: this.athleteId, type: failure.type });
         return;
       case 'app_forbidden': {

@@ -8,4 +8,6 @@ export const PATCHES = {
   confirmDeletes: 'confirm-deletes-with-strava',
   /** Event-triggered fetches take a token of the per-athlete budget; without one they are deferred. */
   eventFetchBudget: 'event-fetch-budget',
+  /** Strava refusing the athlete's tokens themselves (a revoked grant) purges like a confirmed deauthorization. */
+  purgeRevokedGrant: 'purge-revoked-grant',
 } as const;

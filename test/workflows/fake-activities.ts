@@ -10,7 +10,8 @@ export interface Call {
   runId: string;
 }
 
-type Behaviour = 'ok' | 'RateLimited' | 'NeedsReauth' | 'AppForbidden';
+/** GrantRevoked: NeedsReauth as the activities raise it when Strava refuses the tokens themselves. */
+type Behaviour = 'ok' | 'RateLimited' | 'NeedsReauth' | 'GrantRevoked' | 'AppForbidden';
 
 /**
  * In-memory stand-in for createActivities(deps): the same shape, a tiny "Strava" (truth) and "database"
@@ -57,6 +58,9 @@ export class FakeActivities {
     const next = this.behaviours.shift() ?? 'ok';
     if (next === 'RateLimited') {
       throw ApplicationFailure.create({ type: 'RateLimited', message: 'budget', nextRetryDelay: 60_000, details: [{ retryAfterMs: 60_000 }] });
+    }
+    if (next === 'GrantRevoked') {
+      throw ApplicationFailure.create({ type: 'NeedsReauth', message: 'token refused', nonRetryable: true, details: [{ grantRevoked: true }] });
     }
     if (next !== 'ok') throw ApplicationFailure.create({ type: next, message: next, nonRetryable: true });
   }
