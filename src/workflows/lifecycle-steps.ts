@@ -20,6 +20,9 @@ export async function disconnect(run: AthleteSyncRun): Promise<StepResult> {
       { ignore: ['needs_reauth', 'app_forbidden', 'failed'] },
     );
     if (!outcome.ok && outcome.kind === 'rate_limited') return;
+    // The athlete connected again while Strava was being told (the `reconnected` handler cancelled the disconnect):
+    // they stay, with whatever grant Strava now holds (a refused one is purged at the next call).
+    if (!run.state.disconnectPending) return;
   }
   return purgeAndEnd(run, 'disconnected by the athlete');
 }

@@ -25,6 +25,11 @@ export function registerHandlers(run: AthleteSyncRun): void {
       run.state.auth = 'ok';
       run.state.catchUpPending = true;
     }
+    // The athlete connected again after asking to disconnect: they stay (the purge has not started, or `ended`).
+    if (run.state.disconnectPending && !run.ended && patched(PATCHES.reconnectCancelsDisconnect)) {
+      run.state.disconnectPending = false;
+      run.state.catchUpPending = true;
+    }
     run.wake = true;
   });
   setHandler(disconnectSignal, () => {

@@ -10,4 +10,6 @@ export const PATCHES = {
   eventFetchBudget: 'event-fetch-budget',
   /** Strava refusing the athlete's tokens themselves (a revoked grant) purges like a confirmed deauthorization. */
   purgeRevokedGrant: 'purge-revoked-grant',
+  /** A `reconnected` signal cancels a disconnect the workflow has not carried out yet. */
+  reconnectCancelsDisconnect: 'reconnect-cancels-disconnect',
 } as const;

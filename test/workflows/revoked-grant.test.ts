@@ -6,7 +6,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { AthleteStatus } from '../../src/workflows/athlete-state.js';
 import { athleteSync } from '../../src/workflows/athlete-sync.js';
-import { statusQuery, stravaEventSignal } from '../../src/workflows/messages.js';
+import { disconnectSignal, reconnectedSignal, statusQuery, stravaEventSignal } from '../../src/workflows/messages.js';
 import { syncStateKey } from '../../src/workflows/search-attributes.js';
 import { uniqueTaskQueue, withWorker } from '../helpers/temporal.js';
 import { createTimeSkippingEnv } from '../helpers/time-skipping.js';
@@ -92,6 +92,31 @@ describe('a grant revoked on Strava without its deauthorization event', () => {
       await waitFor(handle, (s) => s.state === 'needs_reauth');
       await env.sleep(24 * 3_600_000);
       expect((await handle.query(statusQuery)).state).toBe('needs_reauth');
+      expect(fake.callsOf('purgeAthlete')).toHaveLength(0);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      if (process.env.RECORD_HISTORIES === '1') {
+        await writeFile(join(FIXTURES_DIR, 'reconnect-cancels-disconnect-0-0.json'), historyToJSON(await handle.fetchHistory()));
+      }
+    });
+  });
+});
+
+describe('a reconnect after a disconnect the workflow has not carried out yet', () => {
+  it('cancels the disconnect: nothing is deauthorized or purged, and a catch-up sync runs', async () => {
+    const fake = new FakeActivities();
+    await withAthlete(fake, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      // Strava's rate limit holds realtime work (the disconnect included) for a minute.
+      fake.truth.set(5, 1);
+      fake.behaviours = ['RateLimited'];
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 5, 'create', 100));
+      await waitFor(handle, (s) => s.state === 'rate_limited');
+      await handle.signal(disconnectSignal);
+      await handle.signal(reconnectedSignal);
+      await env.sleep(5 * 60_000);
+      const status = await waitFor(handle, (s) => s.state === 'idle' && s.pendingEvents === 0 && s.counters.quickSyncs >= 1);
+      expect(status.counters.eventsHandled).toBe(1);
+      expect(fake.callsOf('deauthorizeAthlete')).toHaveLength(0);
       expect(fake.callsOf('purgeAthlete')).toHaveLength(0);
       expect((await handle.describe()).status.name).toBe('RUNNING');
     });

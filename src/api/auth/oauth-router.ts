@@ -103,8 +103,12 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
       await strava.vault.store(athleteId, exchanged.tokens, tx);
     });
     const reconnected = previous?.state === 'needs_reauth';
+    // An athlete connected before may still have a running workflow, waiting for a reconnect or about to carry out a
+    // disconnect it has not reached yet: `reconnected` (signal-with-start) tells it the athlete is back. A start
+    // would join that run, which would then deauthorize and purge the athlete who just came back.
+    const mayBeRunning = previous !== undefined && previous.state !== 'revoked';
     try {
-      if (reconnected) await workflows.reconnected(athleteId);
+      if (mayBeRunning) await workflows.reconnected(athleteId);
       else await workflows.start(athleteId);
     } catch (error) {
       logger.error({ err: error, athleteId }, 'could not start the athlete workflow after connect');
