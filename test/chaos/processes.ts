@@ -167,9 +167,9 @@ export class ServiceProcesses {
     return handle;
   }
 
-  /** SIGKILLs the newest worker that polls; false when none does. */
+  /** SIGKILLs the oldest worker that polls (the one with the most work cached); false when none does. */
   async killWorker(): Promise<boolean> {
-    const worker = this.workers.pop();
+    const worker = this.workers.shift();
     await worker?.kill();
     return worker !== undefined;
   }

@@ -274,8 +274,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     const services = processes;
     // The API needs Temporal only per request: it starts alongside it; the worker connects once Temporal answers.
-    await Promise.all([services.startApi(), services.startTemporal().then(() => services.startWorker())]);
-    mark(`temporal, api and worker up (service and emulator clocks ${Math.round(clockShiftMs / 1000)} s behind)`);
+    // Two workers, as docker-compose.yml runs them: a SIGKILLed one leaves its in-flight work to the other.
+    await Promise.all([services.startApi(), services.startTemporal().then(() => Promise.all([services.startWorker(), services.startWorker()]))]);
+    mark(`temporal, api and two workers up (service and emulator clocks ${Math.round(clockShiftMs / 1000)} s behind)`);
     connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
     const client = new Client({ connection });
     const control = emulator.control;
@@ -359,7 +360,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await waitUntil('the reconnect', 60_000, async () => (await connectThroughOAuth(env.PUBLIC_URL!, reconnectedAthlete), true), 1_000);
         mark(`athlete ${reconnectedAthlete} reconnected through OAuth`);
       }),
-      // The second kill waits for the first replacement to poll: it must hit a running worker.
+      // The second kill waits for the first replacement to poll, so two workers run when it comes.
       Promise.all([firstKill, at(0.85)]).then(() => killAndReplaceWorker('2/2')),
     ];
     let force429: ChaosReport['force429'] = null;
