@@ -40,6 +40,8 @@ export class AthleteSyncRun {
   wake = false;
   /** The athlete was purged: no further sync-now is accepted. */
   ended = false;
+  /** `reconnected` signals this run received (a purge that one overtakes starts the athlete afresh). */
+  reconnects = 0;
 
   constructor(input: AthleteSyncInput) {
     this.athleteId = input.athleteId;

@@ -1,7 +1,8 @@
-import { allHandlersFinished, condition, continueAsNew, log } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched } from '@temporalio/workflow';
 import { FAILURE_TYPES } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import type { AthleteSyncRun, StepResult } from './athlete-sync-run.js';
+import { PATCHES } from './patches.js';
 import type { AthleteSyncInput } from './athlete-state.js';
 
 /**
@@ -61,6 +62,7 @@ export async function verifyDeauthorization(run: AthleteSyncRun): Promise<StepRe
 
 async function purgeAndEnd(run: AthleteSyncRun, reason: string): Promise<StepResult> {
   const { athleteId } = run;
+  const reconnects = run.reconnects;
   const { activitiesDeleted } = await db.purgeAthlete.executeWithOptions({ summary: `purge athlete data (${reason})` }, [{ athleteId }]);
   log.info('athlete purged; workflow ends', { athleteId, reason, activitiesDeleted });
   run.ended = true;
@@ -69,6 +71,12 @@ async function purgeAndEnd(run: AthleteSyncRun, reason: string): Promise<StepRes
   await run.setState('revoked');
   run.resolveWaiters(run.waiters, { failure: { type: 'SyncNowRejected', message: 'the athlete disconnected' } });
   await condition(allHandlersFinished);
+  // The athlete connected again while being purged (the OAuth callback's signal reached this run, not a new one):
+  // a fresh run imports them again with their new tokens, instead of no workflow at all.
+  if (run.reconnects > reconnects && patched(PATCHES.reconnectRestartsAfterPurge)) {
+    log.info('athlete connected again during the purge; starting afresh', { athleteId });
+    await continueAsNew<(input: AthleteSyncInput) => Promise<void>>({ athleteId, options: run.opts });
+  }
   return 'ended';
 }
 

@@ -21,6 +21,7 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.wake = true;
   });
   setHandler(reconnectedSignal, () => {
+    run.reconnects += 1;
     if (run.state.auth === 'needs_reauth') {
       run.state.auth = 'ok';
       run.state.catchUpPending = true;

@@ -12,4 +12,6 @@ export const PATCHES = {
   purgeRevokedGrant: 'purge-revoked-grant',
   /** A `reconnected` signal cancels a disconnect the workflow has not carried out yet. */
   reconnectCancelsDisconnect: 'reconnect-cancels-disconnect',
+  /** A `reconnected` signal that reaches a run while it purges makes it continue as new, afresh, instead of ending. */
+  reconnectRestartsAfterPurge: 'reconnect-restarts-after-purge',
 } as const;

@@ -32,6 +32,8 @@ export class FakeActivities {
   authorized = true;
   fleet: FleetLoad = { athletes: { active: 1, recent: 0, dormant: 0 }, dailyBackgroundBudget: 600, athleteClass: 'active' };
   windowResult: Omit<SyncWindowResult, 'syncedAt'> = { listed: 0, added: 0, updated: 0, deleted: 0, repaired: 0, requests: 1 };
+  /** The purge waits for this gate when set. */
+  purgeGate: Promise<void> | undefined;
   /** Resolves gates by import page number (1-based): the page waits for it. */
   importGates = new Map<number, Promise<void>>();
 
@@ -117,6 +119,7 @@ export class FakeActivities {
       },
       purgeAthlete: async (input) => {
         this.record('purgeAthlete', input);
+        await this.purgeGate;
         const activitiesDeleted = this.stored.size;
         this.stored.clear();
         return { activitiesDeleted };

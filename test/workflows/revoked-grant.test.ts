@@ -122,3 +122,39 @@ describe('a reconnect after a disconnect the workflow has not carried out yet', 
     });
   });
 });
+
+describe('a reconnect that reaches the workflow while it purges', () => {
+  it('starts the athlete afresh (continue-as-new) instead of ending with no workflow', async () => {
+    const fake = new FakeActivities();
+    fake.history = [1_000, 900];
+    let releasePurge!: () => void;
+    fake.purgeGate = new Promise<void>((resolve) => (releasePurge = resolve));
+    await withAthlete(fake, async (handle) => {
+      await waitFor(handle, importDone);
+      const firstRun = (await handle.describe()).runId;
+      await handle.signal(disconnectSignal);
+      await pollCalls(fake, 'purgeAthlete', 1);
+      await handle.signal(reconnectedSignal);
+      releasePurge();
+      const status = await waitFor(handle, (s) => importDone(s) && s.import.imported === 2 && s.counters.backfills === 0);
+      expect(status.state).toBe('idle');
+      const description = await handle.describe();
+      expect(description.status.name).toBe('RUNNING');
+      expect(description.runId).not.toBe(firstRun);
+      expect(fake.callsOf('deauthorizeAthlete')).toHaveLength(1);
+      expect(fake.callsOf('purgeAthlete')).toHaveLength(1);
+      expect(fake.callsOf('importPage').length).toBeGreaterThanOrEqual(2);
+      if (process.env.RECORD_HISTORIES === '1') {
+        await writeFile(join(FIXTURES_DIR, 'reconnect-during-purge-0-0.json'), historyToJSON(await env.client.workflow.getHandle(handle.workflowId, firstRun).fetchHistory()));
+      }
+    });
+  });
+});
+
+async function pollCalls(fake: FakeActivities, name: Parameters<FakeActivities['callsOf']>[0], count: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (fake.callsOf(name).length < count) {
+    if (Date.now() > deadline) throw new Error(`${name} not called ${count} times`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -103,10 +103,11 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
       await strava.vault.store(athleteId, exchanged.tokens, tx);
     });
     const reconnected = previous?.state === 'needs_reauth';
-    // An athlete connected before may still have a running workflow, waiting for a reconnect or about to carry out a
-    // disconnect it has not reached yet: `reconnected` (signal-with-start) tells it the athlete is back. A start
-    // would join that run, which would then deauthorize and purge the athlete who just came back.
-    const mayBeRunning = previous !== undefined && previous.state !== 'revoked';
+    // An athlete connected before may still have a running workflow: waiting for a reconnect, about to carry out a
+    // disconnect, or purging and about to end. `reconnected` (signal-with-start) tells that run the athlete is back
+    // (it cancels the disconnect, or starts afresh after the purge); a start would join it and leave the athlete
+    // purged, or with no workflow at all.
+    const mayBeRunning = previous !== undefined;
     try {
       if (mayBeRunning) await workflows.reconnected(athleteId);
       else await workflows.start(athleteId);
