@@ -550,8 +550,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await processes?.stopAll().catch(() => {});
     await proxy?.stop().catch(() => {});
     await emulator?.close().catch(() => {});
-    await db?.drop().catch(() => {});
-    if (!keepDir) await rm(dir, { recursive: true, force: true }).catch(() => {});
-    else log(`chaos: logs and state kept in ${dir}`);
+    if (!keepDir) {
+      await db?.drop().catch(() => {});
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    } else {
+      await db?.sql.end({ timeout: 1 }).catch(() => {});
+      log(`chaos: logs and Temporal's state kept in ${dir}, the database in ${db?.url} (drop it when done)`);
+    }
   }
 }
