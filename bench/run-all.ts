@@ -8,6 +8,7 @@ const BENCHES: [string, string[]][] = [
   ['bench/emulator/run.ts', ['--write']],
   ['bench/strava/run.ts', ['--write']],
   ['bench/api/webhooks.ts', []],
+  ['bench/chaos/run.ts', ['--write']],
 ];
 
 for (const [script, args] of BENCHES) {

@@ -141,6 +141,26 @@ export interface ChaosReport {
   runsPerAthlete: Record<number, number>;
 }
 
+/** The checks the CI test asserts, as lines of text (empty: all hold). */
+export function failedChecks(report: ChaosReport): string[] {
+  const failures: string[] = [];
+  const check = (ok: boolean, what: string) => ok || failures.push(what);
+  check(report.storm.applied === report.size.changes, `storm applied ${report.storm.applied} of ${report.size.changes} changes`);
+  check(report.converged && report.divergenceFinal.length === 0, `not converged: ${JSON.stringify(report.divergenceFinal.slice(0, 10))}`);
+  check(report.ackedLost.length === 0, `acknowledged events lost: ${report.ackedLost.slice(0, 10).join(', ')}`);
+  check(report.force429 !== null && report.rateLimited.forced > 0, 'no 429 served in the forced period');
+  check(report.rateLimited.outsideForced === 0, `${report.rateLimited.outsideForced} 429s outside the forced period`);
+  check(
+    report.revokedPurged.activities === 0 && report.revokedPurged.tokens === 0 && report.revokedPurged.tombstones === 0 && report.revokedPurged.state === 'revoked',
+    `revoked athlete not purged: ${JSON.stringify(report.revokedPurged)}`,
+  );
+  check(report.workflows.every((w) => w.ok), `workflows not in the expected state: ${JSON.stringify(report.workflows.filter((w) => !w.ok))}`);
+  check(report.replay.failures.length === 0, `replay failures: ${report.replay.failures.join('; ')}`);
+  check((report.runsPerAthlete[report.reconnectedAthlete] ?? 0) >= 2, 'the reconnected athlete has no second workflow run');
+  check(Object.values(report.rotations).every((n) => n >= 1), `athletes without a refresh-token rotation: ${JSON.stringify(report.rotations)}`);
+  return failures;
+}
+
 const ADMIN_KEY = 'chaos-admin-key-0123456789';
 const WINDOW_MS = 15 * 60_000;
 /** Where in the storm the forced 429 period starts (a worker polls then: the first replacement is up, the second kill comes later). */
@@ -348,7 +368,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await services.restartApi();
         mark('api restarted');
       }),
-      at(0.45).then(async () => {
+      // After the forced 429 period: a worker that cannot read its tokens makes no Strava call to be refused.
+      at(0.8).then(async () => {
         await proxyOf.stop();
         mark(`postgresql unreachable for ${size.postgresOutageMs / 1000} s`);
         await sleep(size.postgresOutageMs);
@@ -361,7 +382,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         mark(`athlete ${reconnectedAthlete} reconnected through OAuth`);
       }),
       // The second kill waits for the first replacement to poll, so two workers run when it comes.
-      Promise.all([firstKill, at(0.85)]).then(() => killAndReplaceWorker('2/2')),
+      Promise.all([firstKill, at(0.9)]).then(() => killAndReplaceWorker('2/2')),
     ];
     let force429: ChaosReport['force429'] = null;
     if (size.force429Ms > 0) {
