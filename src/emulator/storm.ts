@@ -21,7 +21,7 @@ export const stormSpecSchema = z.object({
   durationMs: z.number().int().min(0).default(0),
   /** Whose activities change; default every athlete. */
   athleteIds: z.array(z.number().int().positive()).optional(),
-  /** Relative weights of the kinds of change. */
+  /** Relative weights of the kinds of change; a kind left out keeps its default weight (DEFAULT_STORM_MIX). */
   mix: z
     .object({ create: z.number().min(0), rename: z.number().min(0), retype: z.number().min(0), delete: z.number().min(0), privacy: z.number().min(0) })
     .partial()
