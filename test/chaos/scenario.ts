@@ -59,7 +59,7 @@ export const CI_SIZE: ChaosSize = {
   postgresOutageMs: 5_000,
   force429Ms: 8_000,
   backfillInterval: '5s',
-  accessTokenTtlS: 30,
+  accessTokenTtlS: 20,
   convergeTimeoutMs: 60_000,
   expectedSetupMs: 40_000,
 };
@@ -74,7 +74,7 @@ export const FULL_SIZE: ChaosSize = {
   postgresOutageMs: 20_000,
   force429Ms: 20_000,
   backfillInterval: '30s',
-  accessTokenTtlS: 120,
+  accessTokenTtlS: 40,
   convergeTimeoutMs: 240_000,
   expectedSetupMs: 45_000,
 };
