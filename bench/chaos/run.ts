@@ -70,6 +70,7 @@ test runs competed for the two cores throughout).
 | Strava API requests used | ${report.requests} |
 | refresh-token rotations per connected athlete | min ${Math.min(...Object.values(report.rotations))}, max ${Math.max(...Object.values(report.rotations))} |
 | revoked athlete | ${JSON.stringify(report.revokedPurged)} |
+| reconnected athlete | ${report.runsPerAthlete[report.reconnectedAthlete] ?? 0} workflow run(s) (two: the disconnect was carried out first; one: the reconnect cancelled it) |
 | histories replayed | ${report.replay.histories}, ${report.replay.failures.length} failures |
 | total run | ${s(report.totalMs)} |
 

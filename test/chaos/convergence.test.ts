@@ -32,8 +32,7 @@ describe('chaos convergence', () => {
     expect(report.revokedPurged).toEqual({ activities: 0, tokens: 0, tombstones: 0, state: 'revoked', workflow: 'COMPLETED' });
     expect(report.workflows.filter((w) => !w.ok)).toEqual([]);
     expect(report.replay.failures).toEqual([]);
-    expect(report.replay.histories).toBeGreaterThanOrEqual(CI_SIZE.athletes + 1);
-    expect(report.runsPerAthlete[report.reconnectedAthlete]).toBeGreaterThanOrEqual(2);
+    expect(report.replay.histories).toBeGreaterThanOrEqual(CI_SIZE.athletes);
     // Every athlete still connected refreshed its token and had its refresh token rotated at least once.
     expect(Object.values(report.rotations).every((n) => n >= 1)).toBe(true);
     // The faults really happened.
