@@ -25,7 +25,7 @@ export async function disconnect(run: AthleteSyncRun): Promise<StepResult> {
     // they stay, with whatever grant Strava now holds (a refused one is purged at the next call).
     if (!run.state.disconnectPending) return;
   }
-  return purgeAndEnd(run, 'disconnected by the athlete');
+  return purgeAndEnd(run, 'disconnected by the athlete', { onlyIfDisconnectRequested: true });
 }
 
 /** A deauthorization event (unsigned): purge only when Strava no longer accepts the athlete's token. */
@@ -60,10 +60,20 @@ export async function verifyDeauthorization(run: AthleteSyncRun): Promise<StepRe
   return purgeAndEnd(run, 'deauthorized at Strava');
 }
 
-async function purgeAndEnd(run: AthleteSyncRun, reason: string): Promise<StepResult> {
+async function purgeAndEnd(run: AthleteSyncRun, reason: string, options: { onlyIfDisconnectRequested?: boolean } = {}): Promise<StepResult> {
   const { athleteId } = run;
   const reconnects = run.reconnects;
-  const { activitiesDeleted } = await db.purgeAthlete.executeWithOptions({ summary: `purge athlete data (${reason})` }, [{ athleteId }]);
+  const { activitiesDeleted, purged } = await db.purgeAthlete.executeWithOptions({ summary: `purge athlete data (${reason})` }, [
+    { athleteId, ...options },
+  ]);
+  if (purged === false) {
+    // The athlete connected again after asking to disconnect (the OAuth callback withdrew the request before the
+    // purge could run): nothing was purged, they stay, and a catch-up sync looks at what changed meanwhile.
+    log.info('disconnect withdrawn by a reconnect; nothing purged', { athleteId });
+    run.state.disconnectPending = false;
+    run.state.catchUpPending = true;
+    return;
+  }
   log.info('athlete purged; workflow ends', { athleteId, reason, activitiesDeleted });
   run.ended = true;
   // purgeAthlete wrote athletes.state = 'revoked' in its transaction: setState only shows it.

@@ -34,6 +34,8 @@ export class FakeActivities {
   windowResult: Omit<SyncWindowResult, 'syncedAt'> = { listed: 0, added: 0, updated: 0, deleted: 0, repaired: 0, requests: 1 };
   /** The purge waits for this gate when set. */
   purgeGate: Promise<void> | undefined;
+  /** A disconnect's purge finds the request withdrawn (the athlete connected again): nothing is purged. */
+  disconnectWithdrawn = false;
   /** Resolves gates by import page number (1-based): the page waits for it. */
   importGates = new Map<number, Promise<void>>();
 
@@ -120,9 +122,10 @@ export class FakeActivities {
       purgeAthlete: async (input) => {
         this.record('purgeAthlete', input);
         await this.purgeGate;
+        if (input.onlyIfDisconnectRequested && this.disconnectWithdrawn) return { activitiesDeleted: 0, purged: false };
         const activitiesDeleted = this.stored.size;
         this.stored.clear();
-        return { activitiesDeleted };
+        return { activitiesDeleted, purged: true };
       },
     };
   }

@@ -158,3 +158,19 @@ async function pollCalls(fake: FakeActivities, name: Parameters<FakeActivities['
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe('a disconnect whose purge finds the request withdrawn by a reconnect', () => {
+  it('keeps the athlete: the workflow runs on and catches up', async () => {
+    const fake = new FakeActivities();
+    fake.disconnectWithdrawn = true;
+    await withAthlete(fake, async (handle) => {
+      await waitFor(handle, importDone);
+      await handle.signal(disconnectSignal);
+      const status = await waitFor(handle, (s) => s.state === 'idle' && s.counters.quickSyncs >= 1);
+      expect(status.state).toBe('idle');
+      expect(fake.callsOf('deauthorizeAthlete')).toHaveLength(1);
+      expect(fake.callsOf('purgeAthlete').map((c) => c.input)).toEqual([{ athleteId: expect.any(Number), onlyIfDisconnectRequested: true }]);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    });
+  });
+});
