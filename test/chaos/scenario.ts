@@ -57,7 +57,7 @@ export const CI_SIZE: ChaosSize = {
   stormMs: 30_000,
   readOnlyAthletes: 3,
   postgresOutageMs: 5_000,
-  force429Ms: 8_000,
+  force429Ms: 12_000,
   backfillInterval: '5s',
   accessTokenTtlS: 20,
   convergeTimeoutMs: 60_000,
@@ -166,7 +166,7 @@ export function failedChecks(report: ChaosReport): string[] {
 const ADMIN_KEY = 'chaos-admin-key-0123456789';
 const WINDOW_MS = 15 * 60_000;
 /** Where in the storm the forced 429 period starts (a worker polls then: the first replacement is up, the second kill comes later). */
-const FORCE_429_AT = 0.5;
+const FORCE_429_AT = 0.4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function createDatabase(serverUrl: string): Promise<{ url: string; sql: Sql; drop(): Promise<void> }> {
