@@ -9,6 +9,7 @@ const BENCHES: [string, string[]][] = [
   ['bench/strava/run.ts', ['--write']],
   ['bench/api/webhooks.ts', []],
   ['bench/fleet-sim/run.ts', ['--write']],
+  ['bench/chaos/run.ts', ['--write']],
 ];
 
 for (const [script, args] of BENCHES) {

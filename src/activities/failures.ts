@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE_TYPES } from '../domain/failure-types.js';
-import { StravaError, type StravaErrorKind } from '../strava/errors.js';
+import { FAILURE_TYPES, type NeedsReauthDetails } from '../domain/failure-types.js';
+import { NeedsReauthError, StravaError, type StravaErrorKind } from '../strava/errors.js';
 
 /**
  * The Temporal failure type each kind of Strava error becomes; undefined keeps the error as it is, so Temporal
@@ -38,6 +38,12 @@ export function toActivityFailure(error: unknown): unknown {
     // workflow lists RateLimited as non-retryable and waits out the window itself, reading the wait from details).
     const retryAfterMs = Math.max(1_000, error.retryAfterMs ?? 60_000);
     return ApplicationFailure.create({ type, message: error.message, details: [{ retryAfterMs }] });
+  }
+  if (type === FAILURE_TYPES.needsReauth) {
+    // Strava refused the tokens themselves (not "no tokens stored"): the grant is gone, as after a revocation.
+    const grantRevoked = error.kind === 'token_invalid' || (error instanceof NeedsReauthError && error.reason === 'refresh_token_invalid');
+    const details: NeedsReauthDetails = { grantRevoked };
+    return ApplicationFailure.create({ type, message: error.message, nonRetryable: true, details: [details] });
   }
   return ApplicationFailure.create({ type, message: error.message, nonRetryable: true });
 }

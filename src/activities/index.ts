@@ -317,10 +317,11 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       return { requests: 1 };
     },
 
-    async purgeAthlete({ athleteId }) {
-      const { activitiesDeleted } = await purgeAthlete(sql, athleteId);
-      log?.info({ athleteId, activitiesDeleted }, 'athlete purged after deauthorization');
-      return { activitiesDeleted };
+    async purgeAthlete({ athleteId, onlyIfDisconnectRequested }) {
+      const { activitiesDeleted, purged } = await purgeAthlete(sql, athleteId, { onlyIfDisconnectRequested });
+      if (purged) log?.info({ athleteId, activitiesDeleted }, 'athlete purged after deauthorization');
+      else log?.info({ athleteId }, 'purge skipped: the athlete connected again after asking to disconnect');
+      return { activitiesDeleted, purged };
     },
 
     ...createResyncActivities({ sql, strava, now, cancellation, recordRun }),

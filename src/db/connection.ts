@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { ARRAY_TYPES, BIGINT_ARRAY_OID, TEXT_ARRAY_OID } from './array-types.js';
 import { installDriverCrashGuard } from './driver-crash-guard.js';
 
 export type Sql = postgres.Sql;
@@ -11,10 +12,8 @@ export interface SqlOptions {
   applicationName?: string;
 }
 
-// Array parameters name their type explicitly: postgres.js otherwise relies on array types it fetches on the
-// first connection, and a pool whose very first query carries an array sends it as plain text (rejected).
-const TEXT_ARRAY_OID = 1009;
-const BIGINT_ARRAY_OID = 1016;
+// Array parameters name their type explicitly, and the array types are static (array-types.ts): postgres.js does
+// not fetch them from the database.
 
 export const textArray = (sql: Db, values: readonly string[]) => sql.array([...values], TEXT_ARRAY_OID);
 export const bigintArray = (sql: Db, values: readonly number[]) => sql.array(values.map(String), BIGINT_ARRAY_OID);
@@ -29,7 +28,10 @@ export function createSql(databaseUrl: string, options: SqlOptions = {}): Sql {
     types: {
       // Strava ids exceed 2^31; bigint columns come back as JS numbers (ids stay below 2^53).
       bigint: { to: 20, from: [20], serialize: (value: number | bigint) => String(value), parse: (text: string) => Number(text) },
+      ...ARRAY_TYPES,
     },
     transform: { undefined: null },
+    // See array-types.ts: the fetch postgres.js would run on every new connection can crash the process.
+    fetch_types: false,
   });
 }

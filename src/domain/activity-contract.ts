@@ -139,7 +139,11 @@ export interface AthleteActivities {
   fleetLoad(input: { athleteId: number }): Promise<FleetLoad>;
   verifyAuthorization(input: { athleteId: number }): Promise<VerifyAuthorizationResult>;
   deauthorizeAthlete(input: { athleteId: number }): Promise<{ requests: number }>;
-  purgeAthlete(input: { athleteId: number }): Promise<{ activitiesDeleted: number }>;
+  /**
+   * onlyIfDisconnectRequested: the purge of a disconnect, skipped (purged: false) when the athlete connected again
+   * since asking. `purged` is absent in results recorded before it existed (they always purged).
+   */
+  purgeAthlete(input: { athleteId: number; onlyIfDisconnectRequested?: boolean }): Promise<{ activitiesDeleted: number; purged?: boolean }>;
   /** One page of a range re-sync (background priority): list, upsert, remember what Strava returned. */
   resyncPage(input: ResyncPageInput): Promise<ResyncPageResult>;
   /** The end of a range re-sync: removes stored activities of the window Strava did not return. */

@@ -12,6 +12,15 @@ export const FAILURE_TYPES = {
   notFound: 'StravaNotFound',
 } as const;
 
+/**
+ * Details of a NeedsReauth failure. `grantRevoked`: Strava refused the athlete's tokens themselves (the refresh token
+ * rejected, or a 401 on an access token within its lifetime), which happens when the athlete revokes the app: the
+ * workflow purges as for a confirmed deauthorization, even when the deauthorization event never arrived.
+ */
+export interface NeedsReauthDetails {
+  grantRevoked: boolean;
+}
+
 /** The activity retry policy's nonRetryableErrorTypes: every type above. */
 export const HANDLED_FAILURE_TYPES: string[] = Object.values(FAILURE_TYPES);
 

@@ -49,6 +49,7 @@ export async function handleApi(ctx: EmulatorContext, req: IncomingMessage, res:
   }
   if (decision.limited) {
     ctx.counters.rateLimited++;
+    if (forced) ctx.counters.rateLimitedForced++;
     return reply(429, FAULTS.rateLimited);
   }
   // Drawn on every call so the sequence of decisions depends only on the seed and the request order.

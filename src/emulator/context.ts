@@ -6,6 +6,7 @@ import type { ResolvedEmulatorOptions } from './options.js';
 import type { Random } from './prng.js';
 import type { RateLimiter } from './rate-limits.js';
 import type { EmulatorStore } from './store.js';
+import type { Storm } from './storm.js';
 import type { TokenStore } from './tokens.js';
 import type { WebhookDispatcher } from './webhooks.js';
 
@@ -23,4 +24,6 @@ export interface EmulatorContext {
   webhookRandom: Random;
   counters: Counters;
   baseUrl: string;
+  /** The storm started through the control API, if any (one at a time). */
+  storm?: Storm | undefined;
 }

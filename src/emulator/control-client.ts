@@ -6,6 +6,8 @@ import type { ActivityFieldsInput, CreateAthleteInput, UpdateActivityInput } fro
 import type { Counters } from './counters.js';
 import type { FaultPatch, FaultSettings } from './faults.js';
 import type { RateLimits, RefreshRotation } from './options.js';
+import type { GroundTruthSnapshot } from './snapshot.js';
+import type { StormChange, StormProgress, StormSpec } from './storm.js';
 import type { DeliveryRecord, PushSubscription } from './webhooks.js';
 
 /** A SummaryActivity as the emulator serves it (all of Strava's fields; the common ones typed). */
@@ -35,6 +37,9 @@ export interface EmulatorAthlete {
   activities: number;
   connected: boolean;
   scopes: string[];
+  /** Token refreshes of this athlete so far, and how many of them rotated the refresh token. */
+  refreshes: number;
+  rotations: number;
   profile: Record<string, unknown>;
 }
 
@@ -206,6 +211,30 @@ export class EmulatorControl {
   allGroundTruth(options: { readAll?: boolean } = {}): Promise<Record<string, EmulatorActivity[]>> {
     const query = options.readAll === undefined ? '' : `?read_all=${options.readAll}`;
     return this.call('GET', `/ground-truth${query}`);
+  }
+
+  /** Every athlete's ground truth at one instant, as the application should see it given each grant. */
+  snapshot(): Promise<GroundTruthSnapshot> {
+    return this.call('GET', '/snapshot');
+  }
+
+  /** Starts a seeded storm of changes in the emulator (spread over spec.durationMs); 409 while one runs. */
+  startStorm(spec: StormSpec): Promise<StormProgress> {
+    return this.call('POST', '/storm', spec);
+  }
+
+  stormProgress(): Promise<StormProgress> {
+    return this.call('GET', '/storm');
+  }
+
+  /** The progress with every applied change (ids and kinds). */
+  stormLog(): Promise<StormProgress & { log: StormChange[] }> {
+    return this.call('GET', '/storm?log=true');
+  }
+
+  /** Stops the storm where it is. */
+  stopStorm(): Promise<StormProgress | null> {
+    return this.call('DELETE', '/storm');
   }
 
   async setRefreshRotation(rotation: RefreshRotation): Promise<void> {

@@ -18,7 +18,9 @@ import {
 } from './control-schemas.js';
 import { applyFaultPatch } from './faults.js';
 import { readJson, sendEmpty, sendJson } from './http.js';
+import { groundTruthSnapshot } from './snapshot.js';
 import { EmulatorError } from './store.js';
+import { Storm, stormSpecSchema } from './storm.js';
 
 const ATHLETE = /^\/_emulator\/athletes\/(\d+)$/;
 const ATHLETE_ACTIVITIES = /^\/_emulator\/athletes\/(\d+)\/activities$/;
@@ -108,6 +110,22 @@ async function route(ctx: EmulatorContext, hooks: ControlHooks, req: IncomingMes
       store.deleteActivity(id);
       return sendEmpty(res, 204);
     }
+  }
+  if (path === '/_emulator/snapshot' && method === 'GET') return json(res, 200, groundTruthSnapshot(ctx));
+  if (path === '/_emulator/storm' && method === 'POST') {
+    if (ctx.storm?.progress.running) throw new EmulatorError(409, 'a storm is already running');
+    const storm = new Storm(store, stormSpecSchema.parse(await readJson(req)), () => ctx.clock.now());
+    ctx.storm = storm;
+    storm.start();
+    return json(res, 201, storm.progress);
+  }
+  if (path === '/_emulator/storm' && method === 'GET') {
+    if (!ctx.storm) throw new EmulatorError(404, 'no storm started');
+    return json(res, 200, url.searchParams.get('log') === 'true' ? { ...ctx.storm.progress, log: ctx.storm.log } : ctx.storm.progress);
+  }
+  if (path === '/_emulator/storm' && method === 'DELETE') {
+    ctx.storm?.stop();
+    return json(res, 200, ctx.storm?.progress ?? null);
   }
   if (path === '/_emulator/faults' && method === 'GET') return json(res, 200, ctx.faults);
   if (path === '/_emulator/faults' && (method === 'PATCH' || method === 'PUT')) {

@@ -22,6 +22,8 @@ export interface Counters {
   /** "GET /api/v3/activities/{id}" -> status -> count. */
   requests: Record<string, Record<string, number>>;
   rateLimited: number;
+  /** Of rateLimited: 429s served because of the forced period (faults.rateLimitedUntil), not a spent limit. */
+  rateLimitedForced: number;
   serverErrors: number;
   forbidden: number;
   webhooks: WebhookCounters;
@@ -31,6 +33,7 @@ export function emptyCounters(): Counters {
   return {
     requests: {},
     rateLimited: 0,
+    rateLimitedForced: 0,
     serverErrors: 0,
     forbidden: 0,
     webhooks: { events: 0, withoutSubscription: 0, deliveries: 0, attempts: 0, delivered: 0, failed: 0, dropped: 0, duplicated: 0, pending: 0 },

@@ -44,7 +44,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
   // Separate seeded streams so that adding a fault does not change the generated data, and vice versa.
   const ctx = {} as EmulatorContext;
   const webhooks = new WebhookDispatcher(
-    { timeoutMs: options.webhookTimeoutMs, maxAttempts: options.webhookMaxAttempts, retryDelayMs: options.webhookRetryDelayMs },
+    { timeoutMs: options.webhookTimeoutMs, maxAttempts: options.webhookMaxAttempts, retryDelayMs: options.webhookRetryDelayMs, logLimit: options.webhookLogLimit },
     () => ctx.faults,
     () => ctx.webhookRandom,
     () => ctx.counters,
@@ -67,6 +67,8 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
   };
 
   const reset = () => {
+    ctx.storm?.stop();
+    ctx.storm = undefined;
     webhooks.cancelAll();
     webhooks.subscription = undefined;
     tokens.reset();
@@ -123,6 +125,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
     control: new EmulatorControl(baseUrl),
     now: () => clock.now(),
     close: async () => {
+      ctx.storm?.stop();
       webhooks.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -51,6 +51,8 @@ export const emulatorOptionsSchema = z.object({
   webhookTimeoutMs: z.number().int().positive().default(2000),
   webhookMaxAttempts: z.number().int().positive().default(3),
   webhookRetryDelayMs: z.number().int().min(0).default(DEFAULT_WEBHOOK_RETRY_DELAY_MS),
+  /** Deliveries kept in the webhook log (GET /_emulator/webhooks), oldest dropped first. */
+  webhookLogLimit: z.number().int().positive().default(2000),
   /** Timeout of the push-subscription handshake GET (Strava: 2 s). */
   handshakeTimeoutMs: z.number().int().positive().default(2000),
 });

@@ -296,6 +296,14 @@ export class EmulatorStore {
   }
 
   describeAthlete(athlete: AthleteRecord): Record<string, unknown> {
-    return { id: athlete.id, firstname: athlete.profile.firstname, lastname: athlete.profile.lastname, activities: athlete.activities.length, connected: this.tokens.hasGrant(athlete.id), scopes: [...(this.tokens.grantScopes(athlete.id) ?? [])] };
+    return {
+      id: athlete.id,
+      firstname: athlete.profile.firstname,
+      lastname: athlete.profile.lastname,
+      activities: athlete.activities.length,
+      connected: this.tokens.hasGrant(athlete.id),
+      scopes: [...(this.tokens.grantScopes(athlete.id) ?? [])],
+      ...this.tokens.refreshStats(athlete.id),
+    };
   }
 }

@@ -28,6 +28,11 @@ interface CodeRecord {
   expiresAtS: number;
 }
 
+export interface RefreshStats {
+  refreshes: number;
+  rotations: number;
+}
+
 export interface TokenGrantResult {
   accessToken: AccessTokenRecord;
   refreshToken: string;
@@ -43,6 +48,8 @@ export class TokenStore {
   private byRefresh = new Map<string, Grant>();
   private byAccess = new Map<string, AccessTokenRecord>();
   private codes = new Map<string, CodeRecord>();
+  /** Refreshes and refresh-token rotations per athlete, across grants (a revocation does not reset them). */
+  private stats = new Map<number, RefreshStats>();
   rotation: RefreshRotation;
 
   constructor(
@@ -81,7 +88,10 @@ export class TokenStore {
     const grant = this.byRefresh.get(refreshToken);
     if (!grant) return undefined;
     grant.refreshCount++;
+    const stats = this.statsOf(grant.athleteId);
+    stats.refreshes++;
     if (this.shouldRotate(grant.refreshCount)) {
+      stats.rotations++;
       this.byRefresh.delete(grant.refreshToken);
       grant.refreshToken = newSecret();
       this.byRefresh.set(grant.refreshToken, grant);
@@ -90,6 +100,17 @@ export class TokenStore {
     const accessToken =
       latest && latest.expiresAtS - nowS > SAME_TOKEN_THRESHOLD_S && this.byAccess.has(latest.token) ? latest : this.newAccessToken(grant, nowS);
     return { accessToken, refreshToken: grant.refreshToken };
+  }
+
+  private statsOf(athleteId: number): RefreshStats {
+    let stats = this.stats.get(athleteId);
+    if (!stats) this.stats.set(athleteId, (stats = { refreshes: 0, rotations: 0 }));
+    return stats;
+  }
+
+  /** How often the athlete's tokens were refreshed, and how often that rotated the refresh token. */
+  refreshStats(athleteId: number): RefreshStats {
+    return { ...(this.stats.get(athleteId) ?? { refreshes: 0, rotations: 0 }) };
   }
 
   private shouldRotate(count: number): boolean {
@@ -139,5 +160,6 @@ export class TokenStore {
     this.byRefresh.clear();
     this.byAccess.clear();
     this.codes.clear();
+    this.stats.clear();
   }
 }

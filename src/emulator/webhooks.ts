@@ -41,9 +41,9 @@ export interface WebhookSettings {
   timeoutMs: number;
   maxAttempts: number;
   retryDelayMs: number;
+  /** Deliveries kept in the log. */
+  logLimit: number;
 }
-
-const LOG_LIMIT = 2000;
 
 export class WebhookDispatcher {
   subscription: PushSubscription | undefined;
@@ -102,7 +102,7 @@ export class WebhookDispatcher {
 
   private record(delivery: DeliveryRecord): void {
     this.log.push(delivery);
-    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+    if (this.log.length > this.settings.logLimit) this.log.splice(0, this.log.length - this.settings.logLimit);
   }
 
   private schedule(url: string, event: StravaEvent, duplicate: boolean, delayMs: number): void {

@@ -45,6 +45,8 @@ export class AthleteSyncRun {
   ended = false;
   /** What the Temporal UI's current details say the workflow is doing (re-rendered when the state changes). */
   private shown: { step: Step; wakeAt?: number } = { step: 'rest' };
+  /** `reconnected` signals this run received (a purge that one overtakes starts the athlete afresh). */
+  reconnects = 0;
 
   constructor(input: AthleteSyncInput) {
     this.athleteId = input.athleteId;
@@ -189,6 +191,13 @@ export class AthleteSyncRun {
         return;
       case 'needs_reauth':
         this.state.auth = 'needs_reauth';
+        // A revoked grant is a deauthorization whose event may never come (dropped, or Strava gave up on it):
+        // Strava's refusal confirms it, so the data goes now rather than staying until someone disconnects.
+        if (failure.grantRevoked && patched(PATCHES.purgeRevokedGrant)) {
+          this.state.deauthPending = true;
+          log.warn('Strava refuses the athlete tokens: the grant is revoked; purging', { athleteId: this.athleteId, type: failure.type });
+          return;
+        }
         log.warn('athlete needs to reconnect; Strava calls stop until `reconnected`', { athleteId: this.athleteId, type: failure.type });
         return;
       case 'app_forbidden': {

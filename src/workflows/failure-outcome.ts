@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
-import { FAILURE_TYPES } from '../domain/failure-types.js';
+import { FAILURE_TYPES, type NeedsReauthDetails } from '../domain/failure-types.js';
 
 /**
  * What a failed Strava activity means to the athlete workflow, read from the Temporal failure type the activity
@@ -9,7 +9,8 @@ import { FAILURE_TYPES } from '../domain/failure-types.js';
 
 export type StravaFailure =
   | { kind: 'rate_limited'; type: string; message: string; retryAfterMs: number }
-  | { kind: 'needs_reauth' | 'app_forbidden' | 'failed'; type: string; message: string };
+  | { kind: 'needs_reauth'; type: string; message: string; grantRevoked: boolean }
+  | { kind: 'app_forbidden' | 'failed'; type: string; message: string };
 
 export type FailureKind = StravaFailure['kind'];
 
@@ -31,7 +32,10 @@ export function failureOutcome(error: unknown): StravaFailure {
     const retryAfterMs = Math.max(MIN_RATE_LIMIT_WAIT_MS, details?.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS);
     return { kind: 'rate_limited', type, message, retryAfterMs };
   }
-  if (type === FAILURE_TYPES.needsReauth || type === FAILURE_TYPES.missingScope) return { kind: 'needs_reauth', type, message };
+  if (type === FAILURE_TYPES.needsReauth || type === FAILURE_TYPES.missingScope) {
+    const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as Partial<NeedsReauthDetails> | undefined) : undefined;
+    return { kind: 'needs_reauth', type, message, grantRevoked: type === FAILURE_TYPES.needsReauth && details?.grantRevoked === true };
+  }
   if (type === FAILURE_TYPES.appForbidden) return { kind: 'app_forbidden', type, message };
   return { kind: 'failed', type, message };
 }

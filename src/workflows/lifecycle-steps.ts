@@ -1,7 +1,8 @@
-import { allHandlersFinished, condition, continueAsNew, log } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched } from '@temporalio/workflow';
 import { FAILURE_TYPES, SYNC_NOW_REFUSALS } from '../domain/failure-types.js';
 import { db, strava } from './strava-and-db-activities.js';
 import type { AthleteSyncRun, StepResult } from './athlete-sync-run.js';
+import { PATCHES } from './patches.js';
 import type { AthleteSyncInput } from './athlete-state.js';
 
 /**
@@ -20,8 +21,11 @@ export async function disconnect(run: AthleteSyncRun): Promise<StepResult> {
       { ignore: ['needs_reauth', 'app_forbidden', 'failed'] },
     );
     if (!outcome.ok && outcome.kind === 'rate_limited') return;
+    // The athlete connected again while Strava was being told (the `reconnected` handler cancelled the disconnect):
+    // they stay, with whatever grant Strava now holds (a refused one is purged at the next call).
+    if (!run.state.disconnectPending) return;
   }
-  return purgeAndEnd(run, 'disconnected by the athlete');
+  return purgeAndEnd(run, 'disconnected by the athlete', { onlyIfDisconnectRequested: true });
 }
 
 /** A deauthorization event (unsigned): purge only when Strava no longer accepts the athlete's token. */
@@ -56,9 +60,20 @@ export async function verifyDeauthorization(run: AthleteSyncRun): Promise<StepRe
   return purgeAndEnd(run, 'deauthorized at Strava');
 }
 
-async function purgeAndEnd(run: AthleteSyncRun, reason: string): Promise<StepResult> {
+async function purgeAndEnd(run: AthleteSyncRun, reason: string, options: { onlyIfDisconnectRequested?: boolean } = {}): Promise<StepResult> {
   const { athleteId } = run;
-  const { activitiesDeleted } = await db.purgeAthlete.executeWithOptions({ summary: `purge athlete data (${reason})` }, [{ athleteId }]);
+  const reconnects = run.reconnects;
+  const { activitiesDeleted, purged } = await db.purgeAthlete.executeWithOptions({ summary: `purge athlete data (${reason})` }, [
+    { athleteId, ...options },
+  ]);
+  if (purged === false) {
+    // The athlete connected again after asking to disconnect (the OAuth callback withdrew the request before the
+    // purge could run): nothing was purged, they stay, and a catch-up sync looks at what changed meanwhile.
+    log.info('disconnect withdrawn by a reconnect; nothing purged', { athleteId });
+    run.state.disconnectPending = false;
+    run.state.catchUpPending = true;
+    return;
+  }
   log.info('athlete purged; workflow ends', { athleteId, reason, activitiesDeleted });
   run.ended = true;
   run.state.activitiesStored = 0;
@@ -67,6 +82,12 @@ async function purgeAndEnd(run: AthleteSyncRun, reason: string): Promise<StepRes
   await run.setState('revoked');
   run.resolveWaiters(run.waiters, { failure: { type: 'SyncNowRejected', message: 'the athlete disconnected' } });
   await condition(allHandlersFinished);
+  // The athlete connected again while being purged (the OAuth callback's signal reached this run, not a new one):
+  // a fresh run imports them again with their new tokens, instead of no workflow at all.
+  if (run.reconnects > reconnects && patched(PATCHES.reconnectRestartsAfterPurge)) {
+    log.info('athlete connected again during the purge; starting afresh', { athleteId });
+    await continueAsNew<(input: AthleteSyncInput) => Promise<void>>({ athleteId, options: run.opts });
+  }
   return 'ended';
 }
 

@@ -37,8 +37,14 @@ export function registerHandlers(run: AthleteSyncRun): void {
     run.wake = true;
   });
   setHandler(reconnectedSignal, () => {
+    run.reconnects += 1;
     if (run.state.auth === 'needs_reauth') {
       run.state.auth = 'ok';
+      run.state.catchUpPending = true;
+    }
+    // The athlete connected again after asking to disconnect: they stay (the purge has not started, or `ended`).
+    if (run.state.disconnectPending && !run.ended && patched(PATCHES.reconnectCancelsDisconnect)) {
+      run.state.disconnectPending = false;
       run.state.catchUpPending = true;
     }
     run.wake = true;

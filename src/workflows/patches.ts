@@ -14,4 +14,10 @@ export const PATCHES = {
   pullInBackfill: 'pull-in-backfill-on-new-activity',
   /** Each planned backfill is recorded (backfill_plans), so one that never runs counts as late. */
   recordBackfillPlan: 'record-backfill-plan',
+  /** Strava refusing the athlete's tokens themselves (a revoked grant) purges like a confirmed deauthorization. */
+  purgeRevokedGrant: 'purge-revoked-grant',
+  /** A `reconnected` signal cancels a disconnect the workflow has not carried out yet. */
+  reconnectCancelsDisconnect: 'reconnect-cancels-disconnect',
+  /** A `reconnected` signal that reaches a run while it purges makes it continue as new, afresh, instead of ending. */
+  reconnectRestartsAfterPurge: 'reconnect-restarts-after-purge',
 } as const;

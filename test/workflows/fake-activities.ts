@@ -10,7 +10,8 @@ export interface Call {
   runId: string;
 }
 
-type Behaviour = 'ok' | 'RateLimited' | 'NeedsReauth' | 'AppForbidden';
+/** GrantRevoked: NeedsReauth as the activities raise it when Strava refuses the tokens themselves. */
+type Behaviour = 'ok' | 'RateLimited' | 'NeedsReauth' | 'GrantRevoked' | 'AppForbidden';
 
 /**
  * In-memory stand-in for createActivities(deps): the same shape, a tiny "Strava" (truth) and "database"
@@ -31,6 +32,10 @@ export class FakeActivities {
   authorized = true;
   fleet: FleetLoad = { athletes: { active: 1, recent: 0, dormant: 0 }, dailyBackgroundBudget: 600, athleteClass: 'active' };
   windowResult: Omit<SyncWindowResult, 'syncedAt'> = { listed: 0, added: 0, updated: 0, deleted: 0, repaired: 0, requests: 1 };
+  /** The purge waits for this gate when set. */
+  purgeGate: Promise<void> | undefined;
+  /** A disconnect's purge finds the request withdrawn (the athlete connected again): nothing is purged. */
+  disconnectWithdrawn = false;
   /** Resolves gates by import page number (1-based): the page waits for it. */
   importGates = new Map<number, Promise<void>>();
 
@@ -57,6 +62,9 @@ export class FakeActivities {
     const next = this.behaviours.shift() ?? 'ok';
     if (next === 'RateLimited') {
       throw ApplicationFailure.create({ type: 'RateLimited', message: 'budget', nextRetryDelay: 60_000, details: [{ retryAfterMs: 60_000 }] });
+    }
+    if (next === 'GrantRevoked') {
+      throw ApplicationFailure.create({ type: 'NeedsReauth', message: 'token refused', nonRetryable: true, details: [{ grantRevoked: true }] });
     }
     if (next !== 'ok') throw ApplicationFailure.create({ type: next, message: next, nonRetryable: true });
   }
@@ -127,9 +135,11 @@ export class FakeActivities {
       },
       purgeAthlete: async (input) => {
         this.record('purgeAthlete', input);
+        await this.purgeGate;
+        if (input.onlyIfDisconnectRequested && this.disconnectWithdrawn) return { activitiesDeleted: 0, purged: false };
         const activitiesDeleted = this.stored.size;
         this.stored.clear();
-        return { activitiesDeleted };
+        return { activitiesDeleted, purged: true };
       },
     };
   }

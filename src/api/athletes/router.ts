@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
-import { getAthlete, type AthleteRow } from '../../db/repositories/athletes.js';
+import { getAthlete, markDisconnectRequested, type AthleteRow } from '../../db/repositories/athletes.js';
 import { listActivityPage, type ActivityListRow } from '../../db/repositories/activity-pages.js';
 import { SYNC_NOW_REFUSALS } from '../../domain/failure-types.js';
 import { HttpError, parseInput } from '../http/errors.js';
@@ -175,6 +175,8 @@ export function athletesRouter(deps: AthletesRouterDeps): Router {
       res.status(200).json({ athleteId: athlete.id, status: 'already_disconnected' });
       return;
     }
+    // Recorded first: the workflow purges only while the request stands (a reconnect withdraws it).
+    await markDisconnectRequested(sql, athlete.id);
     await viaTemporal(logger, 'disconnect signal', () => workflows.disconnect(athlete.id));
     res.status(202).json({
       athleteId: athlete.id,

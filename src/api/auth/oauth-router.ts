@@ -115,8 +115,13 @@ export function oauthRouter(deps: OAuthRouterDeps): Router {
       if (!scopes.includes('activity:read_all')) await removeOnlyYouActivities(tx, athleteId);
     });
     const reconnected = previous?.state === 'needs_reauth';
+    // An athlete connected before may still have a running workflow: waiting for a reconnect, about to carry out a
+    // disconnect, or purging and about to end. `reconnected` (signal-with-start) tells that run the athlete is back
+    // (it cancels the disconnect, or starts afresh after the purge); a start would join it and leave the athlete
+    // purged, or with no workflow at all.
+    const mayBeRunning = previous !== undefined;
     try {
-      if (reconnected) await workflows.reconnected(athleteId);
+      if (mayBeRunning) await workflows.reconnected(athleteId);
       else await workflows.start(athleteId);
     } catch (error) {
       logger.error({ err: error, athleteId }, 'could not start the athlete workflow after connect');

@@ -21,7 +21,10 @@ const columns = (sql: Db) =>
   sql`id, name, scopes, state, connected_at as "connectedAt", revoked_at as "revokedAt", last_sync_at as "lastSyncAt",
       last_backfill_at as "lastBackfillAt", updated_at as "updatedAt"`;
 
-/** Records a (re)connected athlete: a reconnect clears a previous revocation. A name given replaces the stored one. */
+/**
+ * Records a (re)connected athlete: a reconnect clears a previous revocation and a pending disconnect request. A name
+ * given replaces the stored one.
+ */
 export async function upsertConnectedAthlete(sql: Db, athleteId: number, scopes: string[], name?: string | null): Promise<AthleteRow> {
   const [row] = await sql<AthleteRow[]>`
     insert into athletes (id, scopes, state, connected_at, name)
@@ -32,9 +35,15 @@ export async function upsertConnectedAthlete(sql: Db, athleteId: number, scopes:
       connected_at = case when athletes.state = 'revoked' then now() else athletes.connected_at end,
       state = case when athletes.state in ('revoked', 'needs_reauth') then 'importing' else athletes.state end,
       revoked_at = null,
+      disconnect_requested_at = null,
       updated_at = now()
     returning ${columns(sql)}`;
   return row!;
+}
+
+/** The athlete asked to disconnect (the workflow will deauthorize at Strava and purge, unless they come back first). */
+export async function markDisconnectRequested(sql: Db, athleteId: number): Promise<void> {
+  await sql`update athletes set disconnect_requested_at = now(), updated_at = now() where id = ${athleteId}`;
 }
 
 export async function getAthlete(sql: Db, athleteId: number): Promise<AthleteRow | undefined> {
@@ -67,15 +76,24 @@ export async function recordSync(sql: Db, athleteId: number, at: Date, kind: 'sy
 /**
  * Deauthorization purge (Strava API agreement): tokens, synced activities and their delete tombstones go in one
  * transaction, announced on the change feed when it commits; the athlete row stays with state revoked so
- * operators can see what happened.
+ * operators can see what happened. `onlyIfDisconnectRequested` (the purge of a disconnect): nothing happens
+ * unless the disconnect request still stands, i.e. the athlete did not connect again since (under the row lock,
+ * so a reconnect commits either before, and is kept, or after, on a purged athlete).
  */
-export async function purgeAthlete(sql: Sql, athleteId: number): Promise<{ activitiesDeleted: number }> {
+export async function purgeAthlete(
+  sql: Sql,
+  athleteId: number,
+  options: { onlyIfDisconnectRequested?: boolean } = {},
+): Promise<{ activitiesDeleted: number; purged: boolean }> {
   return sql.begin(async (tx) => {
+    const [athlete] = await tx<{ disconnectRequestedAt: Date | null }[]>`
+      select disconnect_requested_at as "disconnectRequestedAt" from athletes where id = ${athleteId} for update`;
+    if (options.onlyIfDisconnectRequested && athlete && athlete.disconnectRequestedAt === null) return { activitiesDeleted: 0, purged: false };
     await deleteTokens(tx, athleteId);
     const deleted = await tx`delete from activities where athlete_id = ${athleteId}`;
     await removeTombstones(tx, athleteId);
-    await tx`update athletes set state = 'revoked', revoked_at = now(), updated_at = now() where id = ${athleteId}`;
+    await tx`update athletes set state = 'revoked', revoked_at = now(), disconnect_requested_at = null, updated_at = now() where id = ${athleteId}`;
     await publishChange(tx, { athleteId, kind: 'athlete_purged', count: deleted.count });
-    return { activitiesDeleted: deleted.count };
+    return { activitiesDeleted: deleted.count, purged: true };
   });
 }
