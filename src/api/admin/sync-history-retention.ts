@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../db/connection.js';
+import { deleteInBatches, periodicPrune, type PeriodicPrune } from '../../db/batched-retention.js';
 import { pruneBackfillPlans } from '../../db/repositories/backfill-plans.js';
 import { pruneSyncRuns } from '../../db/repositories/sync-runs.js';
 import { pruneTokenRefreshes } from '../../db/repositories/token-refreshes.js';
@@ -16,14 +17,8 @@ export interface SyncHistoryRetentionOptions {
   now?: () => number;
 }
 
-export interface SyncHistoryRetention {
-  /** Prunes now, then every intervalMs. */
-  start(): void;
-  /** Deletes every expired row, batch after batch; returns how many went from each table. */
-  pruneOnce(): Promise<{ syncRuns: number; backfillPlans: number; tokenRefreshes: number }>;
-  /** Stops the timer and waits for a prune in flight. */
-  stop(): Promise<void>;
-}
+/** pruneOnce deletes every expired row, batch after batch, and says how many went from each table. */
+export type SyncHistoryRetention = PeriodicPrune<{ syncRuns: number; backfillPlans: number; tokenRefreshes: number }>;
 
 /**
  * Keeps the sync history bounded: runs, backfill plans and token refreshes older than SYNC_HISTORY_RETENTION are
@@ -34,22 +29,10 @@ export interface SyncHistoryRetention {
  */
 export function createSyncHistoryRetention(options: SyncHistoryRetentionOptions): SyncHistoryRetention {
   const { sql, retentionMs, logger } = options;
-  const intervalMs = options.intervalMs ?? 3_600_000;
   const batchSize = options.batchSize ?? 5_000;
   const now = options.now ?? Date.now;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<unknown> | undefined;
-
-  async function drain(prune: (sql: Db, before: Date, limit: number) => Promise<number>, before: Date): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const deleted = await prune(sql, before, batchSize);
-      total += deleted;
-      if (deleted < batchSize) return total;
-      // Let the activities' inserts through between batches.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
+  const drain = (prune: (sql: Db, before: Date, limit: number) => Promise<number>, before: Date) =>
+    deleteInBatches(batchSize, () => prune(sql, before, batchSize));
 
   async function pruneOnce() {
     const before = new Date(now() - retentionMs);
@@ -64,28 +47,5 @@ export function createSyncHistoryRetention(options: SyncHistoryRetentionOptions)
     return pruned;
   }
 
-  function tick(): void {
-    inFlight = pruneOnce()
-      .catch((error: unknown) => logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'sync history: prune failed; trying again later'))
-      .finally(() => {
-        inFlight = undefined;
-      });
-  }
-
-  return {
-    start() {
-      if (timer) return;
-      tick();
-      timer = setInterval(() => {
-        if (!inFlight) tick();
-      }, intervalMs);
-      timer.unref();
-    },
-    pruneOnce,
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await inFlight;
-    },
-  };
+  return periodicPrune({ intervalMs: options.intervalMs ?? 3_600_000, prune: pruneOnce, what: 'sync history', ...(logger ? { logger } : {}) });
 }

@@ -1,15 +1,10 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/connection.js';
+import { deleteInBatches, periodicPrune, type PeriodicPrune } from '../../db/batched-retention.js';
 import { pruneChangeLog } from '../../db/repositories/change-log.js';
 
-export interface ChangeLogRetention {
-  /** Prunes now, then every intervalMs. */
-  start(): void;
-  /** Deletes every change past the retention, batch after batch; returns how many went. */
-  pruneOnce(): Promise<number>;
-  /** Stops the timer and waits for a prune in flight. */
-  stop(): Promise<void>;
-}
+/** pruneOnce deletes every change past the retention, batch after batch, and says how many went. */
+export type ChangeLogRetention = PeriodicPrune<number>;
 
 /**
  * Keeps the change log bounded (CHANGE_LOG_RETENTION): a client away for longer gets `event: reset` (or
@@ -29,45 +24,14 @@ export function createChangeLogRetention(options: {
   const intervalMs = options.intervalMs ?? 3_600_000;
   const batchSize = options.batchSize ?? 5_000;
   const now = options.now ?? Date.now;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<unknown> | undefined;
 
   async function pruneOnce(): Promise<number> {
     const before = new Date(now() - retentionMs);
-    let total = 0;
-    for (;;) {
-      const deleted = await pruneChangeLog(sql, before, batchSize);
-      total += deleted;
-      if (deleted < batchSize) break;
-      // Let the publishers' inserts through between batches.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    // Between batches the publishers' inserts get through.
+    const total = await deleteInBatches(batchSize, () => pruneChangeLog(sql, before, batchSize));
     if (total > 0) logger?.info({ deleted: total, before: before.toISOString() }, 'change log: pruned changes past retention');
     return total;
   }
 
-  function tick(): void {
-    inFlight = pruneOnce()
-      .catch((error: unknown) => logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'change log: prune failed; trying again later'))
-      .finally(() => {
-        inFlight = undefined;
-      });
-  }
-
-  return {
-    start() {
-      if (timer) return;
-      tick();
-      timer = setInterval(() => {
-        if (!inFlight) tick();
-      }, intervalMs);
-      timer.unref();
-    },
-    pruneOnce,
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await inFlight;
-    },
-  };
+  return periodicPrune({ intervalMs, prune: pruneOnce, what: 'change log', ...(logger ? { logger } : {}) });
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../../db/connection.js';
 import { firstIdReceivedSince, pruneHandledEvents } from '../../db/repositories/webhook-inbox.js';
 import { inboxPruned } from './metrics.js';
+import { deleteInBatches, periodicPrune, type PeriodicPrune } from '../../db/batched-retention.js';
 
 export interface InboxRetentionOptions {
   sql: Sql;
@@ -15,14 +16,8 @@ export interface InboxRetentionOptions {
   now?: () => number;
 }
 
-export interface InboxRetention {
-  /** Prunes now, then every intervalMs. */
-  start(): void;
-  /** Deletes every expired handled row, batch after batch; returns how many went. */
-  pruneOnce(): Promise<number>;
-  /** Stops the timer and waits for a prune in flight. */
-  stop(): Promise<void>;
-}
+/** pruneOnce deletes every expired handled row, batch after batch, and says how many went. */
+export type InboxRetention = PeriodicPrune<number>;
 
 /**
  * Keeps the webhook inbox from growing without end: a handled row (forwarded or ignored) only matters while Strava
@@ -32,53 +27,26 @@ export interface InboxRetention {
  */
 export function createInboxRetention(options: InboxRetentionOptions): InboxRetention {
   const { sql, retentionMs, logger } = options;
-  const intervalMs = options.intervalMs ?? 3_600_000;
   const batchSize = options.batchSize ?? 5_000;
   const now = options.now ?? Date.now;
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<unknown> | undefined;
 
   async function pruneOnce(): Promise<number> {
     const before = new Date(now() - retentionMs);
     // Rows from here on are newer than the cut-off: no batch needs to look at them.
     const belowId = await firstIdReceivedSince(sql, before);
     let afterId = 0;
-    let total = 0;
-    for (;;) {
+    // Keyset paging: each batch starts after the last id the previous one deleted; between batches the
+    // receiver's inserts get through.
+    const total = await deleteInBatches(batchSize, async () => {
       const { deleted, lastId } = await pruneHandledEvents(sql, { before, afterId, belowId, limit: batchSize });
-      total += deleted;
       inboxPruned.inc(deleted);
-      if (deleted < batchSize || lastId === null) break;
+      if (lastId === null) return 0;
       afterId = lastId;
-      // Let the receiver's inserts through between batches.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+      return deleted;
+    });
     if (total > 0) logger?.info({ deleted: total, before: before.toISOString() }, 'webhook inbox: pruned handled events past retention');
     return total;
   }
 
-  function tick(): void {
-    inFlight = pruneOnce()
-      .catch((error: unknown) => logger?.warn({ err: error instanceof Error ? error.message : String(error) }, 'webhook inbox: prune failed; trying again later'))
-      .finally(() => {
-        inFlight = undefined;
-      });
-  }
-
-  return {
-    start() {
-      if (timer) return;
-      tick();
-      timer = setInterval(() => {
-        if (!inFlight) tick();
-      }, intervalMs);
-      timer.unref();
-    },
-    pruneOnce,
-    async stop() {
-      clearInterval(timer);
-      timer = undefined;
-      await inFlight;
-    },
-  };
+  return periodicPrune({ intervalMs: options.intervalMs ?? 3_600_000, prune: pruneOnce, what: 'webhook inbox', ...(logger ? { logger } : {}) });
 }
