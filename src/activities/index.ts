@@ -276,7 +276,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         const [rows, delivery, silent] = await Promise.all([
           latestActivityStarts(sql),
           loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS),
-          subscriptionLooksSilent(sql, t),
+          subscriptionLooksSilent(sql, wallClock()),
         ]);
         fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: silent } };
       }

@@ -56,7 +56,7 @@ describe('operator controls on the real stack', () => {
 
   beforeAll(async () => {
     [dev, emulator] = await Promise.all([connectDevServer(), startEmulator({ seed: 41, webhookRetryDelayMs: 200 })]);
-    api = await startApi({ db, dev, emulator, relay: true, appOptions: { settingsPassMs: PASS_MS } });
+    api = await startApi({ db, dev, emulator, relay: true, appOptions: { settingsPassMs: PASS_MS }, env: { BACKFILL_ADAPTIVE: 'false' } });
     worker = await startWorker(api, dev, db.sql, emulator);
     expect((await api.fetch('/admin/subscription', { method: 'POST', admin: true })).status).toBe(201);
   });
@@ -255,13 +255,8 @@ describe('operator controls on the real stack', () => {
     // workflow even started (never synced); one workflow was terminated.
     const [pausedId] = running as [number];
     const reauth = await startAthlete(1);
-    // Revoked at "Strava" with its deauthorization webhook lost: the next call finds the dead token.
-    await emulator.control.setFaults({ webhookDropRate: 1 });
-    try {
-      await emulator.control.revokeAthlete(reauth);
-    } finally {
-      await emulator.control.setFaults({ webhookDropRate: 0 });
-    }
+    // Its tokens are gone from the vault (a revoked grant would purge instead): the next call needs a reconnect.
+    await db.sql`delete from tokens where athlete_id = ${reauth}`;
     expect((await post(`/athletes/${reauth}/sync`)).status).toBe(409);
     await waitStatus(reauth, (s) => s.state === 'needs_reauth', 'needs_reauth');
     const neverSynced = await connectAthlete(api, emulator, db.sql, 1);

@@ -238,7 +238,7 @@ describe("401 variants: the athlete's refresh token decides, not the body", () =
     await waitFor(async () => (await handle.describe()).status.name, (name) => name === 'COMPLETED', { timeoutMs: 10_000, what: 'the workflow to end' });
   });
 
-  it.each(VARIANTS)('%s variant: a revocation whose webhook was lost is found by the next call: needs_reauth, data kept', async (variant) => {
+  it.each(VARIANTS)('%s variant: a revocation whose webhook was lost is found by the next call and purged like a confirmed one', async (variant) => {
     const { athleteId, handle } = await connected(6);
     await withFaults({ unauthorizedVariant: variant }, { unauthorizedVariant: 'athlete' }, async () => {
       await withFaults({ webhookDropRate: 1 }, { webhookDropRate: 0 }, () => emulator.control.revokeAthlete(athleteId));
@@ -246,11 +246,12 @@ describe("401 variants: the athlete's refresh token decides, not the body", () =
       expect(sync.status).toBe(409);
       expect(((await sync.json()) as { error: { code: string } }).error.code).toBe('sync_failed');
     });
-    await waitForStatus(handle, (s) => s.state === 'needs_reauth');
-    expect(await stateOf(athleteId)).toBe('needs_reauth');
+    // Strava refusing the refresh token itself vouches for the revocation: the data goes as for a deauthorization
+    // webhook (patch purge-revoked-grant), the workflow ends.
+    await waitFor(async () => (await handle.describe()).status.name, (name) => name === 'COMPLETED', { timeoutMs: 20_000, what: 'the workflow to end' });
+    expect(await stateOf(athleteId)).toBe('revoked');
     expect(await tokenRows(athleteId)).toBe(0);
-    expect(await storedActivities(db.sql, athleteId)).toHaveLength(6);
-    expect((await handle.describe()).status.name).toBe('RUNNING');
+    expect(await storedActivities(db.sql, athleteId)).toEqual([]);
   });
 
   it.each(VARIANTS)('%s variant: an access token Strava no longer accepts is replaced on the way; the event is applied, the athlete stays idle', async (variant) => {
