@@ -147,8 +147,8 @@ describe('batch sync: POST /admin/sync and GET /admin/sync/:batchId', () => {
 
   it('failures are counted by type; athletes that must reconnect are skipped up front', async () => {
     const [a, b] = connected as [number, number];
-    // Strava revokes b's tokens without the app knowing: its sync fails with the workflow's failure type.
-    await emulator.control.revokeAthlete(b);
+    // b's tokens are gone (a revoked grant would be purged instead): its sync fails with the workflow's failure type.
+    await db.sql`delete from tokens where athlete_id = ${b}`;
     const failed = await runBatch({ athleteIds: [a, b] });
     expect(failed).toMatchObject({ succeeded: 1, failed: { total: 1, byType: { NeedsReauth: 1 } } });
     expect(failed.failures).toEqual([{ athleteId: b, type: 'NeedsReauth', message: expect.any(String) }]);
