@@ -20,6 +20,7 @@ import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
 import { countActiveAthletes, lastGenuineWebhookAt, readSubscriptionCheck } from '../db/repositories/subscription-health.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
 import { recordBackfillPlan } from '../db/repositories/backfill-plans.js';
+import { epochSeconds, type AthleteStravaCalls } from './strava-calls.js';
 import { asActivity, isStravaError, toActivityFailure } from './failures.js';
 import { createResyncActivities } from './resync.js';
 import { createRunRecorder } from './run-recorder.js';
@@ -27,21 +28,7 @@ import type { AthleteActivities, FetchActivityResult } from '../domain/activity-
 
 export type { AthleteActivities } from '../domain/activity-contract.js';
 
-/**
- * The Strava calls the activities make (the shape of AthleteStrava from src/strava/athlete-api.ts): every call
- * passes the rate governor and takes its token from the vault, so no token ever reaches an activity.
- */
-export interface AthleteStravaCalls {
-  getAthlete(athleteId: number, priority: Priority, signal?: AbortSignal): Promise<StravaAthlete>;
-  listActivities(
-    athleteId: number,
-    priority: Priority,
-    query: { before?: number; after?: number; page?: number; perPage?: number },
-    signal?: AbortSignal,
-  ): Promise<SummaryActivity[]>;
-  getActivity(athleteId: number, priority: Priority, activityId: number, signal?: AbortSignal): Promise<DetailedActivity>;
-  deauthorize(athleteId: number): Promise<unknown>;
-}
+export type { AthleteStravaCalls } from './strava-calls.js';
 
 export interface ActivityLogger {
   info(details: object, message: string): void;
@@ -99,7 +86,6 @@ function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise
   };
 }
 
-const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 /**
  * The subscription may be gone: Strava's last answer listed none, or active athletes exist and no genuine webhook

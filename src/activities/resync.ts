@@ -2,7 +2,7 @@ import type { Sql } from '../db/connection.js';
 import { DETAIL_LEVEL, removeActivities, upsertActivities } from '../db/repositories/activities.js';
 import { beginResync, endResync, recordResyncSeen, unseenInWindow } from '../db/repositories/range-resyncs.js';
 import type { AthleteActivities } from '../domain/activity-contract.js';
-import type { AthleteStravaCalls } from './index.js';
+import { epochSeconds, type AthleteStravaCalls } from './strava-calls.js';
 import { asActivity } from './failures.js';
 import type { RecordRun } from './run-recorder.js';
 
@@ -20,7 +20,6 @@ export function createResyncActivities(deps: {
   recordRun: RecordRun;
 }): Pick<AthleteActivities, 'resyncPage' | 'finishResync'> {
   const { sql, strava, now, recordRun } = deps;
-  const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
   return {
     async resyncPage({ athleteId, resyncId, after, before, perPage }) {
       return asActivity(() =>
