@@ -64,8 +64,8 @@ describe('reconnect after needs_reauth', () => {
     await waitFor(status, (s) => s.workflow.live?.state === 'idle' && s.workflow.live.import.done === true, { timeoutMs: 30_000, what: 'the import' });
     await expectConverged(db.sql, emulator, athleteId);
 
-    // Strava stops accepting the stored authorization (the refresh token is no longer valid).
-    await api.strava.vault.store(athleteId, { accessToken: 'no-longer-valid', refreshToken: 'no-longer-valid', expiresAt: new Date(0) });
+    // The stored authorization is gone (a grant Strava refuses would be purged instead, as a revocation).
+    await db.sql`delete from tokens where athlete_id = ${athleteId}`;
     const sync = await api.fetch(`/athletes/${athleteId}/sync`, { method: 'POST', admin: true });
     expect(sync.status).toBe(409);
     await waitFor(status, (s) => s.workflow.live?.state === 'needs_reauth', { timeoutMs: 20_000, what: 'needs_reauth' });

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { tombstoneOf } from '../../src/db/repositories/activities.js';
 import { statusQuery, syncNowUpdate } from '../../src/workflows/messages.js';
 import { createTestDatabase, useTestDatabase } from '../helpers/database.js';
@@ -53,7 +52,8 @@ describe('security: a future-dated delete neither removes nor hides an activity'
       const all = (await readdir(join(import.meta.dirname, '../../src/db/migrations'))).filter((f) => f.endsWith('.sql')).sort();
       for (const file of all.filter((f) => f < '008')) await cp(join(import.meta.dirname, '../../src/db/migrations', file), join(dir, file));
       await migrate(scratch.sql, dir);
-      await upsertConnectedAthlete(scratch.sql, 42, ['read', 'activity:read']);
+      // Plain SQL of the schema as of 007: the repositories write columns later migrations add.
+      await scratch.sql`insert into athletes (id, scopes) values (42, '{read,activity:read}')`;
       await scratch.sql`
         insert into activity_tombstones (activity_id, athlete_id, deleted_at, recorded_at)
         values (4242, 42, '2126-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`;
