@@ -17,7 +17,7 @@ import { tokenRefreshCount } from '../db/repositories/tokens.js';
 import { clampEventTime } from '../domain/event-time.js';
 import { WEBHOOK_EVIDENCE_WINDOW_MS, WEBHOOK_SILENCE_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
 import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
-import { countActiveAthletes, lastGenuineWebhookAt, readSubscriptionCheck } from '../db/repositories/subscription-health.js';
+import { lastGenuineWebhookAt, readSubscriptionCheck } from '../db/repositories/subscription-health.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
 import { recordBackfillPlan } from '../db/repositories/backfill-plans.js';
 import { epochSeconds, type AthleteStravaCalls } from './strava-calls.js';
@@ -91,10 +91,10 @@ function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise
  * The subscription may be gone: Strava's last answer listed none, or active athletes exist and no genuine webhook
  * arrived for WEBHOOK_SILENCE_MS. Adaptive backfill then tightens at once instead of waiting for repairs to show it.
  */
-async function subscriptionLooksSilent(sql: Sql, now: number): Promise<boolean> {
-  const [check, lastWebhook, active] = await Promise.all([readSubscriptionCheck(sql), lastGenuineWebhookAt(sql), countActiveAthletes(sql)]);
+async function subscriptionLooksSilent(sql: Sql, now: number, activeAthletes: number): Promise<boolean> {
+  const [check, lastWebhook] = await Promise.all([readSubscriptionCheck(sql), lastGenuineWebhookAt(sql)]);
   if (check?.answeredAt && check.subscriptionId === null) return true;
-  return active > 0 && lastWebhook !== null && now - lastWebhook.getTime() > WEBHOOK_SILENCE_MS;
+  return activeAthletes > 0 && lastWebhook !== null && now - lastWebhook.getTime() > WEBHOOK_SILENCE_MS;
 }
 
 /** Builds the athlete activities around injected dependencies (tests inject fakes with the same shape). */
@@ -102,7 +102,9 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
   const { sql, strava } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log;
-  let fleetCache: { at: number; rows: { athleteId: number; latestStart: Date | null }[]; evidence: WebhookEvidence } | undefined;
+  let fleetCache:
+    | { at: number; rows: { athleteId: number; latestStart: Date | null }[]; evidence: WebhookEvidence; dailyBackgroundBudget: number }
+    | undefined;
   const wallClock = deps.wallClock ?? Date.now;
   const recordRun = createRunRecorder({ sql, wallClock, ...(log ? { log } : {}) });
 
@@ -259,12 +261,15 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       // minute old undercounts it and would class the athlete as dormant, so it is taken again.
       const stale = !fleetCache || t - fleetCache.at > FLEET_CACHE_MS || !fleetCache.rows.some((row) => row.athleteId === athleteId);
       if (stale) {
-        const [rows, delivery, silent] = await Promise.all([
-          latestActivityStarts(sql),
-          loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS),
-          subscriptionLooksSilent(sql, wallClock()),
-        ]);
-        fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: silent } };
+        const [rows, delivery] = await Promise.all([latestActivityStarts(sql), loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS)]);
+        // Silence is judged on the wall clock, like the webhooks' receipt times (activities may run on Strava's clock).
+        const wallNow = wallClock();
+        const active = rows.filter((row) => activityClassOf(row.latestStart, wallNow) === 'active').length;
+        const silent = await subscriptionLooksSilent(sql, wallNow, active);
+        // The learned daily limit changes only when Strava reports another one: read with the snapshot.
+        const budget = deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET;
+        const dailyBackgroundBudget = typeof budget === 'number' ? budget : await budget();
+        fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: silent }, dailyBackgroundBudget };
       }
       const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
       let athleteClass: ActivityClass = 'dormant';
@@ -273,13 +278,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
         athletes[c] += 1;
         if (row.athleteId === athleteId) athleteClass = c;
       }
-      const budget = deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET;
-      return {
-        athletes,
-        athleteClass,
-        dailyBackgroundBudget: typeof budget === 'number' ? budget : await budget(),
-        evidence: fleetCache!.evidence,
-      };
+      return { athletes, athleteClass, dailyBackgroundBudget: fleetCache!.dailyBackgroundBudget, evidence: fleetCache!.evidence };
     },
 
     async verifyAuthorization({ athleteId }) {
