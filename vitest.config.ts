@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import { isStaleSocketWrite } from './src/db/driver-crash-guard.js';
 
 export default defineConfig({
   test: {
@@ -12,8 +11,5 @@ export default defineConfig({
     // Two cores: more parallel files only contend for CPU with the Temporal server.
     maxWorkers: 2,
     reporters: ['default'],
-    // The one known postgres.js bug that production absorbs too (see src/db/driver-crash-guard.ts); tests that
-    // cut PostgreSQL's connections may trigger it. Every other unhandled error still fails the run.
-    onUnhandledError: (error) => (isStaleSocketWrite(error) ? false : undefined),
   },
 });

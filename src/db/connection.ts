@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { ARRAY_TYPES, BIGINT_ARRAY_OID, TEXT_ARRAY_OID } from './array-types.js';
-import { installDriverCrashGuard } from './driver-crash-guard.js';
+import { assertDriverPatched } from './driver-patch.js';
 
 export type Sql = postgres.Sql;
 /** A pool or an open transaction: repositories accept either, so callers choose the transaction boundary. */
@@ -20,7 +20,7 @@ export const bigintArray = (sql: Db, values: readonly number[]) => sql.array(val
 
 /** The one place a PostgreSQL connection pool is made. */
 export function createSql(databaseUrl: string, options: SqlOptions = {}): Sql {
-  installDriverCrashGuard();
+  assertDriverPatched();
   return postgres(databaseUrl, {
     max: options.max ?? 10,
     onnotice: () => {},
