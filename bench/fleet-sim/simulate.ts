@@ -10,11 +10,11 @@
  */
 import type { Sql } from '../../src/db/connection.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../src/domain/durations.js';
-import { ACTIVITY_CLASSES, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../../src/domain/fleet-load.js';
+import { ACTIVITY_CLASSES, ACTIVITY_WINDOW_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../../src/domain/fleet-load.js';
 import { mulberry32, type Random } from '../../src/emulator/prng.js';
 import { dayStart, windowStart } from '../../src/strava/rate-headers.js';
 import { createRateGovernor, type RateGovernor } from '../../src/strava/rate-governor.js';
-import { EVIDENCE_FACTORS, REQUESTS_PER_BACKFILL, nextBackfillDelayMs } from '../../src/workflows/backfill-plan.js';
+import { EVIDENCE_FACTORS, MAX_BACKFILL_INTERVAL_MS, REQUESTS_PER_BACKFILL, nextBackfillDelayMs, withJitter } from '../../src/workflows/backfill-plan.js';
 
 /** A kind of athlete: how many of the fleet, how often they upload, how long ago they last did at the start. */
 export interface AthleteProfile {
@@ -36,7 +36,13 @@ export type BackfillPolicy =
   /** strava-sync: budget-aware, evidence-following, a new activity pulls an athlete's far-off backfill in. */
   | 'strava-sync'
   /** The common design: every athlete every baseIntervalMs, whatever happens. */
-  | 'fixed';
+  | 'fixed'
+  /**
+   * Bounds, not designs: policies that know each athlete's true upload rate (no service can), backfilling the named
+   * profiles every baseIntervalMs and everyone else at the 14-day cap. They show what any rate-based classifier
+   * could reach at best.
+   */
+  | { oracleFastProfiles: string[] };
 
 export interface SimulationOptions {
   sql: Sql;
@@ -71,6 +77,7 @@ export interface SimulationResult {
   repairedByBackfill: number;
   repairedByEvent: number;
   unrepairedAtEnd: number;
+  /** Over every miss; one still open at the end counts with its age then (a lower bound). */
   timeToRepairMs: { p50: number; p95: number; max: number } | null;
   /** Longest time any athlete went without a backfill (from the start or the previous one). */
   maxBackfillGapMs: number;
@@ -89,6 +96,8 @@ interface Athlete {
   id: number;
   profile: AthleteProfile;
   latestStart: number | null;
+  /** Start times of uploads within the trailing window (oldest first; older ones are dropped as time passes). */
+  recentUploads: number[];
   nextBackfillAt: number;
   lastBackfillAt: number;
   backfills: number;
@@ -193,8 +202,20 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
     const profile = profiles.find((p) => (roll -= p.share) < 0) ?? profiles.at(-1)!;
     const age = profile.initialAgeDays;
     const latestStart = age ? start - (age[0] + random() * (age[1] - age[0])) * DAY_MS : null;
+    // The uploads before the latest one, at the profile's rate, as far back as the trailing window reaches.
+    const recentUploads: number[] = [];
+    for (let at = latestStart; at !== null && at >= start - ACTIVITY_WINDOW_MS; at -= exponential(random, profile.uploadsPerDay)) recentUploads.unshift(at);
     // Connected earlier: the first backfills are spread over one base interval, as a running fleet's are.
-    const athlete: Athlete = { id: i + 1, profile, latestStart, nextBackfillAt: start + random() * options.baseIntervalMs, lastBackfillAt: start, backfills: 0, missed: new Map() };
+    const athlete: Athlete = {
+      id: i + 1,
+      profile,
+      latestStart,
+      recentUploads,
+      nextBackfillAt: start + random() * options.baseIntervalMs,
+      lastBackfillAt: start,
+      backfills: 0,
+      missed: new Map(),
+    };
     athletes.push(athlete);
     agenda.push({ at: athlete.nextBackfillAt, kind: 'backfill', athlete });
     if (profile.uploadsPerDay > 0) agenda.push({ at: start + exponential(random, profile.uploadsPerDay), kind: 'upload', athlete });
@@ -211,7 +232,11 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
   let classCache: { at: number; counts: Record<ActivityClass, number> } | null = null;
   let budgetCache: { at: number; budget: number } | null = null;
 
-  const classOf = (athlete: Athlete) => activityClassOf(athlete.latestStart === null ? null : new Date(athlete.latestStart), clock.now);
+  const classOf = (athlete: Athlete) => {
+    while (athlete.recentUploads.length > 0 && athlete.recentUploads[0]! < clock.now - ACTIVITY_WINDOW_MS) athlete.recentUploads.shift();
+    const latestStart = athlete.latestStart === null ? null : new Date(athlete.latestStart);
+    return activityClassOf({ latestStart, uploadsInWindow: athlete.recentUploads.length }, clock.now);
+  };
   function fleetLoad(athlete: Athlete, budget: number): FleetLoad {
     // The worker's snapshot is refreshed once a minute (src/activities fleetLoad): so is this one.
     if (!classCache || clock.now - classCache.at > MINUTE_MS) {
@@ -243,6 +268,10 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
   }
   async function planNext(athlete: Athlete): Promise<number> {
     if (options.policy === 'fixed') return options.baseIntervalMs;
+    if (typeof options.policy === 'object') {
+      const interval = options.policy.oracleFastProfiles.includes(athlete.profile.name) ? options.baseIntervalMs : MAX_BACKFILL_INTERVAL_MS;
+      return withJitter(interval, options.jitter, random());
+    }
     // The learned daily limit changes only when Strava reports another one: read it once a simulated minute.
     if (!budgetCache || clock.now - budgetCache.at > MINUTE_MS) budgetCache = { at: clock.now, budget: (await governor.snapshot()).day.limit * options.backgroundShare };
     const budget = budgetCache.budget;
@@ -312,7 +341,10 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
       }
       case 'change': {
         stats.changes += 1;
-        if (event.create) athlete.latestStart = clock.now;
+        if (event.create) {
+          athlete.latestStart = clock.now;
+          athlete.recentUploads.push(clock.now);
+        }
         if (random() < options.webhookLoss) {
           stats.missed += 1;
           if (!athlete.missed.has(event.activityId)) athlete.missed.set(event.activityId, clock.now);
@@ -364,7 +396,8 @@ export async function simulateFleet(options: SimulationOptions): Promise<Simulat
     repairedByBackfill: stats.repairedByBackfill,
     repairedByEvent: stats.repairedByEvent,
     unrepairedAtEnd: athletes.reduce((sum, a) => sum + a.missed.size, 0),
-    timeToRepairMs: percentiles(repairTimes),
+    // A miss still open at the end has waited at least this long: counted, or a policy that never repairs would look fast.
+    timeToRepairMs: percentiles([...repairTimes, ...athletes.flatMap((a) => [...a.missed.values()].map((missedAt) => end - missedAt))]),
     maxBackfillGapMs: stats.maxGap,
     neverBackfilled: athletes.filter((a) => a.backfills === 0).length,
     plannedIntervalMs,

@@ -8,14 +8,14 @@ import {
   DETAIL_LEVEL,
   activityIdsStartedSince,
   countActivities,
-  latestActivityStarts,
+  activityRecencies,
   removeActivities,
   tombstoneOf,
   upsertActivities,
 } from '../db/repositories/activities.js';
 import { tokenRefreshCount } from '../db/repositories/tokens.js';
 import { clampEventTime } from '../domain/event-time.js';
-import { WEBHOOK_EVIDENCE_WINDOW_MS, WEBHOOK_SILENCE_MS, activityClassOf, type ActivityClass, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
+import { ACTIVITY_WINDOW_MS, WEBHOOK_EVIDENCE_WINDOW_MS, WEBHOOK_SILENCE_MS, activityClassOf, uploadedWithinWindow, type ActivityClass, type ActivityRecency, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
 import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
 import { lastGenuineWebhookAt, readSubscriptionCheck } from '../db/repositories/subscription-health.js';
 import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
@@ -88,13 +88,13 @@ function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise
 
 
 /**
- * The subscription may be gone: Strava's last answer listed none, or active athletes exist and no genuine webhook
+ * The subscription may be gone: Strava's last answer listed none, or athletes uploaded within 14 days and no genuine webhook
  * arrived for WEBHOOK_SILENCE_MS. Adaptive backfill then tightens at once instead of waiting for repairs to show it.
  */
-async function subscriptionLooksSilent(sql: Sql, now: number, activeAthletes: number): Promise<boolean> {
+async function subscriptionLooksSilent(sql: Sql, now: number, uploadingAthletes: number): Promise<boolean> {
   const [check, lastWebhook] = await Promise.all([readSubscriptionCheck(sql), lastGenuineWebhookAt(sql)]);
   if (check?.answeredAt && check.subscriptionId === null) return true;
-  return activeAthletes > 0 && lastWebhook !== null && now - lastWebhook.getTime() > WEBHOOK_SILENCE_MS;
+  return uploadingAthletes > 0 && lastWebhook !== null && now - lastWebhook.getTime() > WEBHOOK_SILENCE_MS;
 }
 
 /** Builds the athlete activities around injected dependencies (tests inject fakes with the same shape). */
@@ -103,7 +103,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
   const now = deps.now ?? Date.now;
   const log = deps.log;
   let fleetCache:
-    | { at: number; rows: { athleteId: number; latestStart: Date | null }[]; evidence: WebhookEvidence; dailyBackgroundBudget: number }
+    | { at: number; rows: ({ athleteId: number } & ActivityRecency)[]; evidence: WebhookEvidence; dailyBackgroundBudget: number }
     | undefined;
   const wallClock = deps.wallClock ?? Date.now;
   const recordRun = createRunRecorder({ sql, wallClock, ...(log ? { log } : {}) });
@@ -261,11 +261,14 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       // minute old undercounts it and would class the athlete as dormant, so it is taken again.
       const stale = !fleetCache || t - fleetCache.at > FLEET_CACHE_MS || !fleetCache.rows.some((row) => row.athleteId === athleteId);
       if (stale) {
-        const [rows, delivery] = await Promise.all([latestActivityStarts(sql), loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS)]);
+        const [rows, delivery] = await Promise.all([
+          activityRecencies(sql, new Date(t - ACTIVITY_WINDOW_MS)),
+          loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS),
+        ]);
         // Silence is judged on the wall clock, like the webhooks' receipt times (activities may run on Strava's clock).
         const wallNow = wallClock();
-        const active = rows.filter((row) => activityClassOf(row.latestStart, wallNow) === 'active').length;
-        const silent = await subscriptionLooksSilent(sql, wallNow, active);
+        const uploading = rows.filter((row) => uploadedWithinWindow(row.latestStart, wallNow)).length;
+        const silent = await subscriptionLooksSilent(sql, wallNow, uploading);
         // The learned daily limit changes only when Strava reports another one: read with the snapshot.
         const budget = deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET;
         const dailyBackgroundBudget = typeof budget === 'number' ? budget : await budget();
@@ -274,7 +277,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
       const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
       let athleteClass: ActivityClass = 'dormant';
       for (const row of fleetCache!.rows) {
-        const c = activityClassOf(row.latestStart, t);
+        const c = activityClassOf(row, t);
         athletes[c] += 1;
         if (row.athleteId === athleteId) athleteClass = c;
       }

@@ -35,11 +35,31 @@ export interface WebhookEvidence {
   subscriptionSilent: boolean;
 }
 
-/** An athlete's class from their latest activity start: active within 14 days, recent within 90, else dormant. */
-export function activityClassOf(latestStart: Date | null, now: number): ActivityClass {
-  if (!latestStart) return 'dormant';
-  const age = now - latestStart.getTime();
-  if (age <= 14 * DAY_MS) return 'active';
-  if (age <= 90 * DAY_MS) return 'recent';
+/** The trailing window an athlete's recent uploads are counted in. */
+export const ACTIVITY_WINDOW_MS = 14 * DAY_MS;
+
+/**
+ * Uploads within the window from which an athlete counts as active. Backfills exist for the changes webhooks
+ * missed, and misses come in proportion to uploads: an athlete uploading most days makes almost all of them, one
+ * who uploaded once or twice in two weeks very few (bench/fleet-sim: backfilling only such athletes every 3 h keeps
+ * the fixed policy's time to repair at a third of its requests).
+ */
+export const ACTIVE_MIN_UPLOADS = 3;
+
+/** What the planner knows of an athlete's activity: the latest start, and how many started within the window. */
+export interface ActivityRecency {
+  latestStart: Date | null;
+  uploadsInWindow: number;
+}
+
+/** Active: at least ACTIVE_MIN_UPLOADS within 14 days; recent: an upload within 90 days; else dormant. */
+export function activityClassOf(recency: ActivityRecency, now: number): ActivityClass {
+  if (recency.uploadsInWindow >= ACTIVE_MIN_UPLOADS) return 'active';
+  if (recency.latestStart && now - recency.latestStart.getTime() <= 90 * DAY_MS) return 'recent';
   return 'dormant';
+}
+
+/** Whether the athlete uploaded within the window (the subscription-silence check counts these). */
+export function uploadedWithinWindow(latestStart: Date | null, now: number): boolean {
+  return latestStart !== null && now - latestStart.getTime() <= ACTIVITY_WINDOW_MS;
 }

@@ -42,4 +42,13 @@ describe('fleet simulation (smoke size)', () => {
     expect(adaptive.backfills).toBeLessThan(fixed.backfills);
     expect(adaptive.over429 + fixed.over429).toBe(0);
   }, 180_000);
+
+  it('an oracle that backfills only the named profiles often leaves everyone else at the 14-day cap', async () => {
+    const limits = { fifteenMinute: 6000, daily: 60_000 };
+    const oracle = await simulateFleet(base({ policy: { oracleFastProfiles: ['active'] }, limits, days: 2, athletes: 200 }));
+    // About a quarter of the fleet is 'active' (8 backfills a day); the rest get at most their first one.
+    expect(oracle.backfills).toBeLessThan(200 * 0.4 * 8 * 2 + 200);
+    expect(oracle.backfills).toBeGreaterThan(200 * 0.1 * 8 * 2);
+    expect(oracle.over429).toBe(0);
+  }, 120_000);
 });

@@ -6,6 +6,7 @@ import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { recordSyncRun } from '../../src/db/repositories/sync-runs.js';
 import { recordSubscriptionAnswer } from '../../src/db/repositories/subscription-health.js';
 import { webhookReliability } from '../../src/workflows/backfill-plan.js';
+import { ACTIVE_MIN_UPLOADS } from '../../src/domain/fleet-load.js';
 import { createRateGovernor, learnedDailyBackgroundBudget } from '../../src/strava/rate-governor.js';
 import type { SummaryActivity } from '../../src/domain/strava-objects.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -38,12 +39,11 @@ function summary(athleteId: number, id: number, startedAt: number): SummaryActiv
   } as SummaryActivity;
 }
 
-async function connectWithActivity(athleteId: number, startedAt: number): Promise<void> {
+/** Connects an athlete whose latest activity started at `startedAt`, with `uploads` of them a day apart (enough to count as active by default). */
+async function connectWithActivity(athleteId: number, startedAt: number, uploads = ACTIVE_MIN_UPLOADS): Promise<void> {
   await upsertConnectedAthlete(db.sql, athleteId, ['read', 'activity:read_all']);
-  await upsertActivities(db.sql, athleteId, [summary(athleteId, athleteId * 10, startedAt)], {
-    detailLevel: DETAIL_LEVEL.summary,
-    observedAt: new Date(NOW),
-  });
+  const activities = Array.from({ length: uploads }, (_, i) => summary(athleteId, athleteId * 10 + i, startedAt - i * DAY));
+  await upsertActivities(db.sql, athleteId, activities, { detailLevel: DETAIL_LEVEL.summary, observedAt: new Date(NOW) });
 }
 
 describe('fleetLoad while the fleet grows', () => {
@@ -60,6 +60,22 @@ describe('fleetLoad while the fleet grows', () => {
     const late = await activities.fleetLoad({ athleteId: 9104 });
     expect(late.athleteClass).toBe('active');
     expect(late.athletes.active).toBe(4);
+  });
+});
+
+describe('activity classes', () => {
+  it('counts uploads within 14 days: one or two make an athlete recent, three make it active; none in 90 days, dormant', async () => {
+    const activities = createActivities({ sql: db.sql, strava: noStrava, now: () => NOW + 120_000, dailyBackgroundBudget: 600 });
+    await connectWithActivity(9201, NOW - DAY, ACTIVE_MIN_UPLOADS - 1);
+    await connectWithActivity(9202, NOW - DAY, ACTIVE_MIN_UPLOADS);
+    // Three uploads, but two of them older than the window: recent.
+    await connectWithActivity(9203, NOW - 13 * DAY, ACTIVE_MIN_UPLOADS);
+    await connectWithActivity(9204, NOW - 120 * DAY, 5);
+    const classOf = async (athleteId: number) => (await activities.fleetLoad({ athleteId })).athleteClass;
+    expect(await classOf(9201)).toBe('recent');
+    expect(await classOf(9202)).toBe('active');
+    expect(await classOf(9203)).toBe('recent');
+    expect(await classOf(9204)).toBe('dormant');
   });
 });
 

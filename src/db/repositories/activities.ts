@@ -1,6 +1,7 @@
 import { bigintArray, type Db, type Sql } from '../connection.js';
 import { publishChange } from '../change-feed.js';
 import type { SummaryActivity } from '../../domain/strava-objects.js';
+import type { ActivityRecency } from '../../domain/fleet-load.js';
 
 /** detail_level values (001_initial.sql): a list page gives a summary, GET /activities/{id} the detail. */
 export const DETAIL_LEVEL = { summary: 2, detail: 3 } as const;
@@ -206,11 +207,15 @@ export async function countActivities(sql: Db, athleteId: number): Promise<numbe
   return row.count;
 }
 
-/** Latest activity start of every connected athlete (null when none): input of the budget-aware backfill interval. */
-export async function latestActivityStarts(sql: Db): Promise<{ athleteId: number; latestStart: Date | null }[]> {
-  return sql<{ athleteId: number; latestStart: Date | null }[]>`
+/**
+ * Latest activity start of every connected athlete (null when none) and how many activities started since `since`:
+ * input of the budget-aware backfill interval (one index range scan per athlete: activities_athlete_start).
+ */
+export async function activityRecencies(sql: Db, since: Date): Promise<({ athleteId: number } & ActivityRecency)[]> {
+  return sql<({ athleteId: number } & ActivityRecency)[]>`
     select a.id as "athleteId",
-           (select max(start_date) from activities x where x.athlete_id = a.id) as "latestStart"
+           (select max(start_date) from activities x where x.athlete_id = a.id) as "latestStart",
+           (select count(*)::int from activities x where x.athlete_id = a.id and x.start_date >= ${since}) as "uploadsInWindow"
     from athletes a
     where a.state <> 'revoked'`;
 }
