@@ -89,6 +89,12 @@ export interface StepResult {
   retried: number;
   /** CPU per process group over the step, % of one core. */
   cpu: Record<string, number>;
+  /**
+   * Where the time goes, p50 / p99 per stage (ms): webhook sent -> inbox row (the API's receiver), inbox row ->
+   * claimed by the relay, claimed -> activity row written (signal, workflow task, Strava fetch, upsert), row
+   * written -> change on the stream (NOTIFY, SSE). Stage times are PostgreSQL transaction start times.
+   */
+  stages: Record<string, Percentiles | null>;
 }
 
 export interface Percentiles {
@@ -204,6 +210,22 @@ export async function runStep(
     confirmLatencies.push(confirmed - sent);
   }
   missing += createFailures;
+  const stageSamples: Record<string, number[]> = { 'sent -> inbox': [], 'inbox -> relay claim': [], 'claim -> row written': [], 'row -> stream': [] };
+  const rows = await stack.sql<{ objectId: string; receivedAt: Date; forwardedAt: Date | null; syncedAt: Date | null }[]>`
+    select e.object_id::text as "objectId", e.received_at as "receivedAt", e.forwarded_at as "forwardedAt", a.synced_at as "syncedAt"
+    from webhook_events e left join activities a on a.id = e.object_id
+    where e.aspect_type = 'create' and e.object_id = any(${created.map((c) => c.id)}::bigint[])`;
+  for (const row of rows) {
+    const id = Number(row.objectId);
+    const sent = sentAt.get(id);
+    const seen = watcher.seen.get(id);
+    if (sent === undefined || seen === undefined || !row.forwardedAt || !row.syncedAt) continue;
+    stageSamples['sent -> inbox']!.push(row.receivedAt.getTime() - sent);
+    stageSamples['inbox -> relay claim']!.push(row.forwardedAt.getTime() - row.receivedAt.getTime());
+    stageSamples['claim -> row written']!.push(row.syncedAt.getTime() - row.forwardedAt.getTime());
+    stageSamples['row -> stream']!.push(seen - row.syncedAt.getTime());
+  }
+  const stages = Object.fromEntries(Object.entries(stageSamples).map(([k, v]) => [k, percentiles(v)]));
   return {
     label: step.label,
     athletes: athleteIds.length,
@@ -218,6 +240,7 @@ export async function runStep(
     confirmLatency: percentiles(confirmLatencies),
     retried,
     cpu,
+    stages,
   };
 }
 
@@ -225,5 +248,6 @@ export function describeStep(r: StepResult): string {
   const l = r.latency;
   return `${r.label}: ${r.athletes} athletes, ${r.rate}/s x ${r.seconds} s: created ${r.created} (${r.achievedRate.toFixed(1)}/s), seen ${r.seen}, confirmed ${r.confirmed}, missing ${r.missing}, retried ${r.retried}; ` +
     (l ? `p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms, max ${l.max} ms` : 'no samples') +
+    `; stages ${Object.entries(r.stages).map(([k, v]) => `${k} ${v ? `${v.p50}/${v.p99}` : '—'}`).join(', ')}` +
     `; CPU ${Object.entries(r.cpu).map(([k, v]) => `${k} ${v.toFixed(0)}%`).join(', ')}`;
 }

@@ -15,7 +15,7 @@
  * database is created and dropped. --write rewrites bench/freshness/RESULTS.md. Exits 1 when anything went missing.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,7 +114,7 @@ try {
   await watcher.open(fleet);
   log(`${watcher.size} change streams open`);
 
-  const target = await runStep(stack, watcher, { label: 'target', athleteIds: fleet, rate, seconds }, log);
+  const target = await runStep(stack, watcher, { label: 'target', athleteIds: fleet, rate, seconds, graceMs: 90_000 }, log);
   steps.push(target);
   log(describeStep(target));
   for (const r of ladder) {
@@ -145,7 +145,7 @@ const targetMet = target?.latency ? { p50: target.latency.p50 < TARGET.p50, p99:
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? `${(a / b).toFixed(2)}x` : '—');
 
 const lines = [
-  '# Freshness under load: webhook sent -> change visible to a client',
+  `## Freshness under load, Temporal dev server on its ${temporalStore === 'sqlite' ? 'SQLite file' : 'in-memory store'}`,
   '',
   `Command: \`flock /work/bench.lock npx tsx bench/freshness/run.ts --athletes ${athletes} --rate ${rate} --seconds ${seconds} --baseline-athletes ${baselineAthletes} --baseline-rate ${baselineRate} --baseline-seconds ${baselineSeconds} --ladder ${ladder.join(',')} --ladder-seconds ${ladderSeconds} --temporal-store ${temporalStore}${values.write ? ' --write' : ''}\``,
   '',
@@ -183,7 +183,17 @@ const lines = [
   '',
 ];
 console.log(`\n${lines.join('\n')}`);
-if (values.write) await writeFile(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), lines.join('\n'));
+if (values.write) {
+  // One section per Temporal store, so a run on the other store keeps this one's result beside it.
+  const file = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+  const begin = `<!-- store:${temporalStore} -->`;
+  const end = `<!-- /store:${temporalStore} -->`;
+  const section = `${begin}\n${lines.join('\n')}\n${end}`;
+  const old = await readFile(file, 'utf8').catch(() => '');
+  const at = old.indexOf(begin);
+  const text = at >= 0 ? old.slice(0, at) + section + old.slice(old.indexOf(end) + end.length) : `${old.trimEnd()}${old ? '\n\n' : ''}${section}\n`;
+  await writeFile(file, text);
+}
 if (profileDir) console.log(`CPU profiles (API and worker) in ${profileDir}`);
 else await rm(dir, { recursive: true, force: true });
 process.exitCode = failed || missingTotal > 0 ? 1 : 0;
