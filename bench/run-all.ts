@@ -18,6 +18,8 @@ const BENCHES: Record<string, Bench> = {
   'fleet-sim': { script: 'bench/fleet-sim/run.ts', args: ['--write'] },
   'worker-cache': { script: 'bench/worker-cache/run.ts', args: ['--write'], nodeArgs: ['--expose-gc'] },
   chaos: { script: 'bench/chaos/run.ts', args: ['--write'] },
+  freshness: { script: 'bench/freshness/run.ts', args: ['--write'] },
+  fleet: { script: 'bench/fleet/run.ts', args: ['--write'] },
 };
 
 const requested = process.argv.slice(2);

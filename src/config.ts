@@ -159,6 +159,13 @@ export const configSchema = z.object({
   STRAVA_READ_LIMIT_15MIN: positiveInt.default(100),
   STRAVA_READ_LIMIT_DAILY: positiveInt.default(DEFAULT_READ_LIMIT_DAILY),
   CONTINUE_AS_NEW_AFTER_EVENTS: positiveInt.default(DEFAULT_SYNC_OPTIONS.continueAsNewAfterEvents),
+  /**
+   * The per-athlete budget of event-triggered Strava fetches (a token bucket: capacity, one more per refill).
+   * Events are unsigned, so this caps what forged ones may cost; the load benchmarks raise it to send one athlete
+   * more than a day's worth of uploads in minutes.
+   */
+  EVENT_FETCH_CAPACITY: positiveInt.default(DEFAULT_SYNC_OPTIONS.eventFetchCapacity),
+  EVENT_FETCH_REFILL: durationSchema.default(DEFAULT_SYNC_OPTIONS.eventFetchRefillMs),
 });
 
 type RawConfig = z.output<typeof configSchema>;

@@ -30,12 +30,18 @@ class CookieJar {
   }
 }
 
-/** Runs the connect flow for athleteId and returns once the API answered that the athlete is connected. */
-export async function connectThroughOAuth(apiUrl: string, athleteId: number): Promise<void> {
+/**
+ * Runs the connect flow for athleteId and returns once the API answered that the athlete is connected. `headers`
+ * go with every request to the API (a load benchmark names each athlete's browser with X-Forwarded-For, as the
+ * proxy in front of the API would).
+ */
+export async function connectThroughOAuth(apiUrl: string, athleteId: number, options: { headers?: Record<string, string> } = {}): Promise<void> {
+  const apiOrigin = new URL(apiUrl).origin;
   const jar = new CookieJar();
   let url = new URL('/auth/strava', apiUrl);
   for (let hop = 0; hop < 6; hop++) {
-    const response = await fetch(url, { redirect: 'manual', headers: jar.header(url), signal: AbortSignal.timeout(30_000) });
+    const headers = { ...jar.header(url), ...(url.origin === apiOrigin ? options.headers : {}) };
+    const response = await fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(30_000) });
     jar.store(url, response);
     const location = response.headers.get('location');
     if (response.status >= 300 && response.status < 400 && location) {

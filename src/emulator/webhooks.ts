@@ -32,8 +32,11 @@ export interface DeliveryRecord {
   event: StravaEvent;
   duplicate: boolean;
   dropped: boolean;
-  /** One entry per POST: the HTTP status, or an error name (timeout, connection refused). */
-  attempts: { status?: number; error?: string; atMs: number }[];
+  /**
+   * One entry per POST: the HTTP status, or an error name (timeout, connection refused); sentAtMs when the POST
+   * went out, atMs when its answer (or failure) came back.
+   */
+  attempts: { status?: number; error?: string; sentAtMs: number; atMs: number }[];
   outcome: 'pending' | 'delivered' | 'failed' | 'dropped';
 }
 
@@ -131,6 +134,7 @@ export class WebhookDispatcher {
     const controller = new AbortController();
     this.inflight.add(controller);
     const timeout = setTimeout(() => controller.abort(new Error('timeout')), this.settings.timeoutMs);
+    const sentAtMs = Date.now();
     let ok = false;
     try {
       const response = await fetch(url, {
@@ -141,10 +145,10 @@ export class WebhookDispatcher {
       });
       // Read the body (within the timeout) so the connection is released.
       await response.arrayBuffer();
-      delivery.attempts.push({ status: response.status, atMs: Date.now() });
+      delivery.attempts.push({ status: response.status, sentAtMs, atMs: Date.now() });
       ok = response.status === 200;
     } catch (error) {
-      delivery.attempts.push({ error: controller.signal.aborted ? 'timeout' : error instanceof Error ? error.message : String(error), atMs: Date.now() });
+      delivery.attempts.push({ error: controller.signal.aborted ? 'timeout' : error instanceof Error ? error.message : String(error), sentAtMs, atMs: Date.now() });
     } finally {
       clearTimeout(timeout);
       this.inflight.delete(controller);

@@ -12,7 +12,8 @@ export const athleteWorkflowId = (athleteId: number): string => `athlete-${athle
 export type AthleteGatewayConfig = Pick<
   Config,
   'TEMPORAL_TASK_QUEUE' | 'BACKFILL_INTERVAL' | 'BACKFILL_OVERLAP' | 'BACKFILL_ADAPTIVE' | 'FOCUS_STALE_AFTER' | 'CONTINUE_AS_NEW_AFTER_EVENTS'
->;
+> &
+  Partial<Pick<Config, 'EVENT_FETCH_CAPACITY' | 'EVENT_FETCH_REFILL'>>;
 
 /** The workflow options that come from the environment and the operator's settings; the rest keep the workflow's defaults. */
 function athleteSyncOptions(config: AthleteGatewayConfig, settings: FleetSettings | undefined): Partial<AthleteSyncOptions> {
@@ -22,6 +23,8 @@ function athleteSyncOptions(config: AthleteGatewayConfig, settings: FleetSetting
     adaptiveBackfill: config.BACKFILL_ADAPTIVE,
     focusStaleAfterMs: settings?.focusStaleAfterMs ?? config.FOCUS_STALE_AFTER,
     continueAsNewAfterEvents: config.CONTINUE_AS_NEW_AFTER_EVENTS,
+    ...(config.EVENT_FETCH_CAPACITY !== undefined ? { eventFetchCapacity: config.EVENT_FETCH_CAPACITY } : {}),
+    ...(config.EVENT_FETCH_REFILL !== undefined ? { eventFetchRefillMs: config.EVENT_FETCH_REFILL } : {}),
   };
 }
 

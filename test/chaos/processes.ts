@@ -64,7 +64,7 @@ export class ServiceProcesses {
   constructor(
     private readonly dir: string,
     private readonly env: Record<string, string>,
-    private readonly temporalOptions: { port: number; dbFilename: string; dynamicConfig?: Record<string, unknown> },
+    private readonly temporalOptions: { port: number; /** Omitted: the in-memory store. */ dbFilename?: string; dynamicConfig?: Record<string, unknown>; env?: Record<string, string> },
   ) {
     this.logs = createWriteStream(join(dir, 'processes.log'));
   }
