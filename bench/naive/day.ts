@@ -154,6 +154,7 @@ export interface FreshnessResult {
   superseded: number;
   /** Never seen by the end. */
   never: number;
+  neverByKind: Record<string, number>;
 }
 
 /**
@@ -194,7 +195,9 @@ export class FreshnessTracker {
     this.timer = undefined;
     await this.polling;
     await this.poll();
-    return { changes: this.applied, visibleMs: [...this.visibleMs], superseded: this.superseded, never: this.pending.size };
+    const neverByKind: Record<string, number> = {};
+    for (const change of this.pending.values()) neverByKind[change.kind] = (neverByKind[change.kind] ?? 0) + 1;
+    return { changes: this.applied, visibleMs: [...this.visibleMs], superseded: this.superseded, never: this.pending.size, neverByKind };
   }
 
   private async poll(): Promise<void> {

@@ -65,6 +65,8 @@ function markdown(report: NaiveBenchReport, load: string): string {
   const f = c.factor;
   const missingStale = (r: SideReport) => r.end.missing + r.end.stale + r.end.extra;
   const p = (r: SideReport, q: number) => quantile(r.freshness, q);
+  const conv = (r: SideReport) =>
+    r.afterExtra.convergedAfterMs === null ? `${r.afterExtra.missing} / ${r.afterExtra.stale} / ${r.afterExtra.extra}` : `0 (converged after ${seconds(r.afterExtra.convergedAfterMs)})`;
   const row = (what: string, a: string | number, b: string | number, r: string) => `| ${what} | ${a} | ${b} | ${r} |`;
   return `# strava-sync side by side with the naive design
 
@@ -116,7 +118,8 @@ ${[
   row('429s received (all in the forced burst / outside it)', `${s.rateLimited.total} (${s.rateLimited.forced} / ${s.rateLimited.total - s.rateLimited.forced})`, `${n.rateLimited.total} (${n.rateLimited.forced} / ${n.rateLimited.total - n.rateLimited.forced})`, ratio(s.rateLimited.total, n.rateLimited.total)),
   row('5xx received', s.serverErrors, n.serverErrors, ratio(s.serverErrors, n.serverErrors)),
   row('activities missing / stale / deleted but kept, at the end', `${s.end.missing} / ${s.end.stale} / ${s.end.extra}`, `${n.end.missing} / ${n.end.stale} / ${n.end.extra}`, ratio(missingStale(s), missingStale(n))),
-  row('changes never visible by the end (of measured)', `${s.freshness.never} of ${s.freshness.changes - s.freshness.superseded}`, `${n.freshness.never} of ${n.freshness.changes - n.freshness.superseded}`, ratio(s.freshness.never, n.freshness.never)),
+  row(`the same ${seconds(c.extraMs)} (${dayTime(c.extraMs, f)}) later, nothing changing`, conv(s), conv(n), ''),
+  row('changes never visible by the end (of measured)', `${s.freshness.never} of ${s.freshness.changes - s.freshness.superseded} ${JSON.stringify(s.freshness.neverByKind)}`, `${n.freshness.never} of ${n.freshness.changes - n.freshness.superseded} ${JSON.stringify(n.freshness.neverByKind)}`, ratio(s.freshness.never, n.freshness.never)),
   row('freshness p50 (wall / day time)', `${seconds(p(s, 0.5))} / ${dayTime(p(s, 0.5), f)}`, `${seconds(p(n, 0.5))} / ${dayTime(p(n, 0.5), f)}`, ratio(p(s, 0.5), p(n, 0.5))),
   row('freshness p90', `${seconds(p(s, 0.9))} / ${dayTime(p(s, 0.9), f)}`, `${seconds(p(n, 0.9))} / ${dayTime(p(n, 0.9), f)}`, ratio(p(s, 0.9), p(n, 0.9))),
   row('freshness p99', `${seconds(p(s, 0.99))} / ${dayTime(p(s, 0.99), f)}`, `${seconds(p(n, 0.99))} / ${dayTime(p(n, 0.99), f)}`, ratio(p(s, 0.99), p(n, 0.99))),

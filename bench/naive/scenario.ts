@@ -31,22 +31,23 @@ export interface NaiveBenchSize {
   changes: number;
   /** The day, compressed into this much wall time. */
   dayMs: number;
-  /** How long setup (processes, connects, imports) is expected to take: the 429 burst is planned from it. */
-  expectedSetupMs: number;
+  /** Time given to the API and worker restart (with the shifted clock) before the day starts. */
+  restartAllowanceMs: number;
 }
 
-export const FULL_SIZE: NaiveBenchSize = { athletes: 100, activitiesPerAthlete: 60, changes: 300, dayMs: 120_000, expectedSetupMs: 70_000 };
-export const SMOKE_SIZE: NaiveBenchSize = { athletes: 8, activitiesPerAthlete: 20, changes: 40, dayMs: 16_000, expectedSetupMs: 25_000 };
+export const FULL_SIZE: NaiveBenchSize = { athletes: 100, activitiesPerAthlete: 60, changes: 300, dayMs: 120_000, restartAllowanceMs: 25_000 };
+export const SMOKE_SIZE: NaiveBenchSize = { athletes: 8, activitiesPerAthlete: 20, changes: 40, dayMs: 12_000, restartAllowanceMs: 10_000 };
 
 const DAY_MS = 86_400_000;
 const WINDOW_MS = 15 * 60_000;
 const ADMIN_KEY = 'naive-bench-admin-key-0123456789';
 /** Where in the day the forced 429 burst and the 5xx period start, and how long they last (fractions of the day). */
 const BURST_AT = 0.4;
-const BURST_LENGTH = 0.06;
 const ERRORS_AT = 0.7;
 const ERRORS_LENGTH = 0.06;
 const ERROR_RATE = 0.5;
+/** The forced 429 burst: 6 % of the day (86 min), at least 3 s of wall time. */
+const burstMs = (size: NaiveBenchSize) => Math.max(3_000, Math.round(0.06 * size.dayMs));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface Compression {
@@ -56,12 +57,14 @@ export interface Compression {
   refreshMarginMs: number;
   /** After the day: one more cron period, so each design gets its periodic pass over the last changes. */
   graceMs: number;
+  /** After the end state is taken: how long to keep watching for the database to converge. */
+  extraMs: number;
 }
 
 export function compression(size: NaiveBenchSize): Compression {
   const factor = DAY_MS / size.dayMs;
   const cronMs = Math.round((3 * 3_600_000) / factor);
-  return { factor, cronMs, tokenTtlS: Math.max(3, Math.round(21_600 / factor)), refreshMarginMs: Math.max(100, Math.round(300_000 / factor)), graceMs: cronMs };
+  return { factor, cronMs, tokenTtlS: Math.max(3, Math.round(21_600 / factor)), refreshMarginMs: Math.max(100, Math.round(300_000 / factor)), graceMs: cronMs, extraMs: 3 * cronMs };
 }
 
 export interface SideReport {
@@ -76,6 +79,8 @@ export interface SideReport {
   webhooks: { events: number; dropped: number; delivered: number; failed: number };
   burst: { startMs: number; lengthMs: number };
   end: { missing: number; stale: number; extra: number };
+  /** The same, after extraMs more with nothing changing; convergedAfterMs: when it reached zero (null: not in time). */
+  afterExtra: { missing: number; stale: number; extra: number; convergedAfterMs: number | null };
   freshness: FreshnessResult;
   notes: string[];
 }
@@ -203,8 +208,26 @@ async function runDay(
   const after = await control.counters();
   const snapshot = await control.snapshot();
   const rows = await read();
+  const compare = async () => {
+    const rows = await read();
+    return summarize(divergences(await control.snapshot(), rows.map((r) => ({ ...r, id: Number(r.id), athleteId: Number(r.athleteId) }))));
+  };
   const summary = summarize(divergences(snapshot, rows.map((r) => ({ ...r, id: Number(r.id), athleteId: Number(r.athleteId) }))));
+  // Then, with nothing changing any more, how long until the database equals the ground truth (bounded).
+  const endAt = Date.now();
+  let settled = summary;
+  let convergedAfterMs: number | null = null;
+  while (Date.now() - endAt < c.extraMs) {
+    settled = await compare();
+    if ((settled.missing ?? 0) + (settled.stale ?? 0) + (settled.extra ?? 0) === 0) {
+      convergedAfterMs = Date.now() - endAt;
+      break;
+    }
+    await sleep(250);
+  }
+  log(`end: ${JSON.stringify(summary)}; ${convergedAfterMs === null ? `still ${JSON.stringify(settled)} after ${(c.extraMs / 1000).toFixed(0)} s more` : `converged ${(convergedAfterMs / 1000).toFixed(1)} s later`}`);
   return {
+    afterExtra: { missing: settled.missing ?? 0, stale: settled.stale ?? 0, extra: settled.extra ?? 0, convergedAfterMs },
     requests: diff(after, before),
     rateLimited: { total: after.rateLimited - before.rateLimited, forced: after.rateLimitedForced - before.rateLimitedForced },
     serverErrors: after.serverErrors - before.serverErrors,
@@ -232,12 +255,8 @@ export interface NaiveBenchOptions {
 async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (line: string) => void): Promise<{ report: SideReport; plan: PlannedChange[] }> {
   const { size, seed } = options;
   const started = Date.now();
-  // As in the chaos scenario: strava-sync answers a 429 by waiting for the next 15-minute window, so its clock
-  // and the emulator's are set back until a window boundary ends the forced burst (test/chaos/clock-offset.mjs).
-  const plannedBoundary = started + size.expectedSetupMs + (BURST_AT + BURST_LENGTH) * size.dayMs;
-  const clockShiftMs = plannedBoundary % WINDOW_MS;
   const dir = await mkdtemp(join(tmpdir(), 'naive-bench-strava-'));
-  const emulator = await startEmulator(emulatorOptions(size, seed, c, Date.now() - clockShiftMs));
+  const emulator = await startEmulator(emulatorOptions(size, seed, c, Date.now()));
   const db = await createDatabase(options.databaseServerUrl, 'naive_ss');
   let processes: ServiceProcesses | undefined;
   try {
@@ -266,12 +285,12 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
       STRAVA_REQUEST_TIMEOUT: '10s',
       WORKFLOW_BUNDLE_PATH: options.workflowBundlePath,
       WORKER_METRICS_PORT: String(await freePort()),
-      CHAOS_CLOCK_OFFSET_MS: String(-clockShiftMs),
+      CHAOS_CLOCK_OFFSET_MS: '0',
     };
     processes = new ServiceProcesses(dir, env, { port: temporalPort, dbFilename: join(dir, 'temporal.sqlite') });
     const services = processes;
     await Promise.all([services.startApi(), services.startTemporal().then(() => services.startWorker())]);
-    log(`strava-sync: temporal, api and a worker up (clocks ${Math.round(clockShiftMs / 1000)} s behind)`);
+    log('strava-sync: temporal, api and a worker up');
     const subscribed = await fetch(`${env.PUBLIC_URL}/admin/subscription`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     if (subscribed.status !== 201) throw new Error(`subscription: ${subscribed.status} ${await subscribed.text()}`);
     const control = emulator.control;
@@ -284,15 +303,26 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
     const setupMs = Date.now() - started;
     log(`strava-sync: ${athleteIds.length} athletes connected and imported in ${(setupMs / 1000).toFixed(1)} s (${importRequests} requests)`);
     const plan = planDay(initial, { seed, changes: size.changes, dayMs: size.dayMs, processingMs: [500, 3_000] });
+    // As in the chaos scenario, strava-sync answers a 429 by waiting for the next 15-minute window, so a window
+    // boundary must end the forced burst: the API and the worker restart with their clocks set back by the right
+    // amount (test/chaos/clock-offset.mjs), and the emulator's clock with them. Planned for a day starting after
+    // the restart; a slow restart makes the burst start late and shorter (it still ends at the boundary).
+    const plannedDayStart = Date.now() + size.restartAllowanceMs;
+    // Ahead, not behind: the tokens issued at connect then look as old as a day's tokens do (a clock set back
+    // would make them live on for the whole day).
+    const plannedBoundary = plannedDayStart + BURST_AT * size.dayMs + burstMs(size) + 1_000;
+    const clockShiftMs = (WINDOW_MS - (plannedBoundary % WINDOW_MS)) % WINDOW_MS;
+    env.CHAOS_CLOCK_OFFSET_MS = String(clockShiftMs);
+    await control.setClock(Date.now() + clockShiftMs);
+    await Promise.all([services.restartApi(), services.workers.shift()!.stop(10_000).then(() => services.startWorker())]);
+    log(`strava-sync: api and worker restarted with their clocks ${Math.round(clockShiftMs / 1000)} s ahead`);
     await control.setFaults({ webhookDropRate: 0.1 });
-    // The day starts so that the burst ends at the planned boundary; when setup ran late, the burst starts on
-    // time and is shorter (it still ends at the boundary, a second before it).
-    const burstStartAbs = plannedBoundary - BURST_LENGTH * size.dayMs;
-    const dayStart = Math.max(Date.now(), burstStartAbs - BURST_AT * size.dayMs);
     const notes: string[] = [];
+    const dayStart = Math.max(Date.now(), plannedDayStart);
     if (dayStart > Date.now()) await sleep(dayStart - Date.now());
-    if (burstStartAbs < dayStart + BURST_AT * size.dayMs) notes.push('setup ran late: the 429 burst was shorter than planned');
-    const boundaryOnEmulator = plannedBoundary - clockShiftMs;
+    const burstStartAbs = plannedBoundary - 1_000 - burstMs(size);
+    if (burstStartAbs < dayStart + BURST_AT * size.dayMs) notes.push('the restart ran late: the 429 burst was shorter than planned');
+    const boundaryOnEmulator = plannedBoundary + clockShiftMs;
     const day = await runDay(
       emulator,
       plan,
