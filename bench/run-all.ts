@@ -18,6 +18,7 @@ const BENCHES: Record<string, Bench> = {
   'fleet-sim': { script: 'bench/fleet-sim/run.ts', args: ['--write'] },
   'worker-cache': { script: 'bench/worker-cache/run.ts', args: ['--write'], nodeArgs: ['--expose-gc'] },
   chaos: { script: 'bench/chaos/run.ts', args: ['--write'] },
+  naive: { script: 'bench/naive/run.ts', args: ['--write'] },
 };
 
 const requested = process.argv.slice(2);

@@ -295,7 +295,11 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
     if (subscribed.status !== 201) throw new Error(`subscription: ${subscribed.status} ${await subscribed.text()}`);
     const control = emulator.control;
     const athleteIds = (await control.listAthletes()).map((a) => a.id).sort((a, b) => a - b);
-    for (let i = 0; i < athleteIds.length; i += 4) await Promise.all(athleteIds.slice(i, i + 4).map((id) => connectThroughOAuth(env.PUBLIC_URL!, id)));
+    // One "browser" per athlete: the API limits OAuth requests per client address.
+    const clientAddress = (i: number) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+    for (let i = 0; i < athleteIds.length; i += 4) {
+      await Promise.all(athleteIds.slice(i, i + 4).map((id, j) => connectThroughOAuth(env.PUBLIC_URL!, id, { clientAddress: clientAddress(i + j) })));
+    }
     const read = () => storedRows(db.sql) as Promise<StoredActivity[]>;
     const initial = await control.snapshot();
     await waitUntil('the initial import', 180_000, async () => divergences(await control.snapshot(), await read()).length === 0, 500);
