@@ -88,8 +88,9 @@ machine: other work (compiles, tests) may have run on it at the same time.
   the naive cron and strava-sync's \`BACKFILL_INTERVAL\` (3 h) run every ${seconds(c.cronMs)}, access tokens live ${c.tokenTtlS} s
   (6 h), strava-sync's \`TOKEN_REFRESH_MARGIN\` is ${c.refreshMarginMs} ms (5 min). The emulator's clock itself runs at real speed:
   its 15-minute rate windows have to agree with the clock strava-sync plans its budget on, so the limits are a
-  large app's (30,000 reads / 15 min) and nobody is refused outside the forced burst; the request counts say what
-  each design would take from a budget.
+  large app's (30,000 reads / 15 min; the daily limit is 96 such windows, because strava-sync's backfill planner
+  weighs its intervals against a real day's budget and the compressed 3 h interval is a real 15 s one) and nobody
+  is refused outside the forced burst; the request counts say what each design would take from a budget.
 - Faults: 10 % of webhooks dropped all day; a forced 429 burst at ${seconds(s.burst.startMs)} into the day for
   ${seconds(s.burst.lengthMs)} (${dayTime(s.burst.lengthMs, f)} of the day; it ends at a 15-minute window boundary, the clocks of
   strava-sync's processes and its emulator are shifted for that as in the chaos test); from ${Math.round(0.7 * report.size.dayMs) / 1000} s, for

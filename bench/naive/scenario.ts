@@ -36,9 +36,10 @@ export interface NaiveBenchSize {
 }
 
 export const FULL_SIZE: NaiveBenchSize = { athletes: 100, activitiesPerAthlete: 60, changes: 300, dayMs: 120_000, restartAllowanceMs: 25_000 };
-export const SMOKE_SIZE: NaiveBenchSize = { athletes: 8, activitiesPerAthlete: 20, changes: 40, dayMs: 12_000, restartAllowanceMs: 10_000 };
+export const SMOKE_SIZE: NaiveBenchSize = { athletes: 6, activitiesPerAthlete: 20, changes: 30, dayMs: 10_000, restartAllowanceMs: 8_000 };
 
 const DAY_MS = 86_400_000;
+const READ_LIMIT_15MIN = 30_000;
 const WINDOW_MS = 15 * 60_000;
 const ADMIN_KEY = 'naive-bench-admin-key-0123456789';
 /** Where in the day the forced 429 burst and the 5xx period start, and how long they last (fractions of the day). */
@@ -129,8 +130,10 @@ function emulatorOptions(size: NaiveBenchSize, seed: number, c: Compression, sta
     athletes: size.athletes,
     activitiesPerAthlete: size.activitiesPerAthlete,
     historyYears: 0.25,
-    // A large app's limits: nobody is refused outside the forced burst.
-    rateLimits: { read: { fifteenMinute: 30_000, daily: 400_000 }, overall: { fifteenMinute: 60_000, daily: 800_000 } },
+    // A large app's 15-minute limit, and a daily limit that is 96 such windows: strava-sync's backfill planner
+    // weighs its intervals against the daily budget of a real day, and the compressed 3 h interval is a real
+    // 15 s one. Nobody is refused outside the forced burst.
+    rateLimits: { read: { fifteenMinute: READ_LIMIT_15MIN, daily: 96 * READ_LIMIT_15MIN }, overall: { fifteenMinute: 2 * READ_LIMIT_15MIN, daily: 192 * READ_LIMIT_15MIN } },
     // The naive design refreshes before every call, concurrently: with rotation on every refresh its own races
     // would revoke its refresh tokens. Strava keeps the refresh token while the access token lives.
     refreshRotation: 'never' as const,
@@ -280,8 +283,8 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
       OAUTH_STATE_SECRET: 'naive-bench-oauth-state-secret-0123',
       BACKFILL_INTERVAL: `${c.cronMs}ms`,
       TOKEN_REFRESH_MARGIN: `${c.refreshMarginMs}ms`,
-      STRAVA_READ_LIMIT_15MIN: '30000',
-      STRAVA_READ_LIMIT_DAILY: '400000',
+      STRAVA_READ_LIMIT_15MIN: String(READ_LIMIT_15MIN),
+      STRAVA_READ_LIMIT_DAILY: String(96 * READ_LIMIT_15MIN),
       STRAVA_REQUEST_TIMEOUT: '10s',
       WORKFLOW_BUNDLE_PATH: options.workflowBundlePath,
       WORKER_METRICS_PORT: String(await freePort()),
