@@ -119,6 +119,7 @@ ${[
   row('429s received (all in the forced burst / outside it)', `${s.rateLimited.total} (${s.rateLimited.forced} / ${s.rateLimited.total - s.rateLimited.forced})`, `${n.rateLimited.total} (${n.rateLimited.forced} / ${n.rateLimited.total - n.rateLimited.forced})`, ratio(s.rateLimited.total, n.rateLimited.total)),
   row('5xx received', s.serverErrors, n.serverErrors, ratio(s.serverErrors, n.serverErrors)),
   row('activities missing / stale / deleted but kept, at the end', `${s.end.missing} / ${s.end.stale} / ${s.end.extra}`, `${n.end.missing} / ${n.end.stale} / ${n.end.extra}`, ratio(missingStale(s), missingStale(n))),
+  row('stale fields at the end', JSON.stringify(s.end.staleFields), JSON.stringify(n.end.staleFields), ''),
   row(`the same ${seconds(c.extraMs)} (${dayTime(c.extraMs, f)}) later, nothing changing`, conv(s), conv(n), ''),
   row('changes never visible by the end (of measured)', `${s.freshness.never} of ${s.freshness.changes - s.freshness.superseded} ${JSON.stringify(s.freshness.neverByKind)}`, `${n.freshness.never} of ${n.freshness.changes - n.freshness.superseded} ${JSON.stringify(n.freshness.neverByKind)}`, ratio(s.freshness.never, n.freshness.never)),
   row('freshness p50 (wall / day time)', `${seconds(p(s, 0.5))} / ${dayTime(p(s, 0.5), f)}`, `${seconds(p(n, 0.5))} / ${dayTime(p(n, 0.5), f)}`, ratio(p(s, 0.5), p(n, 0.5))),

@@ -79,7 +79,7 @@ export interface SideReport {
   serverErrors: number;
   webhooks: { events: number; dropped: number; delivered: number; failed: number };
   burst: { startMs: number; lengthMs: number };
-  end: { missing: number; stale: number; extra: number };
+  end: { missing: number; stale: number; extra: number; staleFields: Record<string, number> };
   /** The same, after extraMs more with nothing changing; convergedAfterMs: when it reached zero (null: not in time). */
   afterExtra: { missing: number; stale: number; extra: number; convergedAfterMs: number | null };
   freshness: FreshnessResult;
@@ -215,7 +215,10 @@ async function runDay(
     const rows = await read();
     return summarize(divergences(await control.snapshot(), rows.map((r) => ({ ...r, id: Number(r.id), athleteId: Number(r.athleteId) }))));
   };
-  const summary = summarize(divergences(snapshot, rows.map((r) => ({ ...r, id: Number(r.id), athleteId: Number(r.athleteId) }))));
+  const endDivergences = divergences(snapshot, rows.map((r) => ({ ...r, id: Number(r.id), athleteId: Number(r.athleteId) })));
+  const summary = summarize(endDivergences);
+  const staleFields: Record<string, number> = {};
+  for (const d of endDivergences) for (const field of d.fields ?? []) staleFields[field] = (staleFields[field] ?? 0) + 1;
   // Then, with nothing changing any more, how long until the database equals the ground truth (bounded).
   const endAt = Date.now();
   let settled = summary;
@@ -241,7 +244,7 @@ async function runDay(
       failed: after.webhooks.failed - before.webhooks.failed,
     },
     burst: burstReport,
-    end: { missing: summary.missing ?? 0, stale: summary.stale ?? 0, extra: summary.extra ?? 0 },
+    end: { missing: summary.missing ?? 0, stale: summary.stale ?? 0, extra: summary.extra ?? 0, staleFields },
     freshness,
   };
 }
