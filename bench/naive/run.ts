@@ -128,7 +128,32 @@ ${[
   row('webhook events / dropped', `${s.webhooks.events} / ${s.webhooks.dropped}`, `${n.webhooks.events} / ${n.webhooks.dropped}`, ''),
 ].join('\n')}
 
-Naive program: ${n.notes.join('; ')}.${s.notes.length > 0 ? `\nstrava-sync: ${s.notes.join('; ')}.` : ''}
+Naive program: ${n.notes.join('; ')}.
+
+## Reading the numbers
+
+- Requests: both list every athlete once per 3 h here (strava-sync's adaptive planner keeps every athlete at the
+  base interval while a 10 % webhook loss leaves the evidence "uncertain"; with reliable webhooks it would list
+  quiet athletes 8-16x less often, see bench/fleet-sim). strava-sync's backfill lists only what changed since the
+  last one (plus \`BACKFILL_OVERLAP\`); the naive cron lists 30 activities per athlete whatever happened. Both
+  fetch an activity per create/update event.
+- Token refreshes: the naive design refreshes before every call; strava-sync only when the access token is within
+  \`TOKEN_REFRESH_MARGIN\` of expiry. \`/oauth/token\` is not rate limited, but each refresh is a round trip and,
+  with rotation, a race (the run uses no rotation for the naive design's sake).
+- 429s: in the forced burst the naive design retries each refused call with backoff, and each retry is another
+  429; strava-sync's governor marks the window spent at the first 429 and waits for the next window.
+- 5xx: strava-sync retries (Temporal activity retries); the naive design drops a failed fetch and a failed list,
+  leaving the change to the next cron, if the next cron's 30 activities reach it.
+- What stays stale: a change between "Everyone" and "Followers" sends no webhook (Strava's behaviour, emulated), and
+  neither does anything whose event was dropped. strava-sync's backfill looks back \`BACKFILL_OVERLAP\` (7 days) by
+  start date; the naive cron's 30 newest activities reach further back for athletes with a sparse history (here
+  about 45 days), so an edit to a 2-4 week old activity whose event never came is repaired by the naive cron
+  and not by strava-sync's routine backfill. Deletes whose event was dropped stay in the naive table for ever
+  ("deleted but kept"). The lever on strava-sync's side is the overlap (\`BACKFILL_OVERLAP\`), at one more list
+  page per athlete per backfill only for athletes with more than 200 activities in it.
+- Freshness p50 is webhook-driven on both sides (strava-sync adds the inbox, a Temporal signal and an activity
+  task to the naive handler's direct fetch); the tail is what a periodic pass repairs and when.
+${s.notes.length > 0 ? `\nstrava-sync: ${s.notes.join('; ')}.` : ''}
 `;
 }
 

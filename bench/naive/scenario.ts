@@ -333,6 +333,13 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
     const burstStartAbs = plannedBoundary - 1_000 - burstMs(size);
     if (burstStartAbs < dayStart + BURST_AT * size.dayMs) notes.push('the restart ran late: the 429 burst was shorter than planned');
     const boundaryOnEmulator = plannedBoundary + clockShiftMs;
+    // Where strava-sync's requests went, from its own sync history (requests per trigger and activity).
+    const runsByTrigger = async () => {
+      const rows = await db.sql<{ key: string; requests: number; runs: number }[]>`
+        select trigger || ' ' || activity as key, sum(requests)::int as requests, count(*)::int as runs from sync_runs group by 1`;
+      return new Map(rows.map((r) => [r.key, r]));
+    };
+    const runsBefore = await runsByTrigger();
     const day = await runDay(
       emulator,
       plan,
@@ -343,6 +350,12 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
       read,
       (line) => log(`strava-sync: ${line}`),
     );
+    const runsAfter = await runsByTrigger();
+    const spent = [...runsAfter.values()]
+      .map((r) => ({ key: r.key, requests: r.requests - (runsBefore.get(r.key)?.requests ?? 0), runs: r.runs - (runsBefore.get(r.key)?.runs ?? 0) }))
+      .filter((r) => r.runs > 0)
+      .sort((a, b) => b.requests - a.requests);
+    notes.push(`requests by trigger and activity during the day (from sync_runs; runs in brackets): ${spent.map((r) => `${r.key} ${r.requests} (${r.runs})`).join(', ')}`);
     return { report: { design: 'strava-sync', setupMs, importRequests, notes, ...day }, plan };
   } finally {
     await processes?.stopAll().catch(() => {});
