@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../src/worker/workflows-path.js';
 import { quantile } from './day.js';
-import { FULL_SIZE, SMOKE_SIZE, runNaiveBench, type NaiveBenchReport, type SideReport } from './scenario.js';
+import { errorsMs, FULL_SIZE, SMOKE_SIZE, runNaiveBench, type NaiveBenchReport, type SideReport } from './scenario.js';
 
 const { values } = parseArgs({
   options: {
@@ -95,7 +95,7 @@ machine: other work (compiles, tests) may have run on it at the same time.
 - Faults: 10 % of webhooks dropped all day; a forced 429 burst at ${seconds(s.burst.startMs)} into the day for
   ${seconds(s.burst.lengthMs)} (${dayTime(s.burst.lengthMs, f)} of the day; it ends at a 15-minute window boundary, the clocks of
   strava-sync's processes and its emulator are shifted for that as in the chaos test); from ${Math.round(0.7 * report.size.dayMs) / 1000} s, for
-  ${seconds(0.06 * report.size.dayMs)}, half of all API calls answer 503.
+  ${seconds(errorsMs(report.size))}, half of all API calls answer 503.
 - After the last change both get one more period (${seconds(c.graceMs)}: a cron run / a base backfill interval) and the
   webhook deliveries settle; then each database is compared with the emulator's ground truth.
 - Both designs run one after the other (the emulator serves one application and one push subscription), each

@@ -45,10 +45,11 @@ const ADMIN_KEY = 'naive-bench-admin-key-0123456789';
 /** Where in the day the forced 429 burst and the 5xx period start, and how long they last (fractions of the day). */
 const BURST_AT = 0.4;
 const ERRORS_AT = 0.7;
-const ERRORS_LENGTH = 0.06;
 const ERROR_RATE = 0.5;
 /** The forced 429 burst: 6 % of the day (86 min), at least 3 s of wall time. */
 const burstMs = (size: NaiveBenchSize) => Math.max(3_000, Math.round(0.06 * size.dayMs));
+/** The 5xx period: 6 % of the day, at least 2 s of wall time. */
+export const errorsMs = (size: NaiveBenchSize) => Math.max(2_000, Math.round(0.06 * size.dayMs));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface Compression {
@@ -197,7 +198,7 @@ async function runDay(
     at(ERRORS_AT * size.dayMs).then(async () => {
       await control.setFaults({ apiErrorRate: ERROR_RATE, apiErrorStatus: 503 });
       log(`5xx period: ${ERROR_RATE * 100} % of calls answer 503`);
-      await sleep(ERRORS_LENGTH * size.dayMs);
+      await sleep(errorsMs(size));
       await control.setFaults({ apiErrorRate: 0 });
       log('5xx period over');
     }),
