@@ -155,8 +155,8 @@ strava-sync: ${s.notes.join('; ')}.
   start date; the naive cron's 30 newest activities reach further back for athletes with a sparse history (here
   about 45 days), so an edit to a 2-4 week old activity whose event never came is repaired by the naive cron
   and not by strava-sync's routine backfill. Deletes whose event was dropped stay in the naive table for ever
-  ("deleted but kept"). The lever on strava-sync's side is the overlap (\`BACKFILL_OVERLAP\`), at one more list
-  page per athlete per backfill only for athletes with more than 200 activities in it.
+  ("deleted but kept"). The lever on strava-sync's side is the overlap (\`BACKFILL_OVERLAP\`): a longer one costs
+  more list pages only where it holds more than 200 activities (one page).
 - Freshness p50 is webhook-driven on both sides (strava-sync adds the inbox, a Temporal signal and an activity
   task to the naive handler's direct fetch); the tail is what a periodic pass repairs and when.
 `;

@@ -356,7 +356,7 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
       .map((r) => ({ key: r.key, requests: r.requests - (runsBefore.get(r.key)?.requests ?? 0), runs: r.runs - (runsBefore.get(r.key)?.runs ?? 0) }))
       .filter((r) => r.runs > 0)
       .sort((a, b) => b.requests - a.requests);
-    notes.push(`requests by trigger and activity during the day (from sync_runs; runs in brackets): ${spent.map((r) => `${r.key} ${r.requests} (${r.runs})`).join(', ')}`);
+    notes.push(`requests by trigger and activity from the start of the day to the end of the watch after it (from sync_runs; runs in brackets): ${spent.map((r) => `${r.key} ${r.requests} (${r.runs})`).join(', ')}`);
     return { report: { design: 'strava-sync', setupMs, importRequests, notes, ...day }, plan };
   } finally {
     await processes?.stopAll().catch(() => {});
