@@ -20,6 +20,7 @@ const BENCHES: Record<string, Bench> = {
   chaos: { script: 'bench/chaos/run.ts', args: ['--write'] },
   freshness: { script: 'bench/freshness/run.ts', args: ['--write'] },
   fleet: { script: 'bench/fleet/run.ts', args: ['--write'] },
+  naive: { script: 'bench/naive/run.ts', args: ['--write'] },
 };
 
 const requested = process.argv.slice(2);
