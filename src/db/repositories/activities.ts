@@ -11,7 +11,7 @@ export interface UpsertOutcome {
   added: number[];
   /** Rows rewritten because a typed column or (at equal or richer detail) the raw JSON changed. */
   updated: number[];
-  /** Rows whose name, sport type or privacy changed: what a webhook would have announced. */
+  /** Rows whose name, sport type or `private` flag changed: what a webhook would have announced (title, type, private). */
   webhookFieldsChanged: number[];
   /** Not written: a newer delete is recorded, or the id belongs to another athlete. */
   skipped: number[];
@@ -126,8 +126,9 @@ export async function upsertActivities(
       outcome.updated.push(w.id);
       const old = before.get(w.id);
       const now = rowById.get(w.id)!;
-      if (old && (old.name !== now.name || old.sportType !== now.sport_type ||
-          old.private !== now.private || (old.visibility ?? null) !== now.visibility)) {
+      // Visibility between everyone and followers sends no webhook (only `private`, i.e. only_me, does): such a
+      // change found by a list is not a webhook Strava failed to deliver, and must not make webhooks look lossy.
+      if (old && (old.name !== now.name || old.sportType !== now.sport_type || old.private !== now.private)) {
         outcome.webhookFieldsChanged.push(w.id);
       }
     }
