@@ -57,7 +57,9 @@ export interface AthleteSyncOptions {
 
 export const DEFAULT_SYNC_OPTIONS: AthleteSyncOptions = {
   backfillIntervalMs: 3 * HOUR_MS,
-  backfillOverlapMs: 7 * DAY_MS,
+  // 30 days still fits one list page (200) for nearly every athlete, so it costs no more requests than 7, and it
+  // catches what no webhook announces on older activities (visibility changes, late edits, deletions): bench/naive.
+  backfillOverlapMs: 30 * DAY_MS,
   backfillJitter: 0.1,
   adaptiveBackfill: true,
   focusStaleAfterMs: HOUR_MS,

@@ -338,3 +338,25 @@ describe("Strava refuses the application's credentials (Application//invalid fro
     }
   }, 120_000);
 });
+
+describe('changes no webhook announces, on older activities', () => {
+  it("a visibility change between everyone and followers on a 20-day-old activity reaches the database at the next list, and is not counted as a lost webhook", async () => {
+    const { athleteId } = await connected(3);
+    const old = await emulator.control.createActivity(athleteId, {
+      name: 'Three weeks ago',
+      start_date: new Date(emulator.now() - 20 * 86_400_000).toISOString(),
+    });
+    // A late upload with an old start date: its create webhook brings it in.
+    await waitFor(() => stored(athleteId, old.id), (row) => row !== undefined, { timeoutMs: 20_000, what: 'the older activity' });
+    const before = await db.sql<{ changes: number }[]>`select coalesce(sum(changes), 0)::int as changes from sync_runs where athlete_id = ${athleteId} and trigger = 'manual'`;
+
+    // Strava sends no webhook for this change; only a list inside BACKFILL_OVERLAP (30 days by default) sees it.
+    await emulator.control.updateActivity(old.id, { visibility: 'followers_only' });
+    expect((await emulator.control.webhookLog()).filter((d) => d.event.object_id === old.id && d.event.aspect_type === 'update')).toEqual([]);
+    expect((await syncNow(athleteId)).status).toBe(200);
+    const visibility = async () => (await db.sql<{ visibility: string }[]>`select visibility from activities where id = ${old.id}`)[0]?.visibility;
+    await waitFor(visibility, (v) => v === 'followers_only', { timeoutMs: 20_000, what: 'the visibility change' });
+    const after = await db.sql<{ changes: number }[]>`select coalesce(sum(changes), 0)::int as changes from sync_runs where athlete_id = ${athleteId} and trigger = 'manual'`;
+    expect(after[0]!.changes).toBe(before[0]!.changes);
+  });
+});
