@@ -1,5 +1,5 @@
 import type { WebhookAspectType, WebhookObjectType } from '../../domain/sync-types.js';
-import { bigintArray, type Db } from '../connection.js';
+import { bigintArray, type Db, type Sql } from '../connection.js';
 
 /**
  * Why an event was recorded but will never be forwarded. A closed set: it is the `reason` label of
@@ -125,6 +125,21 @@ export async function recordEvent(sql: Db, event: InboxEventInput, options: Reco
   if (!row || row.id === null) return { kind: 'duplicate', storedSubscriptionId };
   if (row.outcome === 'ignored') return { kind: 'recorded', id: row.id, outcome: 'ignored', ignoreReason: row.ignoreReason!, storedSubscriptionId };
   return { kind: 'recorded', id: row.id, outcome: 'pending', storedSubscriptionId };
+}
+
+/**
+ * Group commit: records `events` in one transaction, each with recordEvent's own statement, sent together
+ * (pipelined) so the batch costs one commit and one WAL flush instead of one per event. Each statement sees the
+ * rows of the ones before it, so every result is exactly what recordEvent would have returned for the events
+ * recorded one after another in this order (a repeat within the batch is a duplicate; earlier events count
+ * toward the per-athlete cap). All or nothing: when any statement fails, the transaction rolls back, nothing
+ * is recorded and the promise rejects with that statement's error.
+ */
+export async function recordEvents(sql: Sql, events: readonly InboxEventInput[], options: RecordOptions = {}): Promise<RecordResult[]> {
+  if (events.length === 0) return [];
+  if (events.length === 1) return [await recordEvent(sql, events[0]!, options)];
+  // Calling recordEvent issues its statement at once; on a transaction's one connection they queue in order.
+  return sql.begin((tx) => events.map((event) => recordEvent(tx, event, options)));
 }
 
 /**
