@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { Sql } from '../../src/db/connection.js';
-import type { ProcessGroup } from '../lib/process-cpu.js';
+import { cpuPercent, cpuSeconds, type ProcessGroup } from '../lib/process-cpu.js';
 import {
   checkDelivery, createStack, drive, EventSource, isClean, spawnServer, stopServer, TARGET_P99_MS, waitForRelay,
   type Server, type Stack, type Step,
@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       servers.push(server);
       return server;
     };
+    const drainGroups = (api: Server): Record<string, ProcessGroup> => ({ server: { pids: () => [api.child.pid] }, temporal: cpuGroups.temporal! });
     const step = async (target: string, server: Server, rate: number | 'max', seconds = STEP_SECONDS): Promise<Measured> => {
       const before = await pgCounters(stack.sql);
       const measured = await drive({
@@ -174,7 +175,10 @@ async function main(): Promise<void> {
     const bareMax = await step('bare', bare, 'max');
     const insertMax = await step('insert', insert, 'max');
     const apiMax = await step('webhook', api, 'max');
+    const drainCpuBefore = await cpuSeconds(drainGroups(api));
     const drain = await waitForRelay(stack.sql);
+    const drainCpu = cpuPercent(drainCpuBefore, await cpuSeconds(drainGroups(api)), drain.seconds);
+    console.log(`relay drain CPU: ${formatCpu(drainCpu)}`);
     const forwardRate = drain.forwarded / Math.max(drain.seconds, 0.001);
     console.log(`relay: ${drain.forwarded} pending after the unthrottled step, drained in ${drain.seconds.toFixed(1)} s; inbox now ${JSON.stringify(drain.counts)}`);
     await stopServer(api); // flushes the CPU profile
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
     console.log(`delivery: ${delivery.acked} acked, ${delivery.notForwarded.length} not forwarded, ${delivery.notSignalled.length} not signalled, ${delivery.signals} signals`);
 
     await writeFile(values.out!, report({
-      started, load, ladder, sustained, baselineSustained, receiverLadder, bareMax, insertMax, apiMax, drain, forwardRate, delivery,
+      started, load, ladder, sustained, baselineSustained, receiverLadder, bareMax, insertMax, apiMax, drain, drainCpu, forwardRate, delivery,
       profiled: profileArgs.length > 0,
     }));
     console.log(`\nwrote ${values.out}`);
@@ -205,6 +209,7 @@ interface ReportInput {
   insertMax: Measured;
   apiMax: Measured;
   drain: Awaited<ReturnType<typeof waitForRelay>>;
+  drainCpu: Record<string, number>;
   forwardRate: number;
   delivery: Awaited<ReturnType<typeof checkDelivery>>;
   profiled: boolean;
@@ -268,7 +273,8 @@ ${header}
 ${[...(r.receiverLadder?.steps ?? []), ...r.ladder, r.bareMax, r.insertMax, r.apiMax].map(row).join('\n')}
 
 Relay: after the unthrottled step ${r.drain.forwarded} events were pending; the relay forwarded them in ${r.drain.seconds.toFixed(1)} s
-(≈ ${r.forwardRate.toFixed(0)} signalWithStart/s with nothing else running). Final inbox: ${r.drain.counts.forwarded} forwarded, ${r.drain.counts.pending} pending,
+(≈ ${r.forwardRate.toFixed(0)} signalWithStart/s with no load running; meanwhile the API used ${r.drainCpu.server?.toFixed(0)} % of a core and
+the Temporal dev server ${r.drainCpu.temporal?.toFixed(0)} %, of the ${TEMPORAL_CORES} core(s) its GOMAXPROCS allows). Final inbox: ${r.drain.counts.forwarded} forwarded, ${r.drain.counts.pending} pending,
 ${r.drain.counts.ignored} ignored.
 `;
 }
