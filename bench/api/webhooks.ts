@@ -11,7 +11,7 @@
  * Express (`bare`). At each rate of the ladder it drives the baseline and then the webhook for one step each;
  * a webhook step passes when p99 < 50 ms, nothing failed, >= 95 % of the offered rate was achieved and the relay
  * kept up (the inbox held no more than half a second of events pending at the step's end). A missed step is
- * tried once more (after the backlog drained) before the ladder stops. Then both run unthrottled, the relay
+ * tried once more (after the backlog drained); every rate is measured and the highest passing one counts. Then both run unthrottled, the relay
  * drains, and every acknowledged event is checked in the inbox (forwarded) and in its workflow's history (a
  * stravaEvent signal). With --receiver the API with its relay off runs a ladder first (the ack path alone).
  */
@@ -77,12 +77,14 @@ async function main(): Promise<void> {
     ...(TEMPORAL_STORE === 'sqlite' ? { temporalDbFile: temporalFile } : {}),
   });
   const servers: Server[] = [];
+  let postgresPids: number[] = [];
   // The webhook's events, whose delivery is checked at the end; the baselines' come from a range of their own.
   const events = new EventSource(ATHLETES);
   const baselineEvents = new EventSource(ATHLETES, 8_000_000_000);
   const cpuGroups: Record<string, ProcessGroup> = {
     temporal: { pids: () => [stack.temporal.process.pid] },
-    postgres: { command: 'postgres' },
+    // The backends serving the benchmark's database (other databases on this server belong to other work).
+    postgres: { pids: () => postgresPids },
     'load generator': { pids: () => [process.pid] },
   };
   const load = loadavg().map((n) => n.toFixed(2)).join(' ');
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
     };
     const drainGroups = (api: Server): Record<string, ProcessGroup> => ({ server: { pids: () => [api.child.pid] }, temporal: cpuGroups.temporal! });
     const step = async (target: string, server: Server, rate: number | 'max', seconds = STEP_SECONDS): Promise<Measured> => {
+      postgresPids = (await stack.sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((row) => row.pid);
       const before = await pgCounters(stack.sql);
       const measured = await drive({
         target, server, rate, seconds, cpuGroups,
@@ -169,8 +172,8 @@ async function main(): Promise<void> {
       }
       ladder.push(measured);
       await waitForRelay(stack.sql);
-      if (!measured.ok) break;
-      sustained = rate;
+      // The shared machine's load comes and goes: every rate is measured, and the highest passing one counts.
+      if (measured.ok) sustained = rate;
     }
     const bareMax = await step('bare', bare, 'max');
     const insertMax = await step('insert', insert, 'max');
@@ -265,7 +268,9 @@ machine), a limit of that store, not of the API: hence the in-memory store.
 
 A step passes when p99 < ${TARGET_P99_MS} ms, no errors, ≥ 95 % of the offered rate, and (webhook) no more than ${MAX_PENDING_SECONDS} s of events
 pending in the inbox at the step's end (the relay keeps up). ${STEP_SECONDS} s steps; at each rate \`bare\`, \`insert\` and
-\`webhook\` run one after another; a missed webhook step is tried once more after the backlog drained, both are listed.
+\`webhook\` run one after another; a missed webhook step is tried once more after the backlog drained, both are listed;
+every rate is measured (the shared machine's load comes and goes) and the highest passing rate counts.
+PostgreSQL's CPU is that of the backends connected to the benchmark's database (not the WAL writer or other databases).
 Server CPU per event = the server process's CPU time (from /proc) over the requests it answered. Commits per event =
 transactions committed in the benchmark database during the step (pg_stat_database) over the requests, relay included.
 
