@@ -65,7 +65,14 @@ async function pgCounters(sql: Sql): Promise<{ commits: number; walSyncs: number
   return row!;
 }
 
-type Measured = Step & { commitsPerEvent?: number; walSyncsPerEvent?: number; ok: boolean; relayKeptUp?: boolean };
+type Measured = Step & {
+  commitsPerEvent?: number;
+  walSyncsPerEvent?: number;
+  ok: boolean;
+  relayKeptUp?: boolean;
+  /** How the relay forwarded what the step left pending, and the CPU meanwhile (API and Temporal). */
+  drain?: Awaited<ReturnType<typeof waitForRelay>> & { cpu: Record<string, number> };
+};
 
 async function main(): Promise<void> {
   const temporalFile = join(tmpdir(), `strava-sync-bench-${Date.now()}.sqlite`);
@@ -108,11 +115,14 @@ async function main(): Promise<void> {
       // A step's events are only done once forwarded: the API's CPU while the relay drains what the step left
       // pending counts toward them (without it a relay that falls behind would look cheap).
       let cpuPerEventUs = measured.cpuPerEventUs;
+      let drain: Measured['drain'];
       if (server.mode === 'api' && target !== 'receiver') {
-        const groups = { server: { pids: () => [server.child.pid] } };
+        const groups = drainGroups(server);
         const drainBefore = await cpuSeconds(groups);
-        await waitForRelay(stack.sql);
-        cpuPerEventUs += (((await cpuSeconds(groups)).server! - drainBefore.server!) * 1e6) / answered;
+        const drained = await waitForRelay(stack.sql);
+        const drainAfter = await cpuSeconds(groups);
+        cpuPerEventUs += ((drainAfter.server! - drainBefore.server!) * 1e6) / answered;
+        drain = { ...drained, cpu: cpuPercent(drainBefore, drainAfter, Math.max(drained.seconds, 0.001)) };
       }
       const relayKeptUp = measured.pending && rate !== 'max' ? measured.pending.after <= rate * MAX_PENDING_SECONDS : undefined;
       const result: Measured = {
@@ -122,6 +132,7 @@ async function main(): Promise<void> {
         walSyncsPerEvent: (after.walSyncs - before.walSyncs) / answered,
         ok: measured.p99 < TARGET_P99_MS && isClean(measured) && relayKeptUp !== false,
         ...(relayKeptUp !== undefined ? { relayKeptUp } : {}),
+        ...(drain ? { drain } : {}),
       };
       const pending = measured.pending ? `, pending ${measured.pending.before} -> ${measured.pending.after}` : '';
       console.log(
@@ -188,9 +199,8 @@ async function main(): Promise<void> {
     const bareMax = await step('bare', bare, 'max');
     const insertMax = await step('insert', insert, 'max');
     const apiMax = await step('webhook', api, 'max');
-    const drainCpuBefore = await cpuSeconds(drainGroups(api));
-    const drain = await waitForRelay(stack.sql);
-    const drainCpu = cpuPercent(drainCpuBefore, await cpuSeconds(drainGroups(api)), drain.seconds);
+    const drain = apiMax.drain!;
+    const drainCpu = drain.cpu;
     console.log(`relay drain CPU: ${formatCpu(drainCpu)}`);
     const forwardRate = drain.forwarded / Math.max(drain.seconds, 0.001);
     console.log(`relay: ${drain.forwarded} pending after the unthrottled step, drained in ${drain.seconds.toFixed(1)} s; inbox now ${JSON.stringify(drain.counts)}`);
