@@ -94,6 +94,8 @@ export interface AppDeps {
   version?: string;
   /** Webhook inbox relay tuning (tests shorten its backoff). */
   webhookRelay?: WebhookIngestionDeps['relay'];
+  /** Group commit of webhook inbox rows (on by default; the benchmark compares settings). */
+  webhookGroupCommit?: WebhookIngestionDeps['groupCommit'];
 }
 
 export type ApiApp = Express & {
@@ -142,7 +144,11 @@ export function createApp(deps: AppDeps): ApiApp {
   const workflows = new AthleteGateway(temporal, config, () => settingsSync?.current());
   settingsSync = createSettingsSync({ sql, workflows, config, logger, intervalMs: options.settingsPassMs });
   const streams = new ChangeStreams(sql, logger, options.sseHeartbeatMs);
-  const webhooks = createWebhookIngestion({ config, sql, workflows, logger, ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}) });
+  const webhooks = createWebhookIngestion({
+    config, sql, workflows, logger,
+    ...(deps.webhookRelay ? { relay: deps.webhookRelay } : {}),
+    ...(deps.webhookGroupCommit !== undefined ? { groupCommit: deps.webhookGroupCommit } : {}),
+  });
   const metrics = createHttpMetrics();
   registerWebhookMetrics(metrics.registry, sql);
   const subscriptionHealth = createSubscriptionHealth({ sql, strava: strava.client, config, logger, now, lookMaxAgeMs: options.subscriptionLookMaxAgeMs });

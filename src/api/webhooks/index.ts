@@ -33,6 +33,8 @@ export interface WebhookIngestionDeps {
   requireSubscription?: boolean;
   /** Inbox bounds (tests shrink them). */
   inbox?: WebhookRouterDeps['inbox'];
+  /** Group commit of inbox rows (on by default). */
+  groupCommit?: WebhookRouterDeps['groupCommit'];
 }
 
 export interface WebhookIngestion {
@@ -58,6 +60,7 @@ export function createWebhookIngestion(deps: WebhookIngestionDeps): WebhookInges
     onRecorded: () => relay.nudge(),
     requireSubscription: deps.requireSubscription ?? deps.config.NODE_ENV === 'production',
     ...(deps.inbox ? { inbox: deps.inbox } : {}),
+    ...(deps.groupCommit !== undefined ? { groupCommit: deps.groupCommit } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
   const retention = createInboxRetention({

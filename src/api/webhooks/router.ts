@@ -3,11 +3,12 @@ import express, { type ErrorRequestHandler, type Request, type Response, type Ro
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Sql } from '../../db/connection.js';
-import { recordEvent, type RecordOptions, type RecordResult } from '../../db/repositories/webhook-inbox.js';
+import { recordEvent, type InboxEventInput, type RecordOptions, type RecordResult } from '../../db/repositories/webhook-inbox.js';
 import type { EventForwarder } from '../../temporal/athlete-gateway.js';
 import { describeIssues, errorBody } from '../http/errors.js';
 import { withTimeout } from '../http/timeout.js';
 import { classifyDatabaseError, errorCode } from './database-errors.js';
+import { createInboxBatcher, type InboxBatcherOptions } from './inbox-batcher.js';
 import { handshakeQuerySchema, titleDigest, toInboxInput, WEBHOOK_ACK, webhookEventSchema, type WebhookAck } from './event-schema.js';
 import { toEventSignal } from './event-signal.js';
 import { webhookAckSeconds, webhookEventsIgnored, webhookEventsReceived } from './metrics.js';
@@ -37,6 +38,8 @@ export interface WebhookRouterDeps {
   inbox?: Pick<RecordOptions, 'ignoredSampleSize' | 'maxPendingPerAthlete'>;
   /** The server clock that event times are clamped to. */
   now?: () => number;
+  /** Group commit of inbox rows (inbox-batcher.ts); false records each event in its own statement. */
+  groupCommit?: Pick<InboxBatcherOptions, 'maxBatch' | 'maxInFlight'> | false;
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -51,6 +54,10 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
   const requireSubscription = deps.requireSubscription ?? false;
   const recordOptions: RecordOptions = { requireSubscription, ...deps.inbox };
   const now = deps.now ?? Date.now;
+  const record =
+    deps.groupCommit === false
+      ? (event: InboxEventInput) => recordEvent(sql, event, recordOptions)
+      : createInboxBatcher({ sql, record: recordOptions, ...deps.groupCommit }).record;
   /**
    * The subscription id PostgreSQL last reported (null: none stored; undefined: not yet heard). While PostgreSQL
    * is unreachable this is the only way to keep a foreign subscription's events out of the direct signal.
@@ -101,7 +108,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
 
     let recorded: RecordResult;
     try {
-      recorded = await withTimeout(recordEvent(sql, inbox, recordOptions), recordTimeoutMs);
+      recorded = await withTimeout(record(inbox), recordTimeoutMs);
     } catch (dbError) {
       const failure = classifyDatabaseError(dbError);
       const code = errorCode(dbError) ?? (dbError instanceof Error ? dbError.name : 'unknown');

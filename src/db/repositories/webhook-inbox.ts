@@ -1,5 +1,5 @@
 import type { WebhookAspectType, WebhookObjectType } from '../../domain/sync-types.js';
-import { bigintArray, type Db } from '../connection.js';
+import { bigintArray, type Db, type Sql } from '../connection.js';
 
 /**
  * Why an event was recorded but will never be forwarded. A closed set: it is the `reason` label of
@@ -75,28 +75,34 @@ export async function recordEvent(sql: Db, event: InboxEventInput, options: Reco
   const sampleSize = options.ignoredSampleSize ?? IGNORED_SAMPLE_SIZE;
   const maxPending = options.maxPendingPerAthlete ?? MAX_PENDING_PER_ATHLETE;
   const appliedEventTime = Math.min(event.appliedEventTime ?? event.eventTime, event.eventTime);
+  // Each value is sent once (the input row) and both inserts read it: half the parameters to encode and bind.
   const [row] = await sql<{ id: number | null; outcome: InboxOutcome | null; ignoreReason: IgnoreReason | null; storedSubscriptionId: number | null }[]>`
-    with stored as (
+    with input as (
+      select ${event.objectType}::text as object_type, ${event.objectId}::bigint as object_id,
+             ${event.aspectType}::text as aspect_type, ${event.ownerId}::bigint as owner_id,
+             ${event.subscriptionId}::bigint as subscription_id, ${event.eventTime}::bigint as event_time,
+             ${appliedEventTime}::bigint as applied_event_time, ${sql.json(event.updates)}::jsonb as updates,
+             ${maxPending}::int as max_pending
+    ), stored as (
       select (select subscription_id from webhook_subscription) as subscription_id
     ), verdict as (
       select case
         when stored.subscription_id is null and ${requireSubscription} then 'no_subscription'
-        when stored.subscription_id is not null and stored.subscription_id <> ${event.subscriptionId}
+        when stored.subscription_id is not null and stored.subscription_id <> input.subscription_id
           then 'subscription_mismatch'
-        when not exists (select 1 from athletes where id = ${event.ownerId} and state <> 'revoked')
+        when not exists (select 1 from athletes where id = input.owner_id and state <> 'revoked')
           then 'athlete_not_connected'
         when (select count(*) from (
-                select 1 from webhook_events where owner_id = ${event.ownerId} and outcome = 'pending' limit ${maxPending}
-              ) backlog) >= ${maxPending}
+                select 1 from webhook_events where owner_id = input.owner_id and outcome = 'pending' limit input.max_pending
+              ) backlog) >= input.max_pending
           then 'athlete_backlog_full'
       end as reason
-      from stored
+      from stored, input
     ), accepted as (
       insert into webhook_events
         (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, applied_event_time, updates, outcome)
-      select ${event.objectType}, ${event.objectId}, ${event.aspectType}, ${event.ownerId}, ${event.subscriptionId},
-             ${event.eventTime}, ${appliedEventTime}, ${sql.json(event.updates)}, 'pending'
-      from verdict where reason is null
+      select object_type, object_id, aspect_type, owner_id, subscription_id, event_time, applied_event_time, updates, 'pending'
+      from input, verdict where reason is null
       on conflict (object_type, object_id, aspect_type, event_time, owner_id, md5(updates::text))
         where outcome <> 'ignored' and (applied_event_time is null or event_time <= applied_event_time)
         do nothing
@@ -105,10 +111,9 @@ export async function recordEvent(sql: Db, event: InboxEventInput, options: Reco
       insert into webhook_events
         (object_type, object_id, aspect_type, owner_id, subscription_id, event_time, applied_event_time, updates,
          outcome, ignore_reason, ignored_slot)
-      select ${event.objectType}, ${event.objectId}, ${event.aspectType}, ${event.ownerId}, ${event.subscriptionId},
-             ${event.eventTime}, ${appliedEventTime}, ${sql.json(event.updates)}, 'ignored', reason,
-             (nextval('webhook_events_ignored_slot') % ${sampleSize})::int
-      from verdict where reason is not null
+      select object_type, object_id, aspect_type, owner_id, subscription_id, event_time, applied_event_time, updates,
+             'ignored', reason, (nextval('webhook_events_ignored_slot') % ${sampleSize})::int
+      from input, verdict where reason is not null
       on conflict (ignored_slot) where outcome = 'ignored' do update set
         -- A new id keeps "ids grow with arrival", which inbox retention relies on.
         id = excluded.id, object_type = excluded.object_type, object_id = excluded.object_id,
@@ -125,6 +130,21 @@ export async function recordEvent(sql: Db, event: InboxEventInput, options: Reco
   if (!row || row.id === null) return { kind: 'duplicate', storedSubscriptionId };
   if (row.outcome === 'ignored') return { kind: 'recorded', id: row.id, outcome: 'ignored', ignoreReason: row.ignoreReason!, storedSubscriptionId };
   return { kind: 'recorded', id: row.id, outcome: 'pending', storedSubscriptionId };
+}
+
+/**
+ * Group commit: records `events` in one transaction, each with recordEvent's own statement, sent together
+ * (pipelined) so the batch costs one commit and one WAL flush instead of one per event. Each statement sees the
+ * rows of the ones before it, so every result is exactly what recordEvent would have returned for the events
+ * recorded one after another in this order (a repeat within the batch is a duplicate; earlier events count
+ * toward the per-athlete cap). All or nothing: when any statement fails, the transaction rolls back, nothing
+ * is recorded and the promise rejects with that statement's error.
+ */
+export async function recordEvents(sql: Sql, events: readonly InboxEventInput[], options: RecordOptions = {}): Promise<RecordResult[]> {
+  if (events.length === 0) return [];
+  if (events.length === 1) return [await recordEvent(sql, events[0]!, options)];
+  // Calling recordEvent issues its statement at once; on a transaction's one connection they queue in order.
+  return sql.begin((tx) => events.map((event) => recordEvent(tx, event, options)));
 }
 
 /**
