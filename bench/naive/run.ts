@@ -139,9 +139,9 @@ strava-sync: ${s.notes.join('; ')}.
 - Requests: both fetch an activity per create/update event. The naive cron lists 30 activities of every athlete
   every 3 h whatever happened. strava-sync's backfill lists what changed since the last one (plus
   \`BACKFILL_OVERLAP\`), and its adaptive planner follows the evidence: changes that reached it only through a
-  backfill's repairs (events dropped, and privacy changes Strava sends no event for) count as webhook loss, and
-  above 15 % it backfills active athletes twice as often (every 1.5 h of the day) - that is where its extra list
-  requests go (by trigger below). With reliable webhooks it lists quiet athletes 8-16x less often than a fixed
+  backfill's repairs (events dropped; not visibility changes, which Strava announces to no one) count as webhook
+  loss, and above 15 % it backfills active athletes twice as often (every 1.5 h of the day) - that is where its
+  extra list requests go (by trigger below). With reliable webhooks it lists quiet athletes 8-16x less often than a fixed
   3 h cron (bench/fleet-sim).
 - Token refreshes: the naive design refreshes before every call; strava-sync only when the access token is within
   \`TOKEN_REFRESH_MARGIN\` of expiry. \`/oauth/token\` is not rate limited, but each refresh is a round trip and,
@@ -151,10 +151,10 @@ strava-sync: ${s.notes.join('; ')}.
 - 5xx: strava-sync retries (Temporal activity retries); the naive design drops a failed fetch and a failed list,
   leaving the change to the next cron, if the next cron's 30 activities reach it.
 - What stays stale: a change between "Everyone" and "Followers" sends no webhook (Strava's behaviour, emulated), and
-  neither does anything whose event was dropped. strava-sync's backfill looks back \`BACKFILL_OVERLAP\` (7 days) by
+  neither does anything whose event was dropped. strava-sync's backfill looks back \`BACKFILL_OVERLAP\` (30 days) by
   start date; the naive cron's 30 newest activities reach further back for athletes with a sparse history (here
-  about 45 days), so an edit to a 2-4 week old activity whose event never came is repaired by the naive cron
-  and not by strava-sync's routine backfill. Deletes whose event was dropped stay in the naive table for ever
+  about 45 days), so an edit to a 30-45 day old activity whose event never came is repaired by the naive cron
+  and not by strava-sync's routine backfill (with the earlier 7-day default, 18 rows stayed stale instead of 10). Deletes whose event was dropped stay in the naive table for ever
   ("deleted but kept"). The lever on strava-sync's side is the overlap (\`BACKFILL_OVERLAP\`): a longer one costs
   more list pages only where it holds more than 200 activities (one page).
 - Freshness p50 is webhook-driven on both sides (strava-sync adds the inbox, a Temporal signal and an activity
