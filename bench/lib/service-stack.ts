@@ -6,13 +6,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSql, type Sql } from '../../src/db/connection.js';
-import { migrate } from '../../src/db/migrate.js';
+import type { Sql } from '../../src/db/connection.js';
 import { connectThroughOAuth } from '../../src/dev/oauth-connect.js';
 import { freePort } from '../../src/dev/temporal-dev-server.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { ServiceProcesses } from '../../test/chaos/processes.js';
 import type { ProcessGroup } from './process-cpu.js';
+import { createScratchDatabase, type ScratchDatabase } from './scratch-database.js';
 
 export const ADMIN_KEY = 'bench-admin-key-0123456789';
 
@@ -67,27 +67,6 @@ export async function rssMib(pid: number | undefined): Promise<number> {
   }
 }
 
-async function createDatabase(serverUrl: string): Promise<{ url: string; sql: Sql; drop(): Promise<void> }> {
-  const name = `strava_sync_bench_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = createSql(serverUrl, { max: 1 });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString(), { max: 4, applicationName: 'strava-sync-bench' });
-  await migrate(sql);
-  return {
-    url: url.toString(),
-    sql,
-    async drop() {
-      await sql.end({ timeout: 1 });
-      const cleanup = createSql(serverUrl, { max: 1 });
-      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
-}
-
 export async function startStack(options: StackOptions): Promise<Stack> {
   const readLimit = options.readLimit ?? { fifteenMinute: 60_000, daily: 600_000 };
   const emulator = await startEmulator({
@@ -100,10 +79,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     webhookRetryDelayMs: 2_000,
     webhookLogLimit: 1_000_000,
   });
-  let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  let db: ScratchDatabase | undefined;
   let processes: ServiceProcesses | undefined;
   try {
-    db = await createDatabase(options.databaseServerUrl);
+    db = await createScratchDatabase(options.databaseServerUrl, 'bench');
     const temporalPort = await freePort();
     const apiPort = await freePort();
     const env: Record<string, string> = {

@@ -14,7 +14,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSql, type Sql } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
 import { connectThroughOAuth } from '../../src/dev/oauth-connect.js';
 import { freePort } from '../../src/dev/temporal-dev-server.js';
@@ -23,6 +22,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { ServiceProcesses } from '../../test/chaos/processes.js';
 import { divergences, storedRows, summarize } from '../../test/chaos/truth.js';
 import { NaiveApp } from './app.js';
+import { createScratchDatabase } from '../lib/scratch-database.js';
 import { FreshnessTracker, planDay, playDay, type FreshnessResult, type PlannedChange, type StoredActivity } from './day.js';
 
 export interface NaiveBenchSize {
@@ -94,26 +94,6 @@ export interface NaiveBenchReport {
   changes: Record<string, number>;
   strava: SideReport;
   naive: SideReport;
-}
-
-async function createDatabase(serverUrl: string, tag: string): Promise<{ url: string; sql: Sql; drop(): Promise<void> }> {
-  const name = `strava_sync_${tag}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = createSql(serverUrl, { max: 1 });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString(), { max: 3, applicationName: `naive-bench-${tag}` });
-  return {
-    url: url.toString(),
-    sql,
-    async drop() {
-      await sql.end({ timeout: 1 });
-      const cleanup = createSql(serverUrl, { max: 1 });
-      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
 }
 
 async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, intervalMs = 250): Promise<void> {
@@ -264,7 +244,7 @@ async function runStravaSync(options: NaiveBenchOptions, c: Compression, log: (l
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'naive-bench-strava-'));
   const emulator = await startEmulator(emulatorOptions(size, seed, c, Date.now()));
-  const db = await createDatabase(options.databaseServerUrl, 'naive_ss');
+  const db = await createScratchDatabase(options.databaseServerUrl, 'naive_ss', { migrated: false, poolSize: 3 });
   let processes: ServiceProcesses | undefined;
   try {
     await migrate(db.sql);
@@ -371,7 +351,7 @@ async function runNaive(options: NaiveBenchOptions, c: Compression, plan: Planne
   const { size, seed } = options;
   const started = Date.now();
   const emulator = await startEmulator(emulatorOptions(size, seed, c, Date.now()));
-  const db = await createDatabase(options.databaseServerUrl, 'naive_nv');
+  const db = await createScratchDatabase(options.databaseServerUrl, 'naive_nv', { migrated: false, poolSize: 3 });
   const app = new NaiveApp({
     databaseUrl: db.url,
     apiUrl: emulator.apiUrl,

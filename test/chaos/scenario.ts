@@ -10,8 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { createSql, type Sql } from '../../src/db/connection.js';
-import { migrate } from '../../src/db/migrate.js';
 import { connectThroughOAuth } from '../../src/dev/oauth-connect.js';
 import { freePort } from '../../src/dev/temporal-dev-server.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
@@ -20,6 +18,7 @@ import type { StormProgress } from '../../src/emulator/storm.js';
 import { athleteWorkflowId } from '../../src/temporal/athlete-gateway.js';
 import type { AthleteStatus } from '../../src/workflows/athlete-state.js';
 import { statusQuery } from '../../src/workflows/messages.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../bench/lib/scratch-database.js';
 import { proxiedUrl, startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { ServiceProcesses } from './processes.js';
 import { ackedEvents, divergences, eventIdentity, inboxRows, storedRows, summarize, type Divergence } from './truth.js';
@@ -169,27 +168,6 @@ const WINDOW_MS = 15 * 60_000;
 const FORCE_429_AT = 0.4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function createDatabase(serverUrl: string): Promise<{ url: string; sql: Sql; drop(): Promise<void> }> {
-  const name = `strava_sync_chaos_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = createSql(serverUrl, { max: 1 });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString(), { max: 4, applicationName: 'strava-sync-chaos' });
-  await migrate(sql);
-  return {
-    url: url.toString(),
-    sql,
-    async drop() {
-      await sql.end({ timeout: 1 });
-      const cleanup = createSql(serverUrl, { max: 1 });
-      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
-}
-
 async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, intervalMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -241,7 +219,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const dir = await mkdtemp(join(tmpdir(), 'strava-sync-chaos-'));
   let emulator: RunningEmulator | undefined;
   let proxy: TcpProxy | undefined;
-  let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  let db: ScratchDatabase | undefined;
   let connection: Connection | undefined;
   // The directory (process logs, Temporal's SQLite file) stays when something went wrong.
   let keepDir = options.keepDir ?? false;
@@ -260,7 +238,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       accessTokenTtlS: size.accessTokenTtlS,
       startTimeMs: Date.now() - clockShiftMs,
     });
-    db = await createDatabase(options.databaseServerUrl);
+    db = await createScratchDatabase(options.databaseServerUrl, 'chaos');
     proxy = await startDatabaseProxy(db.url);
     const temporalPort = await freePort();
     const apiPort = await freePort();
