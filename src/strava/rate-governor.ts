@@ -7,6 +7,7 @@ import {
   latestLimits,
   type BudgetCounts,
   type BudgetPriority,
+  type DayTerms,
 } from '../db/repositories/rate-budget.js';
 import { DAY_MS } from '../domain/durations.js';
 import { budgetPair, dayStart, FIFTEEN_MINUTES_MS, windowStart, type RateUsage } from './rate-headers.js';
@@ -18,9 +19,13 @@ import { budgetPair, dayStart, FIFTEEN_MINUTES_MS, windowStart, type RateUsage }
  * - realtime (webhook fetches, sync now): the full 15-minute window and the full day.
  * - interactive (app focus): `interactiveShare` of each window and of the day.
  * - background (backfill, history import): `backgroundShare` of each window, and a daily PACE: by the end of
- *   window i (0..95) of the UTC day, the day's total may reach `backgroundShare x dayLimit x (i+1)/96`. A backlog
+ *   window i (0..95) of the UTC day, the day's total may reach
+ *   `min(backgroundShare x dayLimit, backgroundShare x (dayLimit x (i+1)/96 + windowLimit))`. A backlog
  *   therefore spreads over the day instead of burning the day's quota by breakfast, and every window and the
  *   rest of every day keep at least (1 - backgroundShare) of the budget for realtime: realtime cannot starve.
+ *   The head start (one window's background share on top of the pace) is there because the pace alone allows
+ *   almost nothing right after midnight (6 requests in window 0 at 1,000 a day): an import or backfill due at
+ *   00:05 would otherwise wait out window 0 although the window itself has room.
  * A refusal says how long to wait: to the next window boundary, to the next window where the pace allows
  * the call (background), or to UTC midnight when the day is spent.
  */
@@ -69,6 +74,26 @@ export interface RateGovernor {
 
 const WINDOWS_PER_DAY = DAY_MS / FIFTEEN_MINUTES_MS;
 
+/**
+ * How much of the day a priority may have reserved by the end of window `windowIndex`:
+ * `floor(min(dayLimit x share, dayLimit x pace + windowLimit x headStart))` (see the policy above).
+ */
+export function dayTerms(
+  priority: Priority,
+  windowIndex: number,
+  shares: Pick<RateGovernorOptions, 'backgroundShare' | 'interactiveShare'>,
+): DayTerms {
+  if (priority === 'realtime') return { share: 1, pace: 1, headStart: 0 };
+  if (priority === 'interactive') return { share: shares.interactiveShare, pace: shares.interactiveShare, headStart: 0 };
+  const share = shares.backgroundShare;
+  return { share, pace: (share * (windowIndex + 1)) / WINDOWS_PER_DAY, headStart: share };
+}
+
+/** The day allowance the terms give under the given limits (the SQL in rate-budget.ts computes the same). */
+export function dayAllowance(terms: DayTerms, limits: { windowLimit: number; dayLimit: number }): number {
+  return Math.floor(Math.min(limits.dayLimit * terms.share, limits.dayLimit * terms.pace + limits.windowLimit * terms.headStart));
+}
+
 export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
   const { sql, defaultLimits } = options;
   const now = options.now ?? Date.now;
@@ -76,12 +101,7 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
 
   const windowShare = (priority: Priority) =>
     priority === 'realtime' ? 1 : priority === 'interactive' ? options.interactiveShare : options.backgroundShare;
-  const dayShareAt = (priority: Priority, windowIndex: number) =>
-    priority === 'realtime'
-      ? 1
-      : priority === 'interactive'
-        ? options.interactiveShare
-        : (options.backgroundShare * (windowIndex + 1)) / WINDOWS_PER_DAY;
+  const termsAt = (priority: Priority, windowIndex: number) => dayTerms(priority, windowIndex, options);
 
   /** The stored counts of the day, or zero counts under the latest learned (else default) limits when it has no row. */
   async function countsAt(ds: number, ws: number): Promise<BudgetCounts> {
@@ -96,7 +116,7 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
     const day = counts.dayStart;
     const index = Math.floor((counts.windowStart - day) / FIFTEEN_MINUTES_MS);
     const windowFull = counts.windowReserved + cost > Math.floor(counts.windowLimit * windowShare(priority));
-    const dayFull = counts.dayReserved + cost > Math.floor(counts.dayLimit * dayShareAt(priority, index));
+    const dayFull = counts.dayReserved + cost > dayAllowance(termsAt(priority, index), counts);
     let boundary: number;
     let reason: string;
     if (dayFull) {
@@ -104,7 +124,7 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
       boundary = day + DAY_MS;
       if (priority === 'background') {
         for (let j = index + 1; j < WINDOWS_PER_DAY; j++) {
-          if (counts.dayReserved + cost <= Math.floor(counts.dayLimit * dayShareAt(priority, j))) {
+          if (counts.dayReserved + cost <= dayAllowance(termsAt(priority, j), counts)) {
             boundary = day + j * FIFTEEN_MINUTES_MS;
             break;
           }
@@ -135,7 +155,7 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
         cost,
         priority,
         windowShare: windowShare(priority),
-        dayShare: dayShareAt(priority, index),
+        day: termsAt(priority, index),
         defaultWindowLimit: defaultLimits.fifteenMinute,
         defaultDayLimit: defaultLimits.daily,
       });
@@ -184,7 +204,7 @@ export function createRateGovernor(options: RateGovernorOptions): RateGovernor {
       const counts = await countsAt(ds, ws);
       const allowance = (p: Priority): PriorityAllowance => ({
         window: Math.floor(counts.windowLimit * windowShare(p)),
-        day: Math.floor(counts.dayLimit * dayShareAt(p, index)),
+        day: dayAllowance(termsAt(p, index), counts),
       });
       return {
         at,

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createRateGovernor, type Priority } from '../../src/strava/rate-governor.js';
+import { createRateGovernor, dayAllowance, dayTerms, type Priority } from '../../src/strava/rate-governor.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { runFixture } from './fixtures/spawn.js';
 
@@ -73,19 +73,29 @@ describe('shares within a 15-minute window', () => {
 });
 
 describe('the day', () => {
-  it('paces background over the UTC day and says when it may go on', async () => {
-    // 00:20 is window 1 of 96: pace allows 0.6 x 1000 x 2/96 = 12.5 -> 12 reservations so far today.
-    const { governor, clock } = governorAt(at('2030-01-03T00:20:00Z'));
+  it('gives background a head start of one window share right after midnight', async () => {
+    // 00:05 is window 0: the pace alone would allow 0.6 x 1000 x 1/96 = 6.25 -> 6; the head start adds 0.6 x 100.
+    const { governor } = governorAt(at('2030-01-03T00:05:00Z'));
     const bg = await drain(governor, 'background');
-    expect(bg.granted).toBe(12);
-    // Window 2 (00:30) allows 18: it may go on at 00:30.
-    expect(bg.refusal).toMatchObject({ waitMs: 10 * MIN, reason: 'background daily pace reached' });
-    // Realtime use counts against the pace too: background waits longer.
-    await drain(governor, 'realtime', 20); // 32 reserved today
+    expect(bg.granted).toBe(60);
+    expect(bg.refusal).toMatchObject({ waitMs: 10 * MIN, reason: 'background share of the 15-minute window spent' });
+    expect((await governor.snapshot()).allowed.background).toEqual({ window: 60, day: 66 });
+  });
+
+  it('paces background over the UTC day and says when it may go on', async () => {
+    // Realtime fills windows 0 and 1 (200 reserved by 00:30).
+    const { governor, clock } = governorAt(at('2030-01-03T00:01:00Z'));
+    expect((await drain(governor, 'realtime')).granted).toBe(100);
+    clock.now = at('2030-01-03T00:16:00Z');
+    expect((await drain(governor, 'realtime')).granted).toBe(100);
+    // 00:30 is window 2: background may have 0.6 x (1000 x 3/96 + 100) = 78.75 -> 78 of the day; 201 is beyond it.
+    clock.now = at('2030-01-03T00:30:00Z');
     const refused = await governor.acquire('background');
-    // 33 <= floor(6.25 x (j+1)) first at j = 5 (37.5): 01:15.
-    expect(refused).toMatchObject({ ok: false, waitMs: 55 * MIN });
-    clock.now = at('2030-01-03T01:15:00Z');
+    // 201 <= floor(6.25 x (j+1) + 60) first at j = 22: 05:30.
+    expect(refused).toMatchObject({ ok: false, waitMs: 5 * 60 * MIN, reason: 'background daily pace reached' });
+    clock.now = at('2030-01-03T05:29:59Z');
+    expect((await governor.acquire('background')).ok).toBe(false);
+    clock.now = at('2030-01-03T05:30:00Z');
     expect((await governor.acquire('background')).ok).toBe(true);
   });
 
@@ -168,13 +178,14 @@ describe('many processes', () => {
     const total = (s: Record<Priority, number>) => s.realtime + s.interactive + s.background;
     // Realtime workers keep pushing, so each window fills exactly to its limit, and the day stops at 250.
     expect(perPhase.map(total)).toEqual([100, 100, 50]);
-    // Background never beyond its share of a window nor beyond the day's pace (0.6 x 250 x (i+1)/96).
+    // Background never beyond its share of a window nor beyond the day's pace (0.6 x (250 x (i+1)/96 + 100)).
     let backgroundSoFar = 0;
     perPhase.forEach((s, p) => {
       expect(s.background).toBeLessThanOrEqual(60);
       expect(s.background + s.interactive).toBeLessThanOrEqual(85);
       backgroundSoFar += s.background;
-      expect(backgroundSoFar).toBeLessThanOrEqual(Math.floor((250 * 0.6 * (40 + p + 1)) / 96));
+      const pace = dayTerms('background', 40 + p, { backgroundShare: 0.6, interactiveShare: 0.85 });
+      expect(backgroundSoFar).toBeLessThanOrEqual(dayAllowance(pace, { windowLimit: 100, dayLimit: 250 }));
     });
     expect(perPhase[0]!.background).toBeGreaterThan(0);
     // Both processes got grants: they really competed.

@@ -27,10 +27,17 @@ export interface AcquireParams {
   priority: BudgetPriority;
   /** Fraction of the window limit this priority may fill. */
   windowShare: number;
-  /** Fraction of the day limit this priority may have filled by the end of the current window (share x pace). */
-  dayShare: number;
+  /** What this priority may have reserved of the day by the end of the current window (rate-governor.ts dayTerms). */
+  day: DayTerms;
   defaultWindowLimit: number;
   defaultDayLimit: number;
+}
+
+/** The day allowance is floor(least(day_limit x share, day_limit x pace + window_limit x headStart)). */
+export interface DayTerms {
+  share: number;
+  pace: number;
+  headStart: number;
 }
 
 export type AcquireResult = { ok: boolean; counts: BudgetCounts | undefined };
@@ -57,7 +64,7 @@ export async function acquireBudget(sql: Db, p: AcquireParams): Promise<AcquireR
              ${p.priority === 'background' ? p.cost : 0}::int
       from src
       where ${p.cost}::int <= floor(window_limit * ${p.windowShare}::float8)
-        and ${p.cost}::int <= floor(day_limit * ${p.dayShare}::float8)
+        and ${p.cost}::int <= ${dayAllowanceOf(sql, p.day, sql`day_limit`, sql`window_limit`)}
       on conflict (day_start) do update set
         window_reserved = (case when b.window_start < excluded.window_start then 0 else b.window_reserved end) + excluded.window_reserved,
         window_start = greatest(b.window_start, excluded.window_start),
@@ -68,7 +75,7 @@ export async function acquireBudget(sql: Db, p: AcquireParams): Promise<AcquireR
         updated_at = now()
       where (case when b.window_start < excluded.window_start then 0 else b.window_reserved end) + excluded.window_reserved
               <= floor(b.window_limit * ${p.windowShare}::float8)
-        and b.day_reserved + excluded.day_reserved <= floor(b.day_limit * ${p.dayShare}::float8)
+        and b.day_reserved + excluded.day_reserved <= ${dayAllowanceOf(sql, p.day, sql`b.day_limit`, sql`b.window_limit`)}
       returning day_start as "dayStart", window_start as "windowStart", day_limit as "dayLimit",
         day_reserved as "dayReserved", window_limit as "windowLimit", window_reserved as "windowReserved",
         day_realtime as "dayRealtime", day_interactive as "dayInteractive", day_background as "dayBackground"
@@ -85,6 +92,10 @@ export async function acquireBudget(sql: Db, p: AcquireParams): Promise<AcquireR
   if (!row) return { ok: false, counts: undefined };
   const { ok, ...counts } = row;
   return { ok, counts };
+}
+
+function dayAllowanceOf(sql: Db, terms: DayTerms, dayLimit: ReturnType<Db>, windowLimit: ReturnType<Db>) {
+  return sql`floor(least(${dayLimit} * ${terms.share}::float8, ${dayLimit} * ${terms.pace}::float8 + ${windowLimit} * ${terms.headStart}::float8))`;
 }
 
 export interface ObserveParams {
