@@ -21,6 +21,7 @@ const BENCHES: Record<string, Bench> = {
   freshness: { script: 'bench/freshness/run.ts', args: ['--write'] },
   fleet: { script: 'bench/fleet/run.ts', args: ['--write'] },
   naive: { script: 'bench/naive/run.ts', args: ['--write'] },
+  imports: { script: 'bench/imports/run.ts', args: ['--write'] },
 };
 
 const requested = process.argv.slice(2);
