@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createInboxBatcher } from '../../src/api/webhooks/inbox-batcher.js';
+import { createInboxBatcher, InboxBusyError } from '../../src/api/webhooks/inbox-batcher.js';
 import { classifyDatabaseError } from '../../src/api/webhooks/database-errors.js';
 import { createWebhookRouter } from '../../src/api/webhooks/router.js';
 import { createSql, type Sql } from '../../src/db/connection.js';
@@ -76,6 +76,21 @@ async function killWaitingBatch(): Promise<void> {
   await db.sql`select pg_terminate_backend(${pid!})`;
 }
 
+/** Resolves once a batch of this test's pool waits for the inserts lock (it is in flight). */
+async function batchWaitingForLock(): Promise<void> {
+  await waitFor(
+    async () => (await db.sql`select 1 from pg_stat_activity where application_name = ${APP_NAME} and wait_event_type = 'Lock'`).length,
+    (waiting) => waiting > 0,
+    { what: 'a batch waiting for the lock' },
+  );
+}
+
+/** The first of `promises` to settle, or a failure naming `what` after 10 s (a refusal that never came). */
+function firstSettled<T>(promises: Promise<T>[], what: string): Promise<T> {
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within 10 s`)), 10_000).unref());
+  return Promise.race([...promises, timeout]);
+}
+
 describe('inbox group commit (createInboxBatcher)', () => {
   it('events recorded together share one transaction, and each resolves with its own result', async () => {
     const batcher = createInboxBatcher({ sql });
@@ -140,17 +155,34 @@ describe('inbox group commit (createInboxBatcher)', () => {
     const batcher = createInboxBatcher({ sql, maxInFlight: 1 });
     const lock = await blockInserts();
     const first = batcher.record(event(7001));
-    await waitFor(
-      async () => (await db.sql`select 1 from pg_stat_activity where application_name = ${APP_NAME} and wait_event_type = 'Lock'`).length,
-      (waiting) => waiting > 0,
-      { what: 'the first batch waiting for the lock' },
-    );
+    await batchWaitingForLock();
     const later = [event(7001), event(7002), event(7002)].map((e) => batcher.record(e));
     await lock.release();
     await Promise.all([first, ...later]);
     const rows = await db.sql<{ xmin: string }[]>`select xmin::text from webhook_events order by id`;
     expect(rows.map((row) => row.xmin)).toEqual([rows[0]!.xmin, rows[1]!.xmin, rows[1]!.xmin, rows[1]!.xmin]);
     expect(rows[0]!.xmin).not.toBe(rows[1]!.xmin);
+  });
+
+  it('refuses at once beyond maxWaiting events waiting, and records the ones it took', async () => {
+    const batcher = createInboxBatcher({ sql, maxInFlight: 1, maxWaiting: 2 });
+    const lock = await blockInserts();
+    let taken: Promise<RecordResult>[];
+    let refused: unknown;
+    try {
+      const inFlight = batcher.record(event(7001));
+      await batchWaitingForLock();
+      taken = [inFlight, batcher.record(event(7002)), batcher.record(event(7001))];
+      refused = await firstSettled([batcher.record(event(7002)).then(() => 'resolved', (error: unknown) => error)], 'no refusal');
+    } finally {
+      await lock.release();
+    }
+    expect(refused).toBeInstanceOf(InboxBusyError);
+    expect((await Promise.all(taken)).map(summary)).toEqual(['pending', 'pending', 'pending']);
+    const [row] = await db.sql<{ count: number }[]>`select count(*)::int as count from webhook_events`;
+    expect(row!.count).toBe(3);
+    // Room again once the queue drained.
+    expect(summary(await batcher.record(event(7002)))).toBe('pending');
   });
 });
 
@@ -187,6 +219,29 @@ describe('recordEvents', () => {
   });
 });
 
+/** The webhook receiver on its own port, with this test's pool. */
+async function startReceiver(forwarder: EventForwarder, options: Pick<Parameters<typeof createWebhookRouter>[0], 'groupCommit' | 'recordTimeoutMs'>) {
+  const app = express();
+  app.use(createWebhookRouter({
+    config: { STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify', STRAVA_WEBHOOK_PATH_TOKEN: undefined, TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7) },
+    sql,
+    forwarder,
+    ...options,
+  }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/strava`;
+  const post = (e: InboxEventInput) => fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      object_type: e.objectType, object_id: e.objectId, aspect_type: e.aspectType, owner_id: e.ownerId,
+      subscription_id: e.subscriptionId, event_time: e.eventTime, updates: e.updates,
+    }),
+  });
+  return { post, close: () => server.close() };
+}
+
 describe('the receiver with group commit', () => {
   it('answers no 200 for events whose batch lost its connection before commit', async () => {
     const forwarded: number[] = [];
@@ -198,26 +253,10 @@ describe('the receiver with group commit', () => {
         throw Object.assign(new Error('temporal down'), { code: 'UNAVAILABLE' });
       },
     };
-    const app = express();
-    app.use(createWebhookRouter({
-      config: { STRAVA_WEBHOOK_VERIFY_TOKEN: 'verify', STRAVA_WEBHOOK_PATH_TOKEN: undefined, TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7) },
-      sql,
-      forwarder,
-      groupCommit: { maxInFlight: 1 },
-    }));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/strava`;
-    // A first event succeeds: the receiver now knows the stored subscription and may try the direct signal.
-    const post = (e: InboxEventInput) => fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        object_type: e.objectType, object_id: e.objectId, aspect_type: e.aspectType, owner_id: e.ownerId,
-        subscription_id: e.subscriptionId, event_time: e.eventTime, updates: e.updates,
-      }),
-    });
+    const receiver = await startReceiver(forwarder, { groupCommit: { maxInFlight: 1 } });
+    const { post } = receiver;
     try {
+      // A first event succeeds: the receiver now knows the stored subscription and may try the direct signal.
       expect((await post(event(7001))).status).toBe(200);
       const lock = await blockInserts();
       let statuses: number[];
@@ -233,7 +272,43 @@ describe('the receiver with group commit', () => {
       const [row] = await db.sql<{ count: number }[]>`select count(*)::int as count from webhook_events`;
       expect(row!.count).toBe(1);
     } finally {
-      server.close();
+      receiver.close();
+    }
+  });
+
+  it('answers 503 busy with Retry-After beyond the waiting cap, forwards nothing for it, and 200 for the events it took', async () => {
+    const forwarded: number[] = [];
+    const forwarder: EventForwarder = {
+      deliver: async () => { throw new Error('unused'); },
+      deliverToRunning: async (signal) => { forwarded.push(signal.objectId); },
+    };
+    const receiver = await startReceiver(forwarder, { groupCommit: { maxInFlight: 1, maxWaiting: 1 }, recordTimeoutMs: 30_000 });
+    try {
+      const events = [event(7001), event(7002), event(7001)];
+      const lock = await blockInserts();
+      let sent: Promise<Response>[];
+      try {
+        sent = [receiver.post(events[0]!)];
+        await batchWaitingForLock();
+        // One batch in flight; of the next two, whichever arrives second finds the one waiting slot taken.
+        const next = [receiver.post(events[1]!), receiver.post(events[2]!)];
+        sent.push(...next);
+        await firstSettled(next, 'no answer while the batch held the lock');
+      } finally {
+        await lock.release();
+      }
+      const answers = await Promise.all(sent);
+      expect(answers.map((response) => response.status).sort()).toEqual([200, 200, 503]);
+      const busy = answers.find((response) => response.status === 503)!;
+      expect(busy.headers.get('retry-after')).toBe('60');
+      expect(await busy.json()).toMatchObject({ error: { code: 'busy' } });
+      expect(forwarded).toEqual([]);
+      // An earlier test's receiver may still be recording its own events: count this test's.
+      const ids = events.map((e) => e.objectId);
+      const [row] = await db.sql<{ count: number }[]>`select count(*)::int as count from webhook_events where object_id in ${db.sql(ids)}`;
+      expect(row!.count).toBe(2);
+    } finally {
+      receiver.close();
     }
   });
 });

@@ -12,10 +12,26 @@ export interface InboxBatcherOptions {
    * one: the busier the receiver, the larger the batches, and an idle receiver waits for nobody.
    */
   maxInFlight?: number;
+  /**
+   * Most events waiting for a transaction. Beyond it record() refuses at once (InboxBusyError): while PostgreSQL
+   * is slow, a flood of POSTs (webhooks are unsigned) would otherwise pile up in memory without bound.
+   */
+  maxWaiting?: number;
+}
+
+/** The inbox already holds maxWaiting events waiting for a transaction; the event was not recorded. */
+export class InboxBusyError extends Error {
+  constructor(readonly waiting: number) {
+    super(`${waiting} webhook events are already waiting to be recorded`);
+    this.name = 'InboxBusyError';
+  }
 }
 
 export interface InboxBatcher {
-  /** Resolves once the event's row is committed (or found a duplicate); rejects when its transaction failed. */
+  /**
+   * Resolves once the event's row is committed (or found a duplicate); rejects when its transaction failed, or at
+   * once with InboxBusyError when maxWaiting events are already waiting.
+   */
   record(event: InboxEventInput): Promise<RecordResult>;
 }
 
@@ -36,6 +52,7 @@ export function createInboxBatcher(options: InboxBatcherOptions): InboxBatcher {
   const recordOptions = options.record ?? {};
   const maxBatch = options.maxBatch ?? 64;
   const maxInFlight = options.maxInFlight ?? 2;
+  const maxWaiting = options.maxWaiting ?? 5_000;
   const queue: Waiting[] = [];
   let inFlight = 0;
   let scheduled = false;
@@ -73,6 +90,7 @@ export function createInboxBatcher(options: InboxBatcherOptions): InboxBatcher {
 
   return {
     record(event) {
+      if (queue.length >= maxWaiting) return Promise.reject(new InboxBusyError(queue.length));
       return new Promise<RecordResult>((resolve, reject) => {
         queue.push({ event, resolve, reject });
         schedule();

@@ -8,7 +8,7 @@ import { perScrape } from '../http/per-scrape.js';
 
 export const webhookEventsReceived = new Counter({
   name: 'strava_webhook_events_received_total',
-  help: 'Webhook POSTs by result: recorded (pending forward), duplicate, ignored, forwarded_without_inbox (database unreachable, signal accepted), rejected (400/413), failed (500: the insert failed for another reason; not forwarded), unavailable (503). Every 200 answers the same body',
+  help: 'Webhook POSTs by result: recorded (pending forward), duplicate, ignored, forwarded_without_inbox (database unreachable, signal accepted), rejected (400/413), failed (500: the insert failed for another reason; not forwarded), unavailable (503: neither PostgreSQL nor Temporal took it), busy (503: too many events waiting to be recorded). Every 200 answers the same body',
   labelNames: ['result'] as const,
   registers: [],
 });

@@ -8,7 +8,7 @@ import type { EventForwarder } from '../../temporal/athlete-gateway.js';
 import { describeIssues, errorBody } from '../http/errors.js';
 import { withTimeout } from '../http/timeout.js';
 import { classifyDatabaseError, errorCode } from './database-errors.js';
-import { createInboxBatcher, type InboxBatcherOptions } from './inbox-batcher.js';
+import { createInboxBatcher, InboxBusyError, type InboxBatcherOptions } from './inbox-batcher.js';
 import { handshakeQuerySchema, titleDigest, toInboxInput, WEBHOOK_ACK, webhookEventSchema, type WebhookAck } from './event-schema.js';
 import { toEventSignal } from './event-signal.js';
 import { webhookAckSeconds, webhookEventsIgnored, webhookEventsReceived } from './metrics.js';
@@ -39,7 +39,7 @@ export interface WebhookRouterDeps {
   /** The server clock that event times are clamped to. */
   now?: () => number;
   /** Group commit of inbox rows (inbox-batcher.ts); false records each event in its own statement. */
-  groupCommit?: Pick<InboxBatcherOptions, 'maxBatch' | 'maxInFlight'> | false;
+  groupCommit?: Pick<InboxBatcherOptions, 'maxBatch' | 'maxInFlight' | 'maxWaiting'> | false;
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -110,6 +110,13 @@ export function createWebhookRouter(deps: WebhookRouterDeps): Router {
     try {
       recorded = await withTimeout(record(inbox), recordTimeoutMs);
     } catch (dbError) {
+      if (dbError instanceof InboxBusyError) {
+        // Not PostgreSQL's failure but a backlog: the direct signal would only move the flood to Temporal.
+        logger?.warn({ waiting: dbError.waiting, ownerId: event.owner_id }, 'webhook: too many events waiting to be recorded; answering 503');
+        res.set('Retry-After', '60');
+        ack(503, errorBody('busy', 'too many webhook events are waiting to be recorded; retry later'), 'busy');
+        return;
+      }
       const failure = classifyDatabaseError(dbError);
       const code = errorCode(dbError) ?? (dbError instanceof Error ? dbError.name : 'unknown');
       if (failure === 'bad_input') {
