@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { FAILURE_TYPES, type NeedsReauthDetails } from '../domain/failure-types.js';
 import { NeedsReauthError, StravaError, type StravaErrorKind } from '../strava/errors.js';
 
@@ -37,7 +37,10 @@ export function toActivityFailure(error: unknown): unknown {
     // Not marked nonRetryable here: whether a rate limit is retried is the caller's retry policy to say (the athlete
     // workflow lists RateLimited as non-retryable and waits out the window itself, reading the wait from details).
     const retryAfterMs = Math.max(1_000, error.retryAfterMs ?? 60_000);
-    return ApplicationFailure.create({ type, message: error.message, details: [{ retryAfterMs }] });
+    // Our own governor saying "not yet" is the budget working, not a failure: BENIGN keeps the SDK from logging
+    // each refusal as a WARN (with a stack) and from counting it in the failure metrics. A 429 stays a warning.
+    const category = error.kind === 'rate_budget_exhausted' ? ApplicationFailureCategory.BENIGN : undefined;
+    return ApplicationFailure.create({ type, message: error.message, details: [{ retryAfterMs }], category });
   }
   if (type === FAILURE_TYPES.needsReauth) {
     // Strava refused the tokens themselves (not "no tokens stored"): the grant is gone, as after a revocation.

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { isStravaError, toActivityFailure } from '../../src/activities/failures.js';
 import { FAILURE_TYPES } from '../../src/domain/failure-types.js';
@@ -37,6 +37,13 @@ describe('toActivityFailure (Strava errors -> the failure types the workflow han
       type: FAILURE_TYPES.rateLimited,
       details: [{ retryAfterMs: 1_000 }],
     });
+  });
+
+  it("the governor's refusal is a benign failure (no WARN, no failure metric); Strava's own 429 is not", () => {
+    const refusal = toActivityFailure(new RateBudgetExhaustedError(10, 'background share spent')) as ApplicationFailure;
+    const rateLimited = toActivityFailure(new StravaRateLimitedError('429', { retryAfterMs: 90_000 })) as ApplicationFailure;
+    expect(refusal.category).toBe(ApplicationFailureCategory.BENIGN);
+    expect(rateLimited.category).toBeUndefined();
   });
 
   it('leaves Strava 5xx and foreign errors as they are, so Temporal retries them', () => {
