@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 
 const TICKS_PER_SECOND = 100; // USER_HZ is 100 on every Linux this runs on
 
-export type ProcessGroup = { pids: () => (number | undefined)[] } | { command: string };
+export type ProcessGroup = { pids: () => (number | undefined)[] | Promise<(number | undefined)[]> } | { command: string };
 
 async function cpuSecondsOf(pid: number): Promise<{ seconds: number; command: string } | undefined> {
   try {
@@ -31,7 +31,7 @@ export async function cpuSeconds(groups: Record<string, ProcessGroup>): Promise<
   for (const [name, group] of Object.entries(groups)) {
     let total = 0;
     if ('pids' in group) {
-      for (const pid of group.pids()) if (pid !== undefined) total += (await cpuSecondsOf(pid))?.seconds ?? 0;
+      for (const pid of await group.pids()) if (pid !== undefined) total += (await cpuSecondsOf(pid))?.seconds ?? 0;
     } else {
       for (const pid of everyPid) {
         const sample = await cpuSecondsOf(pid);

@@ -160,7 +160,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           api: { pids: () => [services.api?.child.pid] },
           worker: { pids: () => services.workers.map((w) => w.child.pid) },
           temporal: { pids: () => [services.temporal?.process.pid] },
-          postgres: { command: 'postgres' },
+          // The backends serving the scratch database (other databases on this server belong to other work).
+          postgres: { pids: async () => (await database.sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((row) => row.pid) },
           'bench (emulator, clients)': { pids: () => [process.pid] },
         };
       },
