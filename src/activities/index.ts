@@ -8,22 +8,19 @@ import {
   DETAIL_LEVEL,
   activityIdsStartedSince,
   countActivities,
-  activityRecencies,
   removeActivities,
   tombstoneOf,
   upsertActivities,
 } from '../db/repositories/activities.js';
 import { tokenRefreshCount } from '../db/repositories/tokens.js';
 import { clampEventTime } from '../domain/event-time.js';
-import { ACTIVITY_WINDOW_MS, WEBHOOK_EVIDENCE_WINDOW_MS, WEBHOOK_SILENCE_MS, activityClassOf, uploadedWithinWindow, type ActivityClass, type ActivityRecency, type FleetLoad, type WebhookEvidence } from '../domain/fleet-load.js';
-import { loadWebhookDelivery } from '../db/repositories/sync-health.js';
-import { lastGenuineWebhookAt, readSubscriptionCheck } from '../db/repositories/subscription-health.js';
-import { DEFAULT_DAILY_BACKGROUND_BUDGET } from '../domain/read-budget.js';
+import type { FleetLoad } from '../domain/fleet-load.js';
 import { recordBackfillPlan } from '../db/repositories/backfill-plans.js';
 import { epochSeconds, type AthleteStravaCalls } from './strava-calls.js';
 import { asActivity, isStravaError, toActivityFailure } from './failures.js';
 import { createResyncActivities } from './resync.js';
 import { createRunRecorder } from './run-recorder.js';
+import { createFleetSnapshot } from './fleet-snapshot.js';
 import type { AthleteActivities, FetchActivityResult } from '../domain/activity-contract.js';
 
 export type { AthleteActivities } from '../domain/activity-contract.js';
@@ -50,7 +47,6 @@ export interface ActivityDeps {
   dailyBackgroundBudget?: number | (() => Promise<number>);
 }
 
-const FLEET_CACHE_MS = 60_000;
 const MAX_PER_PAGE = 200;
 
 /** The activity's cancellation signal, so a cancelled activity aborts its HTTP call (none outside a worker). */
@@ -87,25 +83,13 @@ function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise
 }
 
 
-/**
- * The subscription may be gone: Strava's last answer listed none, or athletes uploaded within 14 days and no genuine webhook
- * arrived for WEBHOOK_SILENCE_MS. Adaptive backfill then tightens at once instead of waiting for repairs to show it.
- */
-async function subscriptionLooksSilent(sql: Sql, now: number, uploadingAthletes: number): Promise<boolean> {
-  const [check, lastWebhook] = await Promise.all([readSubscriptionCheck(sql), lastGenuineWebhookAt(sql)]);
-  if (check?.answeredAt && check.subscriptionId === null) return true;
-  return uploadingAthletes > 0 && lastWebhook !== null && now - lastWebhook.getTime() > WEBHOOK_SILENCE_MS;
-}
-
 /** Builds the athlete activities around injected dependencies (tests inject fakes with the same shape). */
 export function createActivities(deps: ActivityDeps): AthleteActivities {
   const { sql, strava } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log;
-  let fleetCache:
-    | { at: number; rows: ({ athleteId: number } & ActivityRecency)[]; evidence: WebhookEvidence; dailyBackgroundBudget: number }
-    | undefined;
   const wallClock = deps.wallClock ?? Date.now;
+  const fleetLoad = createFleetSnapshot({ sql, now, wallClock, ...(deps.dailyBackgroundBudget !== undefined ? { dailyBackgroundBudget: deps.dailyBackgroundBudget } : {}) });
   const recordRun = createRunRecorder({ sql, wallClock, ...(log ? { log } : {}) });
 
   /**
@@ -256,32 +240,7 @@ export function createActivities(deps: ActivityDeps): AthleteActivities {
     },
 
     async fleetLoad({ athleteId }): Promise<FleetLoad> {
-      const t = now();
-      // An athlete missing from the snapshot connected after it was taken: while a fleet grows, a snapshot up to a
-      // minute old undercounts it and would class the athlete as dormant, so it is taken again.
-      const stale = !fleetCache || t - fleetCache.at > FLEET_CACHE_MS || !fleetCache.rows.some((row) => row.athleteId === athleteId);
-      if (stale) {
-        const [rows, delivery] = await Promise.all([
-          activityRecencies(sql, new Date(t - ACTIVITY_WINDOW_MS)),
-          loadWebhookDelivery(sql, WEBHOOK_EVIDENCE_WINDOW_MS),
-        ]);
-        // Silence is judged on the wall clock, like the webhooks' receipt times (activities may run on Strava's clock).
-        const wallNow = wallClock();
-        const uploading = rows.filter((row) => uploadedWithinWindow(row.latestStart, wallNow)).length;
-        const silent = await subscriptionLooksSilent(sql, wallNow, uploading);
-        // The learned daily limit changes only when Strava reports another one: read with the snapshot.
-        const budget = deps.dailyBackgroundBudget ?? DEFAULT_DAILY_BACKGROUND_BUDGET;
-        const dailyBackgroundBudget = typeof budget === 'number' ? budget : await budget();
-        fleetCache = { at: t, rows, evidence: { ...delivery, subscriptionSilent: silent }, dailyBackgroundBudget };
-      }
-      const athletes: Record<ActivityClass, number> = { active: 0, recent: 0, dormant: 0 };
-      let athleteClass: ActivityClass = 'dormant';
-      for (const row of fleetCache!.rows) {
-        const c = activityClassOf(row, t);
-        athletes[c] += 1;
-        if (row.athleteId === athleteId) athleteClass = c;
-      }
-      return { athletes, athleteClass, dailyBackgroundBudget: fleetCache!.dailyBackgroundBudget, evidence: fleetCache!.evidence };
+      return fleetLoad(athleteId);
     },
 
     async verifyAuthorization({ athleteId }) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import type { AthleteStravaCalls } from '../../src/activities/index.js';
 import { upsertActivities, DETAIL_LEVEL } from '../../src/db/repositories/activities.js';
-import { upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
+import { setAthleteState, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
 import { recordSyncRun } from '../../src/db/repositories/sync-runs.js';
 import { recordSubscriptionAnswer } from '../../src/db/repositories/subscription-health.js';
 import { webhookReliability } from '../../src/workflows/backfill-plan.js';
@@ -60,6 +60,30 @@ describe('fleetLoad while the fleet grows', () => {
     const late = await activities.fleetLoad({ athleteId: 9104 });
     expect(late.athleteClass).toBe('active');
     expect(late.athletes.active).toBe(4);
+  });
+
+  it('follows membership exactly within the minute: departures drop out, newcomers are read alone', async () => {
+    await db.sql`truncate athletes cascade`;
+    const clock = { now: NOW };
+    const activities = createActivities({ sql: db.sql, strava: noStrava, now: () => clock.now, dailyBackgroundBudget: 600 });
+    for (const id of [9111, 9112, 9113]) await connectWithActivity(id, NOW - DAY, 1);
+    expect((await activities.fleetLoad({ athleteId: 9111 })).athletes).toEqual({ active: 0, recent: 3, dormant: 0 });
+
+    clock.now = NOW + 20_000;
+    await setAthleteState(db.sql, 9112, 'revoked');
+    await connectWithActivity(9114, NOW - DAY);
+    // 9111 uploads twice more: active now, but its recency is the full read's, which serves the minute.
+    await upsertActivities(db.sql, 9111, [summary(9111, 91119, NOW - 2 * DAY), summary(9111, 91118, NOW - 3 * DAY)], {
+      detailLevel: DETAIL_LEVEL.summary,
+      observedAt: new Date(NOW),
+    });
+    const within = await activities.fleetLoad({ athleteId: 9114 });
+    expect(within.athleteClass).toBe('active');
+    expect(within.athletes).toEqual({ active: 1, recent: 2, dormant: 0 });
+
+    // After the minute the full read sees 9111's uploads too.
+    clock.now = NOW + 61_000;
+    expect((await activities.fleetLoad({ athleteId: 9111 })).athletes).toEqual({ active: 2, recent: 1, dormant: 0 });
   });
 });
 
