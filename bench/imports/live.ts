@@ -12,7 +12,7 @@
  * on Temporal timers, and finish in window 1. The day limit is 96 windows, so the daily pace never binds first.
  */
 import { ChangeWatcher, runStep, type StepResult } from '../freshness/measure.js';
-import { startStack, waitUntil, waitForImports } from '../lib/service-stack.js';
+import { startStack, waitUntil, waitForImports, type Stack } from '../lib/service-stack.js';
 import {
   WINDOW_MS,
   budgetBoundMs,
@@ -38,14 +38,14 @@ export interface LiveOptions {
   /** Athletes imported before the run (2 activities each): the unloaded baseline's, then webhooks during the imports. */
   watchers: number;
   limits: { fifteenMinute: number; daily: number };
-  /** Webhook-driven creations per second, on the watchers (and as many again on the importers once they list). */
+  /** Webhook-driven creations per second on the watchers, and as many on the importers once they list (the unloaded baseline: twice this on the watchers). */
   eventRate: number;
   baselineSeconds: number;
   /** How long the webhooks keep arriving after the athletes start connecting. */
   loadedSeconds: number;
   /** From the start of the connects to the window boundary (real ms); null: no clock shift (the window is wherever real time is). */
   leadMs: number | null;
-  /** Time allowed for the restart with shifted clocks before the connects start (default 20 s). */
+  /** Time allowed for the restart with shifted clocks and a warm-up before the connects start (default 45 s). */
   restartAllowanceMs?: number;
   /** Give up waiting for the imports after this long. */
   importTimeoutMs: number;
@@ -62,6 +62,59 @@ export interface LiveReport extends ImportCaseReport {
   /** Import pages per second before window 0's share ran out (the stack's throughput, budget aside). */
   pagesPerSecondUnbounded: number | null;
   clockShiftMs: number;
+  timeline: TimelineRow[];
+}
+
+/** Where the realtime tail sits: per bucket after the connects began, webhooks and import pages side by side. */
+export interface TimelineRow {
+  fromS: number;
+  events: number;
+  /** Webhook receipt -> activity row written (PostgreSQL now() of both), p99 and max ms. */
+  receiptToRowP99: number | null;
+  receiptToRowMax: number | null;
+  /** Receipt -> claimed by the relay (signalWithStart), p99 ms. */
+  inboxToClaimP99: number | null;
+  /** The fetch activities started in the bucket: p99 of their run time (governor, Strava call, upsert). */
+  fetchRunP99: number | null;
+  importPages: number;
+  importRefusals: number;
+  /** Import page activities started in the bucket: p99 run time. */
+  importRunP99: number | null;
+}
+
+async function timelineOf(sql: Stack['sql'], connectAt: number, clockShiftMs: number, bucketMs: number): Promise<TimelineRow[]> {
+  const from = new Date(connectAt);
+  const events = await sql<{ b: number; n: number; p99: number | null; max: number | null; claim: number | null }[]>`
+    select floor(extract(epoch from (w.received_at - ${from}::timestamptz)) * 1000 / ${bucketMs})::int as b, count(*)::int as n,
+           percentile_disc(0.99) within group (order by extract(epoch from (a.synced_at - w.received_at)) * 1000)::float8 as p99,
+           max(extract(epoch from (a.synced_at - w.received_at)) * 1000)::float8 as max,
+           percentile_disc(0.99) within group (order by extract(epoch from (w.forwarded_at - w.received_at)) * 1000)::float8 as claim
+    from webhook_events w join activities a on a.id = w.object_id
+    where w.aspect_type = 'create' and w.received_at >= ${from} group by 1 order by 1`;
+  // The sync history's times are on the worker's (shifted) clock.
+  const shiftedFrom = new Date(connectAt + clockShiftMs);
+  const runs = await sql<{ b: number; activity: string; ok: number; refused: number; p99: number | null }[]>`
+    select floor(extract(epoch from (started_at - ${shiftedFrom}::timestamptz)) * 1000 / ${bucketMs})::int as b, activity,
+           count(*) filter (where outcome = 'ok')::int as ok, count(*) filter (where outcome = 'rate_limited')::int as refused,
+           (percentile_disc(0.99) within group (order by duration_ms) filter (where outcome = 'ok'))::float8 as p99
+    from sync_runs where started_at >= ${shiftedFrom} and activity in ('import_page', 'fetch_activity') group by 1, 2`;
+  const buckets = new Set([...events.map((e) => e.b), ...runs.map((r) => r.b)]);
+  return [...buckets].sort((a, b) => a - b).map((b) => {
+    const e = events.find((x) => x.b === b);
+    const imp = runs.find((x) => x.b === b && x.activity === 'import_page');
+    const fetch = runs.find((x) => x.b === b && x.activity === 'fetch_activity');
+    return {
+      fromS: (b * bucketMs) / 1000,
+      events: e?.n ?? 0,
+      receiptToRowP99: e?.p99 ?? null,
+      receiptToRowMax: e?.max ?? null,
+      inboxToClaimP99: e?.claim ?? null,
+      fetchRunP99: fetch?.p99 ?? null,
+      importPages: imp?.ok ?? 0,
+      importRefusals: imp?.refused ?? 0,
+      importRunP99: imp?.p99 ?? null,
+    };
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -94,7 +147,8 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
     log(`stack up: ${watchers.length} watchers imported; ${importers.length} importers generated (${sizes.reduce((a, b) => a + b, 0)} activities)`);
 
     await runStep(stack, watcher, { label: 'warm-up', athleteIds: watchers, rate: o.eventRate, seconds: 5 }, log);
-    const baseline = await runStep(stack, watcher, { label: 'unloaded', athleteIds: watchers, rate: o.eventRate, seconds: o.baselineSeconds }, log);
+    // The same webhook rate as during the imports (eventRate on the watchers + eventRate on the importers), all on the watchers.
+    const baseline = await runStep(stack, watcher, { label: 'unloaded', athleteIds: watchers, rate: 2 * o.eventRate, seconds: o.baselineSeconds }, log);
     log(`unloaded: p50 ${baseline.latency?.p50} ms, p99 ${baseline.latency?.p99} ms, missing ${baseline.missing}`);
     watcher.close();
 
@@ -102,7 +156,7 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
     let clockShiftMs = 0;
     let plannedBoundary: number | null = null;
     if (o.leadMs !== null) {
-      plannedBoundary = Date.now() + (o.restartAllowanceMs ?? 20_000) + o.leadMs;
+      plannedBoundary = Date.now() + (o.restartAllowanceMs ?? 45_000) + o.leadMs;
       clockShiftMs = (WINDOW_MS - (plannedBoundary % WINDOW_MS)) % WINDOW_MS;
       stack.env.CHAOS_CLOCK_OFFSET_MS = String(clockShiftMs);
       await control.setClock(Date.now() + clockShiftMs);
@@ -112,6 +166,11 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
     // The importers' streams open once they are connected (runStep opens them); the API has no stream before.
     watcher = new ChangeWatcher(stack.apiUrl);
     await watcher.open(watchers);
+    if (o.leadMs !== null) {
+      // Not measured: the watchers' workflows were cached by the worker that stopped, and the server hands each
+      // one's next task to that worker's sticky queue until it times out (10 s). One event each moves them over.
+      await runStep(stack, watcher, { label: 'warm-up after the restart', athleteIds: watchers, rate: 5, seconds: Math.ceil(watchers.length / 5) + 1, graceMs: 30_000 }, log);
+    }
     const connectAt = plannedBoundary === null ? Date.now() : Math.max(Date.now(), plannedBoundary - o.leadMs!);
     await sleep(connectAt - Date.now());
     log(`${o.leadMs === null ? 'no clock shift' : `api and worker restarted with clocks ${Math.round(clockShiftMs / 1000)} s ahead`}; connecting ${importers.length} athletes` +
@@ -151,6 +210,7 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
     const [stepWatchers, stepImporters] = await Promise.all([loadedWatchers, loadedImporters]);
     const counters1 = await control.counters();
 
+    const timeline = await timelineOf(stack.sql, connectAt, clockShiftMs, 10_000);
     const budget: BudgetShape = { windowLimit: o.limits.fifteenMinute, dayLimit: o.limits.daily, backgroundShare: DEFAULT_BACKGROUND_SHARE, interactiveShare: 0.85 };
     const byAthlete = await importRequestsByAthlete(stack.sql);
     const doneRows = await stack.sql<{ id: string }[]>`select id::text from athletes where id = any(${importerIds}::bigint[]) and last_backfill_at is not null`;
@@ -181,6 +241,7 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
     const realtimeRuns = await stack.sql<{ requests: number; refused: number }[]>`
       select coalesce(sum(requests), 0)::int as requests, count(*) filter (where outcome = 'rate_limited')::int as refused
       from sync_runs where trigger = 'webhook' and started_at >= ${new Date(shiftedStart)}`;
+    const windows = await windowsFromHistory(stack.sql, budget, shiftedStart, lastDone, lastImportMs === null ? null : lastDone);
     const latencies = [stepWatchers.latency, stepImporters?.latency].filter((l) => l != null);
     return {
       budget,
@@ -191,9 +252,10 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
       listRequestsServed: listServed(counters1) - listServed(counters0),
       rateLimited429: counters1.rateLimited - counters0.rateLimited,
       lastImportMs,
-      boundMs: budgetBoundMs(budget, totalPages, shiftedStart),
+      boundMs: budgetBoundMs(budget, totalPages, shiftedStart, new Map(windows.map((w) => [w.windowStart, w.other]))),
+      boundWithoutRealtimeMs: budgetBoundMs(budget, totalPages, shiftedStart),
       simpleIdealMs: simpleIdealMs(budget, totalPages),
-      windows: await windowsFromHistory(stack.sql, budget, shiftedStart, lastDone, lastImportMs === null ? null : lastDone),
+      windows,
       realtime: {
         events: stepWatchers.created + (stepImporters?.created ?? 0),
         requests: realtimeRuns[0]!.requests,
@@ -209,6 +271,7 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
       connectMs,
       pagesPerSecondUnbounded,
       clockShiftMs,
+      timeline,
     };
   } finally {
     watcher.close();

@@ -56,13 +56,16 @@ export interface WindowUse {
   /** Realtime and interactive requests in the window (they count against background's caps too). */
   other: number;
   /**
-   * What background could have had in this window given what the others used: the least of its window share and
-   * its day allowance (pace + head start) less everything the day used before, each less the others' requests.
+   * What background may bring the window's total (every priority) to: the least of its window share and what its
+   * day allowance (pace + head start) leaves after the day's earlier windows. 0: the day's background share is spent.
    */
-  allowance: number;
+  cap: number;
   /** Imports were still unfinished when the window ended (or the run ended in it with imports waiting). */
   backlog: boolean;
 }
+
+/** How much of background's cap the window's total reached (1 when it got there; a window with cap 0 counts as 1). */
+export const capReached = (w: WindowUse): number => (w.cap === 0 ? 1 : Math.min(1, (w.background + w.other) / w.cap));
 
 /**
  * Requests per window from the sync history (sync_runs: requests per attempt, started_at on the governor's clock),
@@ -84,33 +87,34 @@ export async function windowsFromHistory(sql: Sql, budget: BudgetShape, from: nu
     const other = row?.other ?? 0;
     const ds = dayStart(w);
     const dayBefore = usedBeforeDay.get(ds) ?? 0;
-    const index = (w - ds) / WINDOW_MS;
-    const allowance = Math.max(0, Math.min(backgroundWindowCap(budget) - other, backgroundDayCap(budget, index) - dayBefore - other));
-    windows.push({ windowStart: w, background, other, allowance, backlog: importDoneAt === null || importDoneAt >= w + WINDOW_MS });
+    const cap = Math.max(0, Math.min(backgroundWindowCap(budget), backgroundDayCap(budget, (w - ds) / WINDOW_MS) - dayBefore));
+    windows.push({ windowStart: w, background, other, cap, backlog: importDoneAt === null || importDoneAt >= w + WINDOW_MS });
     usedBeforeDay.set(ds, dayBefore + background + other);
   }
   return windows;
 }
 
 /**
- * The earliest moment the budget lets the last of `pages` background requests go, starting at `from` with the day
- * already used `usedBefore`, if nothing else used the budget and requests took no time: window by window, background
- * takes the least of its window share and its day allowance. The issue's "total pages / allowed rate" is
- * `simpleIdealMs`; this bound is what the window granularity and the head start make of it.
+ * The earliest moment the budget lets the last of `pages` background requests go, starting at `from`, if requests
+ * took no time: window by window, background takes the least of its window share and its day allowance, both
+ * counting what the other priorities used in that window (`others`: window start -> requests; the realtime the run
+ * actually had, or none). The issue's "total pages / allowed rate" is `simpleIdealMs`; this bound is what the
+ * window granularity, the head start and realtime's use of the same caps make of it.
  */
-export function budgetBoundMs(budget: BudgetShape, pages: number, from: number, usedBefore = 0): number {
+export function budgetBoundMs(budget: BudgetShape, pages: number, from: number, others: ReadonlyMap<number, number> = new Map()): number {
   let left = pages;
-  let dayUsed = usedBefore;
+  let dayUsed = 0;
   let day = dayStart(from);
   for (let w = windowStart(from); ; w += WINDOW_MS) {
     if (dayStart(w) !== day) {
       day = dayStart(w);
       dayUsed = 0;
     }
+    const other = others.get(w) ?? 0;
     const index = (w - day) / WINDOW_MS;
-    const take = Math.max(0, Math.min(backgroundWindowCap(budget), backgroundDayCap(budget, index) - dayUsed, left));
+    const take = Math.max(0, Math.min(backgroundWindowCap(budget) - other, backgroundDayCap(budget, index) - dayUsed - other, left));
     left -= take;
-    dayUsed += take;
+    dayUsed += take + other;
     if (left <= 0) return Math.max(from, w) - from;
     if (w - from > 60 * DAY_MS) throw new Error('budget bound: more than 60 days');
   }

@@ -11,7 +11,7 @@
  *   the real governor, Strava client and import code against the emulator on a simulated clock (Temporal simulated).
  *
  *   npx tsx bench/imports/run.ts [--importers 50] [--min 1000] [--max 5000] [--watchers 10]
- *     [--live-limit 1000] [--event-rate 1] [--baseline-seconds 30] [--lead-seconds 90] [--loaded-seconds 150]
+ *     [--live-limit 1200] [--event-rate 1] [--baseline-seconds 60] [--lead-seconds 90] [--loaded-seconds 150]
  *     [--sim-events-per-day 200] [--sim-start 2026-01-05T00:00:00Z] [--only live|default] [--write]
  *
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the PostgreSQL server; scratch databases
@@ -34,9 +34,9 @@ const { values } = parseArgs({
     min: { type: 'string', default: '1000' },
     max: { type: 'string', default: '5000' },
     watchers: { type: 'string', default: '10' },
-    'live-limit': { type: 'string', default: '1000' },
+    'live-limit': { type: 'string', default: '1200' },
     'event-rate': { type: 'string', default: '1' },
-    'baseline-seconds': { type: 'string', default: '30' },
+    'baseline-seconds': { type: 'string', default: '60' },
     'lead-seconds': { type: 'string', default: '90' },
     'loaded-seconds': { type: 'string', default: '150' },
     'sim-events-per-day': { type: 'string', default: '200' },

@@ -70,8 +70,9 @@ export interface ImportCaseReport {
   listRequestsServed: number;
   rateLimited429: number;
   lastImportMs: number | null;
-  /** The window-exact bound (budgetBoundMs) and the total pages / allowed rate. */
+  /** The window-exact bound (budgetBoundMs) with the realtime the run had, without any, and the total pages / allowed rate. */
   boundMs: number;
+  boundWithoutRealtimeMs: number;
   simpleIdealMs: number;
   windows: WindowUse[];
   realtime: { events: number; requests: number; refused: number; maxDelayMs: number; p99DelayMs: number };
@@ -219,6 +220,7 @@ export async function simulateImports(o: SimulationOptions): Promise<ImportCaseR
     });
     const totalPages = imports.reduce((n, i) => n + i.requests, 0);
     const lastImportMs = imports.every((i) => i.doneAfterMs !== null) ? Math.max(...imports.map((i) => i.doneAfterMs!)) : null;
+    const windows = await windowsFromHistory(db.sql, budget, o.startAt, lastDone, lastDone);
     return {
       budget,
       startAt: o.startAt,
@@ -228,9 +230,10 @@ export async function simulateImports(o: SimulationOptions): Promise<ImportCaseR
       listRequestsServed: listServed(after) - listServed(before),
       rateLimited429: after.rateLimited - before.rateLimited,
       lastImportMs,
-      boundMs: budgetBoundMs(budget, totalPages, o.startAt),
+      boundMs: budgetBoundMs(budget, totalPages, o.startAt, new Map(windows.map((w) => [w.windowStart, w.other]))),
+      boundWithoutRealtimeMs: budgetBoundMs(budget, totalPages, o.startAt),
       simpleIdealMs: simpleIdealMs(budget, totalPages),
-      windows: await windowsFromHistory(db.sql, budget, o.startAt, lastDone, lastDone),
+      windows,
       realtime: { events: realtime.events, requests: realtime.requests, refused: realtime.refused, maxDelayMs: Math.max(0, ...realtime.delays), p99DelayMs: realtimeP99(realtime.delays) },
       wallMs: performance.now() - wallStart,
     };
