@@ -73,6 +73,8 @@ function heartbeating<I, R>(fn: (input: I) => Promise<R>): (input: I) => Promise
     } catch {
       return fn(input);
     }
+    // A local activity has no heartbeat: its workflow task is what the server watches.
+    if (context.info.isLocal) return fn(input);
     const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       return await fn(input);

@@ -1,7 +1,7 @@
 import { log, patched } from '@temporalio/workflow';
 import { clampEventTime } from '../domain/event-time.js';
 import { newestReceipt } from '../domain/sync-history.js';
-import { db, strava } from './strava-and-db-activities.js';
+import { db, strava, stravaLocal } from './strava-and-db-activities.js';
 import type { AthleteSyncRun } from './athlete-sync-run.js';
 import { PATCHES } from './patches.js';
 import { planActivityEvents, recordTombstone, type ActivityAction } from './event-plan.js';
@@ -60,9 +60,10 @@ async function fetchForEvent(run: AthleteSyncRun, activityId: number, eventTime:
   const { state, athleteId } = run;
   const key = String(activityId);
   delete state.deferred[key]; // this fetch answers whatever a deferred event asked about the activity
+  const fetchActivity = patched(PATCHES.localEventFetch) ? stravaLocal.fetchActivity : strava.fetchActivity;
   const outcome = await run.callStrava(
     'realtime',
-    () => strava.fetchActivity.executeWithOptions({ summary: `fetch activity ${activityId} (${label} ${eventTime})` }, [{ athleteId, activityId, priority: 'realtime', eventTime, trigger: 'webhook', receivedAt }]),
+    () => fetchActivity.executeWithOptions({ summary: `fetch activity ${activityId} (${label} ${eventTime})` }, [{ athleteId, activityId, priority: 'realtime', eventTime, trigger: 'webhook', receivedAt }]),
     { refundsToken: true },
   );
   // A failure retries could not fix loses this event; the next backfill repairs the activity.

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporalio/workflow';
 import { FAILURE_TYPES, type NeedsReauthDetails } from '../domain/failure-types.js';
 
 /**
@@ -21,10 +21,14 @@ export type StravaOutcome<T> = { ok: true; value: T } | ({ ok: false } & StravaF
 const MIN_RATE_LIMIT_WAIT_MS = 1_000;
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
-/** Classifies an activity failure (no side effects). Anything that is not an activity failure is rethrown. */
+/**
+ * Classifies an activity failure (no side effects). A local activity's failure can arrive unwrapped (the
+ * ApplicationFailure itself, or a timeout), so any Temporal failure but a cancellation counts; anything else
+ * (a bug in workflow code, the workflow being cancelled) is rethrown.
+ */
 export function failureOutcome(error: unknown): StravaFailure {
-  if (!(error instanceof ActivityFailure)) throw error;
-  const cause = error.cause;
+  if (!(error instanceof TemporalFailure) || error instanceof CancelledFailure) throw error;
+  const cause = error instanceof ActivityFailure ? error.cause : error;
   const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : (cause?.name ?? 'Error');
   const message = cause?.message ?? error.message;
   if (type === FAILURE_TYPES.rateLimited) {

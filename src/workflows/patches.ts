@@ -20,4 +20,9 @@ export const PATCHES = {
   reconnectCancelsDisconnect: 'reconnect-cancels-disconnect',
   /** A `reconnected` signal that reaches a run while it purges makes it continue as new, afresh, instead of ending. */
   reconnectRestartsAfterPurge: 'reconnect-restarts-after-purge',
+  /**
+   * The fetch an event triggers runs as a local activity: one workflow task per event instead of two plus an
+   * activity task (bench/freshness: the Temporal round trips were where event-to-visible time went under load).
+   */
+  localEventFetch: 'event-fetch-as-local-activity',
 } as const;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { failureOutcome } from '../../src/workflows/failure-outcome.js';
 import { FAILURE_TYPES } from '../../src/domain/failure-types.js';
 
@@ -27,8 +27,17 @@ describe('failureOutcome', () => {
     expect(failureOutcome(failed(FAILURE_TYPES.rateLimited))).toMatchObject({ retryAfterMs: 60_000 });
   });
 
-  it('rethrows anything that is not an activity failure (a workflow bug must fail the task, not be swallowed)', () => {
+  it("reads a local activity's unwrapped failure the same way: the ApplicationFailure itself, or a timeout", () => {
+    const unwrapped = ApplicationFailure.create({ type: FAILURE_TYPES.needsReauth, message: 'token refused', details: [{ grantRevoked: true }] });
+    expect(failureOutcome(unwrapped)).toEqual({ kind: 'needs_reauth', type: 'NeedsReauth', message: 'token refused', grantRevoked: true });
+    const timeout = new TimeoutFailure('local activity timed out', undefined, TimeoutType.START_TO_CLOSE);
+    expect(failureOutcome(timeout)).toMatchObject({ kind: 'failed', type: 'TimeoutFailure' });
+  });
+
+  it('rethrows anything that is not an activity failure (a workflow bug must fail the task, not be swallowed), and a cancellation', () => {
     const bug = new TypeError('not an activity failure');
     expect(() => failureOutcome(bug)).toThrow(bug);
+    const cancelled = new CancelledFailure('workflow cancelled');
+    expect(() => failureOutcome(cancelled)).toThrow(cancelled);
   });
 });

@@ -202,6 +202,22 @@ describe('athleteSync (time-skipping, fake activities)', () => {
     );
   });
 
+  it("runs an event's fetch as a local activity: a marker in the history, no activity task", async () => {
+    const fake = new FakeActivities();
+    fake.truth.set(20, 1);
+    await scenario(fake, {}, async (handle, athleteId) => {
+      await waitFor(handle, importDone);
+      await handle.signal(stravaEventSignal, activityEvent(athleteId, 20, 'create', 1));
+      await waitFor(handle, (s) => s.counters.eventsHandled === 1 && s.state === 'idle');
+      expect(fake.callsOf('fetchActivity').map((c) => c.input.activityId)).toEqual([20]);
+      const { events } = await handle.fetchHistory();
+      const scheduled = (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      expect(scheduled).not.toContain('fetchActivity');
+      expect(scheduled).toContain('importPage');
+      expect((events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
+    });
+  });
+
   it('retries a 404 after create with growing delays, then gives up; a late success stops the retries', async () => {
     const fake = new FakeActivities();
     await scenario(fake, { notFoundRetryDelaysMs: [10_000, 60_000] }, async (handle, athleteId) => {
