@@ -80,6 +80,23 @@ export async function runningWorkflows(client: Client): Promise<number> {
   return count;
 }
 
+/**
+ * Waits until `connected` athletes rest in `idle` (their import listed and their first backfill planned), at most
+ * `seconds`; returns how long it took and how many were idle then. Right after a mass connect the dev server is
+ * still working through every new workflow's first steps: "at rest" is only measured after this.
+ */
+export async function settle(stack: Stack, connected: number, seconds: number): Promise<{ ms: number; idle: number }> {
+  const started = performance.now();
+  const deadline = Date.now() + seconds * 1000;
+  let idle = 0;
+  do {
+    idle = (await stack.sql<{ n: number }[]>`select count(*)::int as n from athletes where state = 'idle'`)[0]!.n;
+    if (idle >= connected) break;
+    await sleep(1_000);
+  } while (Date.now() < deadline);
+  return { ms: performance.now() - started, idle };
+}
+
 /** CPU (% of one core) per process over `seconds` with nothing sent. */
 export async function atRest(stack: Stack, seconds: number): Promise<Record<string, number>> {
   const groups = stack.cpuGroups();

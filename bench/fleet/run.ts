@@ -21,7 +21,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../src/worker/workflows-path.js';
 import { ChangeWatcher, runStep, type StepResult } from '../freshness/measure.js';
 import { startStack } from '../lib/service-stack.js';
-import { atRest, connectBounded, fmtRecord, runningWorkflows } from './measure.js';
+import { atRest, connectBounded, fmtRecord, runningWorkflows, settle } from './measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '50' },
     'event-seconds': { type: 'string', default: '30' },
     'rest-seconds': { type: 'string', default: '20' },
+    'settle-seconds': { type: 'string', default: '300' },
     concurrency: { type: 'string', default: '16' },
     'temporal-store': { type: 'string', default: 'memory' },
     write: { type: 'boolean', default: false },
@@ -44,6 +45,7 @@ const connectSeconds = Number(values['connect-seconds']);
 const eventRate = Number(values.rate);
 const eventSeconds = Number(values['event-seconds']);
 const restSeconds = Number(values['rest-seconds']);
+const settleSeconds = Number(values['settle-seconds']);
 const concurrency = Number(values.concurrency);
 const temporalStore = values['temporal-store'] === 'sqlite' ? 'sqlite' : 'memory';
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -85,6 +87,7 @@ const result: {
   empty?: Record<string, number>;
   onboard?: Awaited<ReturnType<typeof connectBounded>>;
   started?: number;
+  settled?: { ms: number; idle: number };
   restRss?: Record<string, number>;
   restCpu?: Record<string, number>;
   events?: StepResult;
@@ -108,6 +111,8 @@ try {
     await sleep(1_000);
   } while (Date.now() < deadline);
   log(`running workflows: ${result.started}`);
+  result.settled = await settle(stack, result.onboard.connected, settleSeconds);
+  log(`settled: ${result.settled.idle} idle ${(result.settled.ms / 1000).toFixed(1)} s after the last connect`);
   result.restCpu = await atRest(stack, restSeconds);
   result.restRss = await stack.rss();
   log(`at rest: CPU ${fmtRecord(result.restCpu)} %, RSS ${fmtRecord(result.restRss)} MiB`);
@@ -144,10 +149,10 @@ const allSamples = [...(onboard?.samples ?? []), ...(result.push?.samples ?? [])
 const lines = [
   `## Fleet on one box, Temporal dev server on its ${temporalStore === 'sqlite' ? 'SQLite file' : 'in-memory store'}`,
   '',
-  `Command: \`flock /work/bench.lock npx tsx bench/fleet/run.ts --athletes ${target} --push-to ${pushTo} --push-seconds ${pushSeconds} --connect-seconds ${connectSeconds} --rate ${eventRate} --event-seconds ${eventSeconds} --rest-seconds ${restSeconds} --concurrency ${concurrency} --temporal-store ${temporalStore}${values.write ? ' --write' : ''}\``,
+  `Command: \`flock /tmp/bench.lock npx tsx bench/fleet/run.ts --athletes ${target} --push-to ${pushTo} --push-seconds ${pushSeconds} --connect-seconds ${connectSeconds} --rate ${eventRate} --event-seconds ${eventSeconds} --rest-seconds ${restSeconds} --settle-seconds ${settleSeconds} --concurrency ${concurrency} --temporal-store ${temporalStore}${values.write ? ' --write' : ''}\``,
   '',
   `Date: ${new Date().toISOString()}. Machine: ${machine()}; PostgreSQL on 127.0.0.1; load average at start ${load}. A shared machine: other`,
-  'helpers\' compiles and tests may have run at the same time (the measurement held /work/bench.lock).',
+  'helpers\' compiles and tests may have run at the same time (the measurement held /tmp/bench.lock).',
   '',
   `Setup: as bench/freshness (API and one worker as processes, the dev server, PostgreSQL, the emulator over HTTP). ${pushTo.toLocaleString('en')} athletes created in the emulator at start-up ` +
     '(its bulk creation, empty histories); each connects through the API\'s OAuth flow (its browser named by X-Forwarded-For), which starts its workflow; ' +
@@ -157,6 +162,7 @@ const lines = [
   '|---|---|',
   `| athletes connected / workflows running | ${onboard?.connected ?? 0} of ${target} / ${result.started ?? '—'} |`,
   `| time to connect and start them (baseline: nothing) | ${onboard ? `${s(onboard.ms)} (${(onboard.connected / (onboard.ms / 1000)).toFixed(1)} athletes/s)` : '—'}${onboard?.failures.length ? `; ${onboard.failures.length} failures: ${onboard.failures.slice(0, 3).join('; ')}` : ''} |`,
+  `| every connected athlete idle (import listed, first backfill planned) after the last connect | ${result.settled ? `${s(result.settled.ms)}${result.settled.idle < (onboard?.connected ?? 0) ? ` (bound reached: ${result.settled.idle} idle)` : ''}` : '—'} |`,
   `| RSS, worker / API / dev server: empty (baseline) | ${mib(result.empty, 'worker')} / ${mib(result.empty, 'api')} / ${mib(result.empty, 'temporal')} |`,
   `| RSS at rest with the fleet | ${mib(result.restRss, 'worker')} / ${mib(result.restRss, 'api')} / ${mib(result.restRss, 'temporal')} |`,
   `| per connected athlete: worker / dev server | ${perWorkflowKib?.toFixed(0) ?? '—'} KiB / ${temporalPerWorkflowKib?.toFixed(0) ?? '—'} KiB |`,
