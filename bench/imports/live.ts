@@ -157,7 +157,9 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
     let plannedBoundary: number | null = null;
     if (o.leadMs !== null) {
       plannedBoundary = Date.now() + (o.restartAllowanceMs ?? 45_000) + o.leadMs;
-      clockShiftMs = (WINDOW_MS - (plannedBoundary % WINDOW_MS)) % WINDOW_MS;
+      // One window more than needed: the shifted window 0 then lies after every real-time window the run used so
+      // far, so the baseline's realtime requests (on the unshifted clock) are not counted in it.
+      clockShiftMs = ((WINDOW_MS - (plannedBoundary % WINDOW_MS)) % WINDOW_MS) + WINDOW_MS;
       stack.env.CHAOS_CLOCK_OFFSET_MS = String(clockShiftMs);
       await control.setClock(Date.now() + clockShiftMs);
       const services = stack.processes;
