@@ -108,7 +108,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       STRAVA_READ_LIMIT_DAILY: String(readLimit.daily),
       WORKFLOW_BUNDLE_PATH: options.workflowBundlePath,
       WORKER_METRICS_PORT: String(await freePort()),
-      ...(options.cpuProfileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProfileDir}` } : {}),
+      ...(options.cpuProfileDir ? { CPU_PROFILE_DIR: options.cpuProfileDir } : {}),
       ...options.env,
     };
     const services = new ServiceProcesses(options.dir, env, {

@@ -45,10 +45,14 @@ function handleOf(name: string, child: ChildProcess): ChildHandle {
   };
 }
 
-/** Node with tsx, and the wall-clock shift when one is configured (see clock-offset.ts). */
+/**
+ * Node with tsx, the wall-clock shift when one is configured (see clock-offset.ts), and V8 CPU profiles when
+ * CPU_PROFILE_DIR names a directory (Node refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line).
+ */
 function nodeArgs(env: Record<string, string>, script: string): string[] {
   const args = ['--import', 'tsx'];
   if (env.CHAOS_CLOCK_OFFSET_MS && env.CHAOS_CLOCK_OFFSET_MS !== '0') args.push('--import', CLOCK_OFFSET);
+  if (env.CPU_PROFILE_DIR) args.push('--cpu-prof', `--cpu-prof-dir=${env.CPU_PROFILE_DIR}`);
   return [...args, script];
 }
 
