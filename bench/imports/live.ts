@@ -15,16 +15,15 @@ import { ChangeWatcher, runStep, type StepResult } from '../freshness/measure.js
 import { startStack, waitUntil, waitForImports, type Stack } from '../lib/service-stack.js';
 import {
   WINDOW_MS,
+  listRequestsServed as listServed,
   budgetBoundMs,
-  floorPages,
-  importRequestsByAthlete,
+  importOutcomes,
   importerSizes,
-  servicePages,
   simpleIdealMs,
   windowsFromHistory,
   type BudgetShape,
 } from './plan.js';
-import type { ImportCaseReport, ImportOutcome } from './simulate.js';
+import type { ImportCaseReport } from './simulate.js';
 import { DEFAULT_BACKGROUND_SHARE } from '../../src/domain/read-budget.js';
 
 export interface LiveOptions {
@@ -214,16 +213,8 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
 
     const timeline = await timelineOf(stack.sql, connectAt, clockShiftMs, 10_000);
     const budget: BudgetShape = { windowLimit: o.limits.fifteenMinute, dayLimit: o.limits.daily, backgroundShare: DEFAULT_BACKGROUND_SHARE, interactiveShare: 0.85 };
-    const byAthlete = await importRequestsByAthlete(stack.sql);
     const doneRows = await stack.sql<{ id: string }[]>`select id::text from athletes where id = any(${importerIds}::bigint[]) and last_backfill_at is not null`;
-    const done = new Set(doneRows.map((r) => Number(r.id)));
-    const imports = importers.map(({ id, size }): ImportOutcome => {
-      const r = byAthlete.get(id);
-      const doneAt = done.has(id) && r?.doneAt != null ? r.doneAt - shiftedStart : null;
-      return { athleteId: id, activities: size, floor: floorPages(size), servicePages: servicePages(size), requests: r?.requests ?? 0, refused: r?.refused ?? 0, failed: r?.failed ?? 0, doneAfterMs: doneAt };
-    });
-    const totalPages = imports.reduce((n, i) => n + i.requests, 0);
-    const lastImportMs = imports.every((i) => i.doneAfterMs !== null) ? Math.max(...imports.map((i) => i.doneAfterMs!)) : null;
+    const { imports, totalPages, totalFloor, lastImportMs } = await importOutcomes(stack.sql, importers, shiftedStart, new Set(doneRows.map((r) => Number(r.id))));
     const lastDone = shiftedStart + (lastImportMs ?? Date.now() + clockShiftMs - shiftedStart);
     // The stack's import throughput while the budget allowed it: ok pages of the importers before the first refusal.
     const [first] = await stack.sql<{ firstRefusal: Date | null; firstStart: Date | null }[]>`
@@ -238,8 +229,6 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
       const seconds = (until.getTime() - first.firstStart.getTime()) / 1000;
       pagesPerSecondUnbounded = seconds > 0 ? row!.n / seconds : null;
     }
-    const listServed = (c: typeof counters0) =>
-      Object.entries(c.requests).filter(([k]) => k.includes('/athlete/activities')).reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
     const realtimeRuns = await stack.sql<{ requests: number; refused: number }[]>`
       select coalesce(sum(requests), 0)::int as requests, count(*) filter (where outcome = 'rate_limited')::int as refused
       from sync_runs where trigger = 'webhook' and started_at >= ${new Date(shiftedStart)}`;
@@ -250,7 +239,7 @@ export async function runLiveImports(o: LiveOptions): Promise<LiveReport> {
       startAt: shiftedStart,
       imports,
       totalPages,
-      totalFloor: imports.reduce((n, i) => n + i.floor, 0),
+      totalFloor,
       listRequestsServed: listServed(counters1) - listServed(counters0),
       rateLimited429: counters1.rateLimited - counters0.rateLimited,
       lastImportMs,

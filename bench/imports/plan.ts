@@ -6,6 +6,7 @@
  */
 import type { Sql } from '../../src/db/connection.js';
 import { DAY_MS } from '../../src/domain/durations.js';
+import type { Counters } from '../../src/emulator/counters.js';
 import { dayAllowance, dayTerms } from '../../src/strava/rate-governor.js';
 import { FIFTEEN_MINUTES_MS, dayStart, windowStart } from '../../src/strava/rate-headers.js';
 
@@ -135,6 +136,40 @@ export async function importRequestsByAthlete(sql: Sql): Promise<Map<number, { r
            max(started_at + duration_ms * interval '1 millisecond') filter (where outcome = 'ok') as "lastOk"
     from sync_runs where activity = 'import_page' group by 1`;
   return new Map(rows.map((r) => [Number(r.athleteId), { requests: r.requests, refused: r.refused, failed: r.failed, doneAt: r.lastOk ? r.lastOk.getTime() : null }]));
+}
+
+/** GET /athlete/activities requests the emulator served so far, any status (its counters). */
+export const listRequestsServed = (counters: Counters): number =>
+  Object.entries(counters.requests)
+    .filter(([endpoint]) => endpoint.includes('/athlete/activities'))
+    .reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
+
+export interface ImportOutcome {
+  athleteId: number;
+  activities: number;
+  floor: number;
+  servicePages: number;
+  requests: number;
+  refused: number;
+  failed: number;
+  /** ms after the start; null: not completed. */
+  doneAfterMs: number | null;
+}
+
+/** Each import's requests against its floor and its completion time (from `startAt`, governor clock), and the totals. */
+export async function importOutcomes(sql: Sql, importers: { id: number; size: number }[], startAt: number, completed: ReadonlySet<number>) {
+  const byAthlete = await importRequestsByAthlete(sql);
+  const imports = importers.map(({ id, size }): ImportOutcome => {
+    const r = byAthlete.get(id);
+    const doneAfterMs = completed.has(id) && r?.doneAt != null ? r.doneAt - startAt : null;
+    return { athleteId: id, activities: size, floor: floorPages(size), servicePages: servicePages(size), requests: r?.requests ?? 0, refused: r?.refused ?? 0, failed: r?.failed ?? 0, doneAfterMs };
+  });
+  return {
+    imports,
+    totalPages: imports.reduce((n, i) => n + i.requests, 0),
+    totalFloor: imports.reduce((n, i) => n + i.floor, 0),
+    lastImportMs: imports.every((i) => i.doneAfterMs !== null) ? Math.max(...imports.map((i) => i.doneAfterMs!)) : null,
+  };
 }
 
 export const fmtDuration = (ms: number): string =>

@@ -21,16 +21,18 @@ import { createStravaServices } from '../../src/strava/services.js';
 import { createScratchDatabase } from '../lib/scratch-database.js';
 import {
   PER_PAGE,
+  listRequestsServed as listServed,
   budgetBoundMs,
-  floorPages,
-  importRequestsByAthlete,
+  importOutcomes,
   importerSizes,
-  servicePages,
   simpleIdealMs,
   windowsFromHistory,
   type BudgetShape,
+  type ImportOutcome,
   type WindowUse,
 } from './plan.js';
+
+export type { ImportOutcome } from './plan.js';
 
 export interface SimulationOptions {
   databaseServerUrl: string;
@@ -46,18 +48,6 @@ export interface SimulationOptions {
   startAt: number;
   seed?: number;
   log?: (line: string) => void;
-}
-
-export interface ImportOutcome {
-  athleteId: number;
-  activities: number;
-  floor: number;
-  servicePages: number;
-  requests: number;
-  refused: number;
-  failed: number;
-  /** ms after the start. */
-  doneAfterMs: number | null;
 }
 
 export interface ImportCaseReport {
@@ -211,22 +201,14 @@ export async function simulateImports(o: SimulationOptions): Promise<ImportCaseR
       if (importer.done && doneCount % 10 === 0) log(`default limits: ${doneCount} imports done at +${((now - o.startAt) / 3_600_000).toFixed(2)} h simulated`);
     }
     const after = await control.counters();
-    const listServed = (c: typeof after) =>
-      Object.entries(c.requests).filter(([k]) => k.includes('/athlete/activities')).reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
-    const byAthlete = await importRequestsByAthlete(db.sql);
-    const imports = importers.map((i): ImportOutcome => {
-      const r = byAthlete.get(i.id);
-      return { athleteId: i.id, activities: i.size, floor: floorPages(i.size), servicePages: servicePages(i.size), requests: r?.requests ?? 0, refused: r?.refused ?? 0, failed: r?.failed ?? 0, doneAfterMs: r?.doneAt != null ? r.doneAt - o.startAt : null };
-    });
-    const totalPages = imports.reduce((n, i) => n + i.requests, 0);
-    const lastImportMs = imports.every((i) => i.doneAfterMs !== null) ? Math.max(...imports.map((i) => i.doneAfterMs!)) : null;
+    const { imports, totalPages, totalFloor, lastImportMs } = await importOutcomes(db.sql, importers, o.startAt, new Set(importers.filter((i) => i.done).map((i) => i.id)));
     const windows = await windowsFromHistory(db.sql, budget, o.startAt, lastDone, lastDone);
     return {
       budget,
       startAt: o.startAt,
       imports,
       totalPages,
-      totalFloor: imports.reduce((n, i) => n + i.floor, 0),
+      totalFloor,
       listRequestsServed: listServed(after) - listServed(before),
       rateLimited429: after.rateLimited - before.rateLimited,
       lastImportMs,
