@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { durationSchema } from './config/duration.js';
 import { DEFAULT_BACKGROUND_SHARE, DEFAULT_READ_LIMIT_DAILY } from './domain/read-budget.js';
 import { DEFAULT_SYNC_OPTIONS } from './domain/sync-options.js';
+import { DEFAULT_BACKGROUND_CONCURRENCY } from './domain/task-queues.js';
 
 /**
  * The environment contract (docs: architecture.md). Every setting has a default that makes local development
@@ -139,6 +140,8 @@ export const configSchema = z.object({
   WORKER_METRICS_PORT: port.default(9464),
   /** Athlete workflows the worker keeps cached (unset: half the process's memory at ~0.8 MiB each; src/worker/workflow-cache-size.ts). */
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
+  /** Background activities (import pages, backfills, re-sync pages) each worker runs at once (src/domain/task-queues.ts). */
+  WORKER_BACKGROUND_CONCURRENCY: positiveInt.default(DEFAULT_BACKGROUND_CONCURRENCY),
   BACKFILL_INTERVAL: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillIntervalMs),
   BACKFILL_OVERLAP: durationSchema.default(DEFAULT_SYNC_OPTIONS.backfillOverlapMs),
   /** Backfill frequency follows the webhook evidence (docs/workflow.md, "Adaptive backfill"); false: the base interval. */

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { backgroundTaskQueue } from '../../src/domain/task-queues.js';
 import { startDevServer } from '../../src/dev/temporal-dev-server.js';
 import { WORKFLOWS_PATH } from '../../src/worker/workflows-path.js';
 import { statusQuery, stravaEventSignal } from '../../src/workflows/messages.js';
@@ -63,8 +64,10 @@ async function withFleet<T>(taskQueue: string, cacheSize: number, fn: (ids: stri
     maxCachedWorkflows: cacheSize,
     maxConcurrentWorkflowTaskExecutions: 20,
   });
+  // The import pages go to the background task queue (src/domain/task-queues.ts).
+  const background = await Worker.create({ connection: native, taskQueue: backgroundTaskQueue(taskQueue), activities: fake.activities() });
   const ids = Array.from({ length: count }, (_, i) => `athlete-${i + 1}-${taskQueue}`);
-  return worker.runUntil(async () => {
+  return background.runUntil(() => worker.runUntil(async () => {
     // The worker running (its workflow thread and bundle loaded) with nothing cached yet.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const empty = memory();
@@ -88,7 +91,7 @@ async function withFleet<T>(taskQueue: string, cacheSize: number, fn: (ids: stri
     } finally {
       await Promise.all(ids.map((id) => client.workflow.getHandle(id).terminate('bench done').catch(() => {})));
     }
-  });
+  }));
 }
 
 /** Milliseconds from a signal to its event being applied (the status query shows it), for `signals` workflows. */

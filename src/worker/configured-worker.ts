@@ -1,5 +1,5 @@
 import { totalmem } from 'node:os';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { countTokenRefresh } from '../activities/sync-metrics.js';
@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/connection.js';
 import { learnedDailyBackgroundBudget } from '../strava/rate-governor.js';
 import { createStravaServices } from '../strava/services.js';
-import { createAthleteWorker, type AthleteWorkerOptions } from './create-worker.js';
+import { createAthleteWorker, type AthleteWorker, type AthleteWorkerOptions } from './create-worker.js';
 import { defaultMaxCachedWorkflows } from './workflow-cache-size.js';
 
 /**
@@ -19,7 +19,7 @@ export function createConfiguredWorker(
   config: Config,
   deps: { sql: Sql; connection: NativeConnection; log?: Logger },
   overrides: Pick<AthleteWorkerOptions, 'workflowBundle' | 'shutdownGraceTime'> = {},
-): Promise<Worker> {
+): Promise<AthleteWorker> {
   // Refreshes happen inside activities: the count goes to the activity's metric meter (the worker's /metrics).
   const { athleteStrava, governor } = createStravaServices(config, deps.sql, { onTokenRefresh: (attempt) => countTokenRefresh(attempt.outcome) });
   const activities = createActivities({
@@ -34,6 +34,7 @@ export function createConfiguredWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? defaultMaxCachedWorkflows(totalmem(), process.constrainedMemory?.()),
+    backgroundConcurrency: config.WORKER_BACKGROUND_CONCURRENCY,
     ...overrides,
   });
 }

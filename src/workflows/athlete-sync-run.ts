@@ -6,6 +6,7 @@ import { condition, log, patched, setCurrentDetails, upsertSearchAttributes, wor
 import type { Priority, SyncNowMode, SyncResult, SyncState } from '../domain/sync-types.js';
 import type { AthleteSyncOptions } from '../domain/sync-options.js';
 import { clampEventTime } from '../domain/event-time.js';
+import { backgroundTaskQueue } from '../domain/task-queues.js';
 import { db } from './strava-and-db-activities.js';
 import { reviveState, resolveOptions, type AthleteSyncInput, type AthleteWorkflowState } from './athlete-state.js';
 import { currentDetails } from './current-details.js';
@@ -212,6 +213,14 @@ export class AthleteSyncRun {
         log.warn('activity failed after retries', { athleteId: this.athleteId, type: failure.type });
         return;
     }
+  }
+
+  /**
+   * Where a background Strava call (import page, backfill, re-sync page) is scheduled: the background task queue,
+   * or, for runs recorded before it existed, the workflow's own (no option: the proxy's default).
+   */
+  backgroundCall(): { taskQueue?: string } {
+    return patched(PATCHES.backgroundTaskQueue) ? { taskQueue: backgroundTaskQueue(workflowInfo().taskQueue) } : {};
   }
 
   /** Takes a token of the event fetch budget (always granted to runs recorded before the budget existed). */

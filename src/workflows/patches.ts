@@ -25,4 +25,6 @@ export const PATCHES = {
    * activity task (bench/freshness: the Temporal round trips were where event-to-visible time went under load).
    */
   localEventFetch: 'event-fetch-as-local-activity',
+  /** Import pages, backfills and re-sync pages go to the background task queue (src/domain/task-queues.ts). */
+  backgroundTaskQueue: 'background-task-queue',
 } as const;

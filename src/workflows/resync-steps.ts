@@ -53,7 +53,7 @@ export async function resyncPage(run: AthleteSyncRun): Promise<void> {
   await run.setState('syncing');
   const outcome = await run.callStrava('background', () =>
     strava.resyncPage.executeWithOptions(
-      { summary: `range re-sync page ${job.pages + 1}: after ${iso(job.cursor * 1000)}, before ${iso(job.before * 1000)}` },
+      { summary: `range re-sync page ${job.pages + 1}: after ${iso(job.cursor * 1000)}, before ${iso(job.before * 1000)}`, ...run.backgroundCall() },
       [{ athleteId, resyncId: job.id, after: job.cursor, before: job.before, perPage: opts.importPageSize }],
     ),
   );

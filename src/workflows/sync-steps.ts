@@ -31,7 +31,7 @@ export async function syncWindow(
   const dueAt = trigger === 'backfill' && run.state.nextBackfillAt !== null ? Date.parse(run.state.nextBackfillAt) : undefined;
   await run.setState('syncing');
   const outcome = await run.callStrava(priority, () =>
-    strava.syncWindow.executeWithOptions({ summary: `${reason}: list activities after ${iso(after * 1000)} (${priority})` }, [
+    strava.syncWindow.executeWithOptions({ summary: `${reason}: list activities after ${iso(after * 1000)} (${priority})`, ...(priority === 'background' ? run.backgroundCall() : {}) }, [
       { athleteId, after, priority, kind, perPage: opts.importPageSize, ...(watch !== undefined ? { watch } : {}), trigger, dueAt },
     ]),
   );
@@ -111,7 +111,7 @@ export async function importPage(run: AthleteSyncRun): Promise<void> {
   const { before } = state.import;
   const outcome = await run.callStrava('background', () =>
     strava.importPage.executeWithOptions(
-      { summary: `import page ${state.import.pages + 1}${before !== null ? ` (before ${iso(before * 1000)})` : ''}` },
+      { summary: `import page ${state.import.pages + 1}${before !== null ? ` (before ${iso(before * 1000)})` : ''}`, ...run.backgroundCall() },
       [{ athleteId, before, perPage: opts.importPageSize, trigger: 'import_page' }],
     ),
   );

@@ -3,6 +3,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { backgroundTaskQueue } from '../../src/domain/task-queues.js';
 import { waitFor } from './wait-for.js';
 
 let bundleCode: Promise<string> | undefined;
@@ -49,7 +50,10 @@ export async function connectDevServer(): Promise<DevServerHandles> {
 
 export const uniqueTaskQueue = (prefix = 'test'): string => `${prefix}-${randomUUID()}`;
 
-/** Runs a Worker on the prebuilt bundle for the duration of fn, then shuts it down. */
+/**
+ * Runs a Worker on the prebuilt bundle for the duration of fn, then shuts it down; with activities, a second one
+ * serves them on the background task queue too (import pages and backfills go there, src/domain/task-queues.ts).
+ */
 export async function withWorker<T>(
   options: { connection: NativeConnection; taskQueue: string; activities?: object; namespace?: string } & Partial<WorkerOptions>,
   fn: (worker: Worker) => Promise<T>,
@@ -58,7 +62,14 @@ export async function withWorker<T>(
     workflowBundle: await workflowBundle(),
     ...options,
   });
-  return worker.runUntil(() => fn(worker));
+  if (!options.activities) return worker.runUntil(() => fn(worker));
+  const background = await Worker.create({
+    connection: options.connection,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    taskQueue: backgroundTaskQueue(options.taskQueue),
+    activities: options.activities,
+  });
+  return background.runUntil(() => worker.runUntil(() => fn(worker)));
 }
 
 /**

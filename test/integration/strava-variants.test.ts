@@ -1,4 +1,4 @@
-import { Worker } from '@temporalio/worker';
+import { createAthleteWorker } from '../../src/worker/create-worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { getAthlete, upsertConnectedAthlete } from '../../src/db/repositories/athletes.js';
@@ -280,7 +280,7 @@ describe("Strava refuses the application's credentials (Application//invalid fro
     const configured = (secret: string) => emulatorConfig(emulator, db.url, { TEMPORAL_TASK_QUEUE: taskQueue, STRAVA_CLIENT_SECRET: secret });
     const startOn = async (secret: string) => {
       const services = createStravaServices(configured(secret), db.sql, { now: () => emulator.now() });
-      const w = await Worker.create({
+      const w = await createAthleteWorker({
         connection: dev.nativeConnection,
         taskQueue,
         workflowBundle: await workflowBundle(),

@@ -6,7 +6,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
 import { titleDigest, toInboxInput, webhookEventSchema } from '../../src/api/webhooks/event-schema.js';
 import { toEventSignal } from '../../src/api/webhooks/event-signal.js';
@@ -19,7 +18,7 @@ import { AthleteGateway, athleteStartOptions } from '../../src/temporal/athlete-
 import type { AthleteStatus, AthleteSyncOptions } from '../../src/workflows/athlete-state.js';
 import { athleteSync } from '../../src/workflows/athlete-sync.js';
 import { statusQuery } from '../../src/workflows/messages.js';
-import { createAthleteWorker } from '../../src/worker/create-worker.js';
+import { createAthleteWorker, type AthleteWorker } from '../../src/worker/create-worker.js';
 import { emulatorConfig } from '../helpers/emulator-config.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { uniqueTaskQueue, workflowBundle, type DevServerHandles } from '../helpers/temporal.js';
@@ -40,7 +39,7 @@ export interface Harness {
   /** Every secret handed out during the run (tokens, client secret): none may appear in a workflow history. */
   secrets: Set<string>;
   handles: Handle[];
-  startWorker(): Promise<Worker>;
+  startWorker(): Promise<AthleteWorker>;
   connectAthlete(activities: number, options?: { scope?: string; sync?: Partial<AthleteSyncOptions> }): Promise<{ athleteId: number; handle: Handle }>;
   listenForWebhooks(): Promise<void>;
   close(): Promise<void>;
@@ -60,7 +59,7 @@ export async function createHarness(
   const activities = createActivities({ sql, strava: services.athleteStrava, now: () => emulator.now(), dailyBackgroundBudget: 1e9 });
   const secrets = new Set<string>([emulator.clientSecret]);
   const handles: Handle[] = [];
-  const workers: Worker[] = [];
+  const workers: AthleteWorker[] = [];
   const runs: Promise<void>[] = [];
   let receiver: Server | undefined;
 

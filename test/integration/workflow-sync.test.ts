@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { statusQuery } from '../../src/workflows/messages.js';
-import type { Worker } from '@temporalio/worker';
+import type { AthleteWorker } from '../../src/worker/create-worker.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { connectDevServer, type DevServerHandles } from '../helpers/temporal.js';
@@ -23,7 +23,7 @@ const db = useTestDatabase();
 let emulator: RunningEmulator;
 let dev: DevServerHandles;
 let harness: Harness;
-let mainWorker: Worker;
+let mainWorker: AthleteWorker;
 
 const LIMITS = { fifteenMinute: 600, daily: 30_000 };
 

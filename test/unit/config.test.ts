@@ -122,6 +122,12 @@ describe('config', () => {
     expect(problemsFor({ WORKER_MAX_CACHED_WORKFLOWS: '0' })).toHaveLength(1);
   });
 
+  it('WORKER_BACKGROUND_CONCURRENCY: background activity slots per worker, 4 unless set, a positive whole number', () => {
+    expect(loadConfig({}).WORKER_BACKGROUND_CONCURRENCY).toBe(4);
+    expect(loadConfig({ WORKER_BACKGROUND_CONCURRENCY: '8' }).WORKER_BACKGROUND_CONCURRENCY).toBe(8);
+    expect(problemsFor({ WORKER_BACKGROUND_CONCURRENCY: '0' })).toEqual([expect.stringMatching(/^WORKER_BACKGROUND_CONCURRENCY: /)]);
+  });
+
   it('CLIENT_ORIGINS: comma-separated origins (scheme, host, port), nothing more', () => {
     expect(loadConfig({ CLIENT_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CLIENT_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
     expect(loadConfig({}).CLIENT_ORIGINS).toEqual([]);

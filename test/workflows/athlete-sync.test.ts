@@ -12,6 +12,7 @@ import {
   syncNowUpdate,
 } from '../../src/workflows/messages.js';
 import { syncStateKey } from '../../src/workflows/search-attributes.js';
+import { backgroundTaskQueue } from '../../src/domain/task-queues.js';
 import { uniqueTaskQueue, withWorker } from '../helpers/temporal.js';
 import { waitFor as pollUntil } from '../helpers/wait-for.js';
 import { createTimeSkippingEnv } from '../helpers/time-skipping.js';
@@ -215,6 +216,28 @@ describe('athleteSync (time-skipping, fake activities)', () => {
       expect(scheduled).not.toContain('fetchActivity');
       expect(scheduled).toContain('importPage');
       expect((events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
+    });
+  });
+
+  it('schedules import pages and background backfills on the background task queue, focus syncs on its own', async () => {
+    const fake = new FakeActivities();
+    await scenario(fake, { backfillIntervalMs: 3 * HOUR, focusStaleAfterMs: HOUR }, async (handle) => {
+      await waitFor(handle, importDone);
+      await env.sleep(3 * HOUR + 60_000);
+      await waitFor(handle, (s) => s.counters.backfills === 1 && s.state === 'idle');
+      // Stale again (the backfill synced), the next backfill still hours away: the focus lists.
+      await env.sleep(2 * HOUR);
+      await handle.signal(appFocusSignal);
+      await waitFor(handle, (s) => s.counters.backfills >= 1 && s.counters.focusSyncs === 1 && s.state === 'idle');
+      const { taskQueue } = await handle.describe();
+      const { events } = await handle.fetchHistory();
+      const queues = (events ?? []).flatMap((e) => {
+        const scheduled = e.activityTaskScheduledEventAttributes;
+        return scheduled ? [`${scheduled.activityType?.name} ${scheduled.taskQueue?.name === taskQueue ? 'main' : scheduled.taskQueue?.name === backgroundTaskQueue(taskQueue) ? 'background' : scheduled.taskQueue?.name}`] : [];
+      });
+      expect(queues).toContain('importPage background');
+      expect(queues.filter((q) => q.startsWith('syncWindow'))).toEqual(['syncWindow background', 'syncWindow main']);
+      expect(fake.callsOf('syncWindow').map((c) => c.input.priority)).toEqual(['background', 'interactive']);
     });
   });
 

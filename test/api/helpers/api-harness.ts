@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { Worker } from '@temporalio/worker';
+import { createAthleteWorker } from '../../../src/worker/create-worker.js';
 import { createApp, type ApiApp, type AppDeps } from '../../../src/api/app.js';
 import { createLogger } from '../../../src/api/http/logger.js';
 import { startServer, type RunningServer } from '../../../src/api/server.js';
@@ -116,7 +116,7 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
 /** A real worker on the harness's task queue, with the real activities over the emulator. */
 export async function startWorker(harness: ApiHarness, dev: DevServerHandles, sql: TestDatabase['sql'], emulator: RunningEmulator) {
   const activities = createActivities({ sql, strava: harness.strava.athleteStrava, now: () => emulator.now() });
-  const worker = await Worker.create({
+  const worker = await createAthleteWorker({
     connection: dev.nativeConnection,
     taskQueue: harness.config.TEMPORAL_TASK_QUEUE,
     workflowBundle: await workflowBundle(),
