@@ -2,7 +2,7 @@
  * The state of one run of an athlete workflow and the primitives every step shares: resting state and search
  * attributes, sleeping, the event fetch tokens, and callStrava, the one way a step calls Strava.
  */
-import { condition, log, patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, log, patched, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Priority, SyncNowMode, SyncResult, SyncState } from '../domain/sync-types.js';
 import type { AthleteSyncOptions } from '../domain/sync-options.js';
 import { clampEventTime } from '../domain/event-time.js';
@@ -23,6 +23,13 @@ export interface SyncNowWaiter {
   mode: SyncNowMode;
   result?: SyncResult;
   failure?: { type: string; message: string };
+}
+
+/** A rest's durable timer and the scope that cancels it. */
+interface RestTimer {
+  wakeAt: number;
+  fired: boolean;
+  scope: CancellationScope;
 }
 
 /** A step either hands back to the loop or ends the workflow (the athlete was purged). */
@@ -48,6 +55,8 @@ export class AthleteSyncRun {
   private shown: { step: Step; wakeAt?: number } = { step: 'rest' };
   /** `reconnected` signals this run received (a purge that one overtakes starts the athlete afresh). */
   reconnects = 0;
+  /** The timer the last rest started, kept while the next rest is for the same instant. */
+  private restTimer: RestTimer | undefined;
 
   constructor(input: AthleteSyncInput) {
     this.athleteId = input.athleteId;
@@ -80,7 +89,34 @@ export class AthleteSyncRun {
     await this.setState(restingState(this.state, Date.now()));
     const wakeAt = nextWakeAt(this.state, Date.now(), this.budget);
     this.showCurrentDetails('rest', wakeAt);
-    await this.sleep(wakeAt === undefined ? undefined : Math.max(1, wakeAt - Date.now()));
+    if (!patched(PATCHES.keepRestTimer)) {
+      await condition(() => this.wake, wakeAt === undefined ? undefined : Math.max(1, wakeAt - Date.now()));
+      return;
+    }
+    const timer = this.restTimerFor(wakeAt);
+    await condition(() => this.wake || timer?.fired === true);
+  }
+
+  /**
+   * The timer of the rest: the one already running when it is for the same instant. A webhook event wakes the
+   * workflow long before its next backfill; keeping that backfill's timer instead of cancelling it and starting an
+   * identical one spares two history events and two timer tasks per event.
+   */
+  private restTimerFor(wakeAt: number | undefined): RestTimer | undefined {
+    const current = this.restTimer;
+    if (current && (current.fired || current.wakeAt !== wakeAt)) {
+      if (!current.fired) current.scope.cancel();
+      this.restTimer = undefined;
+    }
+    if (wakeAt !== undefined && !this.restTimer) {
+      const timer: RestTimer = { wakeAt, fired: false, scope: new CancellationScope() };
+      timer.scope.run(() => sleep(Math.max(1, wakeAt - Date.now()))).then(
+        () => void (timer.fired = true),
+        () => undefined, // cancelled: a rest for another instant replaced it
+      );
+      this.restTimer = timer;
+    }
+    return this.restTimer;
   }
 
   /** Tells the Temporal UI what the workflow does now and what comes next (metadata: no history event). */
@@ -93,8 +129,12 @@ export class AthleteSyncRun {
     setCurrentDetails(currentDetails({ state: this.state, ...this.shown }));
   }
 
-  /** Sleeps until a message arrives or timeoutMs passes (a timer only when there is a timeout). */
+  /**
+   * Sleeps until a message arrives or timeoutMs passes (a timer only when there is a timeout). A rest timer still
+   * running is cancelled first: a paused or blocked workflow keeps no timer of its rest.
+   */
   async sleep(timeoutMs?: number): Promise<void> {
+    this.restTimerFor(undefined);
     await condition(() => this.wake, timeoutMs);
   }
 

@@ -27,4 +27,6 @@ export const PATCHES = {
   localEventFetch: 'event-fetch-as-local-activity',
   /** Import pages, backfills and re-sync pages go to the background task queue (src/domain/task-queues.ts). */
   backgroundTaskQueue: 'background-task-queue',
+  /** A rest for the same instant as the last one keeps its timer instead of cancelling it and starting another. */
+  keepRestTimer: 'keep-rest-timer',
 } as const;

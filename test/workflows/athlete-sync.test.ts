@@ -13,7 +13,7 @@ import {
 } from '../../src/workflows/messages.js';
 import { syncStateKey } from '../../src/workflows/search-attributes.js';
 import { backgroundTaskQueue } from '../../src/domain/task-queues.js';
-import { uniqueTaskQueue, withWorker } from '../helpers/temporal.js';
+import { settledHistoryLength, uniqueTaskQueue, withWorker } from '../helpers/temporal.js';
 import { waitFor as pollUntil } from '../helpers/wait-for.js';
 import { createTimeSkippingEnv } from '../helpers/time-skipping.js';
 import { FakeActivities, activityEvent, deauthEvent } from './fake-activities.js';
@@ -203,19 +203,25 @@ describe('athleteSync (time-skipping, fake activities)', () => {
     );
   });
 
-  it("runs an event's fetch as a local activity: a marker in the history, no activity task", async () => {
+  it("an event's fetch is a local activity and the rest's timer is kept (no activity task, no timer churn)", async () => {
     const fake = new FakeActivities();
-    fake.truth.set(20, 1);
+    fake.truth.set(20, 1).set(21, 1);
     await scenario(fake, {}, async (handle, athleteId) => {
       await waitFor(handle, importDone);
-      await handle.signal(stravaEventSignal, activityEvent(athleteId, 20, 'create', 1));
-      await waitFor(handle, (s) => s.counters.eventsHandled === 1 && s.state === 'idle');
-      expect(fake.callsOf('fetchActivity').map((c) => c.input.activityId)).toEqual([20]);
-      const { events } = await handle.fetchHistory();
-      const scheduled = (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      const resting = await settledHistoryLength(handle);
+      for (const [i, id] of [20, 21].entries()) {
+        await handle.signal(stravaEventSignal, activityEvent(athleteId, id, 'create', i + 1));
+        await waitFor(handle, (s) => s.counters.eventsHandled === i + 1 && s.state === 'idle');
+      }
+      expect(fake.callsOf('fetchActivity').map((c) => c.input.activityId)).toEqual([20, 21]);
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
       expect(scheduled).not.toContain('fetchActivity');
       expect(scheduled).toContain('importPage');
-      expect((events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
+      const sinceRest = events.slice(resting);
+      expect(sinceRest.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
+      // The backfill's instant did not move: its timer runs on, neither cancelled nor started again.
+      expect(sinceRest.filter((e) => e.timerCanceledEventAttributes || e.timerStartedEventAttributes)).toEqual([]);
     });
   });
 
