@@ -12,7 +12,7 @@ import { reviveState, resolveOptions, type AthleteSyncInput, type AthleteWorkflo
 import { currentDetails } from './current-details.js';
 import { failureOutcome, type FailureKind, type StravaFailure, type StravaOutcome } from './failure-outcome.js';
 import { take, type BudgetShape } from './fetch-budget.js';
-import { isBlocked, nextWakeAt, restingState, type Step, type StepInputs } from './next-step.js';
+import { eventsApplicableMeanwhile, isBlocked, nextWakeAt, restingState, type Step, type StepInputs } from './next-step.js';
 import { PATCHES } from './patches.js';
 import { lastSyncAtKey, stravaAthleteIdKey, syncStateKey } from './search-attributes.js';
 
@@ -57,6 +57,8 @@ export class AthleteSyncRun {
   reconnects = 0;
   /** The timer the last rest started, kept while the next rest is for the same instant. */
   private restTimer: RestTimer | undefined;
+  /** Applies the queued webhook events (event-steps.ts applyEvents; set by the workflow, which knows the steps). */
+  eventApplier: ((run: AthleteSyncRun) => Promise<unknown>) | undefined;
 
   constructor(input: AthleteSyncInput) {
     this.athleteId = input.athleteId;
@@ -206,7 +208,7 @@ export class AthleteSyncRun {
   ): Promise<StravaOutcome<T>> {
     let value: T;
     try {
-      value = await call();
+      value = priority === 'background' ? await this.applyingEventsMeanwhile(call()) : await call();
     } catch (error) {
       const failure = failureOutcome(error);
       if (!options.ignore?.includes(failure.kind)) {
@@ -219,6 +221,31 @@ export class AthleteSyncRun {
     this.state.pausedBackoffMs = null;
     this.state.counters.requests += value.requests;
     return { ok: true, value };
+  }
+
+  /**
+   * Awaits a background call while applying the webhook events that arrive meanwhile: a background call can wait
+   * in its task queue behind other athletes' pages, and an importing athlete's events must not wait for it
+   * (bench/imports). The events' fetches are local activities; the call's own state is only touched after it.
+   */
+  private async applyingEventsMeanwhile<T>(pending: Promise<T>): Promise<T> {
+    const apply = this.eventApplier;
+    if (!apply || !patched(PATCHES.eventsDuringBackgroundCall)) return pending;
+    let done = false;
+    pending.then(
+      () => void (done = true),
+      () => void (done = true),
+    );
+    // A pass that leaves the queue as it was (a refusal, a re-authorization) waits for a new event or the call.
+    let stuckAt: number | undefined;
+    const ready = () => eventsApplicableMeanwhile(this.state, Date.now()) && this.state.pendingEvents.length !== stuckAt;
+    for (;;) {
+      await condition(() => done || ready());
+      if (done) return pending;
+      const before = this.state.pendingEvents.length;
+      await apply(this);
+      stuckAt = this.state.pendingEvents.length >= before ? this.state.pendingEvents.length : undefined;
+    }
   }
 
   /** The consequences of a failed Strava call. */

@@ -1,5 +1,6 @@
 import type { AthleteSyncInput } from './athlete-state.js';
 import { AthleteSyncRun } from './athlete-sync-run.js';
+import { applyEvents } from './event-steps.js';
 import { registerHandlers } from './message-handlers.js';
 import { nextStep } from './next-step.js';
 import { runStep } from './step-runners.js';
@@ -14,6 +15,7 @@ import { runStep } from './step-runners.js';
  */
 export async function athleteSync(input: AthleteSyncInput): Promise<void> {
   const run = new AthleteSyncRun(input);
+  run.eventApplier = applyEvents;
   registerHandlers(run);
   run.publishSearchAttributes();
 

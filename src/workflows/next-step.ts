@@ -112,6 +112,23 @@ export function nextStep(state: AthleteWorkflowState, inputs: StepInputs): Step 
   return 'rest';
 }
 
+/**
+ * Webhook events may be applied while a background call (an import or re-sync page, a backfill) waits in its
+ * queue: they are waiting, realtime is not rate limited, and nothing the main loop must decide first (a pause, a
+ * reconnect, a disconnect or a deauthorization to verify) stands in the way.
+ */
+export function eventsApplicableMeanwhile(state: AthleteWorkflowState, now: number): boolean {
+  return (
+    state.pendingEvents.length > 0 &&
+    !isBlocked(state, 'realtime', now) &&
+    !syncHeld(state) &&
+    state.auth === 'ok' &&
+    state.pausedUntil === null &&
+    !state.disconnectPending &&
+    !state.deauthPending
+  );
+}
+
 /** The state shown (and persisted) while the workflow sleeps. */
 export function restingState(state: AthleteWorkflowState, now: number): SyncState {
   if (syncHeld(state)) return 'paused';

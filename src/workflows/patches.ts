@@ -29,4 +29,6 @@ export const PATCHES = {
   backgroundTaskQueue: 'background-task-queue',
   /** A rest for the same instant as the last one keeps its timer instead of cancelling it and starting another. */
   keepRestTimer: 'keep-rest-timer',
+  /** Webhook events are applied while a background call waits in its queue, not only after it. */
+  eventsDuringBackgroundCall: 'events-during-background-call',
 } as const;

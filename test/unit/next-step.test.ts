@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialState, type AthleteWorkflowState } from '../../src/workflows/athlete-state.js';
-import { STEPS, focusFindsStale, nextStep, nextWakeAt, pausedBy, restingState, type Step, type StepInputs } from '../../src/workflows/next-step.js';
+import { STEPS, eventsApplicableMeanwhile, focusFindsStale, nextStep, nextWakeAt, pausedBy, restingState, type Step, type StepInputs } from '../../src/workflows/next-step.js';
 import type { StravaEventSignal } from '../../src/domain/sync-types.js';
 
 /** The athlete workflow's decisions, without a Temporal server: which step runs, the resting state, the wake-up time. */
@@ -225,5 +225,31 @@ describe('focusFindsStale', () => {
     expect(focusFindsStale(state, NOW, { focusStaleAfterMs: 30_000 })).toBe(true);
     state.lastSyncAt = null;
     expect(focusFindsStale(state, NOW, { focusStaleAfterMs: 120_000 })).toBe(true);
+  });
+});
+
+describe('eventsApplicableMeanwhile (events applied while a background call waits)', () => {
+  it('holds for waiting events, and not while realtime is rate limited, paused, re-authorizing or leaving', () => {
+    const state = importedState();
+    expect(eventsApplicableMeanwhile(state, NOW)).toBe(false);
+    state.pendingEvents = [event];
+    expect(eventsApplicableMeanwhile(state, NOW)).toBe(true);
+    const blockers: ((s: AthleteWorkflowState) => void)[] = [
+      (s) => (s.rateLimitedUntil.realtime = NOW + 1),
+      (s) => (s.operatorPausedAt = new Date(NOW).toISOString()),
+      (s) => (s.fleetPaused = true),
+      (s) => (s.auth = 'needs_reauth'),
+      (s) => (s.pausedUntil = NOW + 1),
+      (s) => (s.disconnectPending = true),
+      (s) => (s.deauthPending = true),
+    ];
+    for (const block of blockers) {
+      const blocked = structuredClone(state);
+      block(blocked);
+      expect(eventsApplicableMeanwhile(blocked, NOW)).toBe(false);
+    }
+    // A rate window that has passed no longer blocks.
+    state.rateLimitedUntil.realtime = NOW - 1;
+    expect(eventsApplicableMeanwhile(state, NOW)).toBe(true);
   });
 });

@@ -247,6 +247,27 @@ describe('athleteSync (time-skipping, fake activities)', () => {
     });
   });
 
+  it("applies an importing athlete's events while its import page waits, not after it", async () => {
+    const fake = new FakeActivities();
+    fake.history = Array.from({ length: 10 }, (_, i) => 1_700_000_000 - i * 100);
+    let release!: () => void;
+    fake.importGates.set(2, new Promise<void>((resolve) => (release = resolve)));
+    fake.truth.set(40, 1);
+    await scenario(fake, { importPageSize: 4 }, async (handle, athleteId) => {
+      try {
+        await pollUntil(() => fake.callsOf('importPage').length, (n) => n === 2, 10_000);
+        await handle.signal(stravaEventSignal, activityEvent(athleteId, 40, 'create', 1));
+        const applied = await waitFor(handle, (s) => s.counters.eventsHandled === 1);
+        // Page 2 is still waiting: the event did not wait for it.
+        expect(applied.import).toMatchObject({ done: false, pages: 1 });
+        expect(fake.stored.get(40)).toBe(1);
+      } finally {
+        release();
+      }
+      await waitFor(handle, importDone);
+    });
+  });
+
   it('retries a 404 after create with growing delays, then gives up; a late success stops the retries', async () => {
     const fake = new FakeActivities();
     await scenario(fake, { notFoundRetryDelaysMs: [10_000, 60_000] }, async (handle, athleteId) => {
@@ -329,15 +350,21 @@ describe('athleteSync (time-skipping, fake activities)', () => {
       try {
         const deadline = Date.now() + 30_000;
         while (fake.callsOf('importPage').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // Realtime is rate limited at the first fetch tried while page 2 waits: the events stay queued.
+        fake.behaviours = ['RateLimited'];
         for (const id of [30, 31, 32]) await handle.signal(stravaEventSignal, activityEvent(athleteId, id, 'create', 100 + id));
         signalledIn = fake.callsOf('importPage')[1]!.runId;
+        await pollUntil(() => fake.callsOf('fetchActivity').length, (n) => n === 1, 10_000);
       } finally {
         release(); // never leave the gated activity hanging (the worker could not shut down)
       }
+      await waitFor(handle, (s) => s.import.done);
+      await env.sleep(61_000); // the rate window of the refused fetch
       const status = await waitFor(handle, (s) => importDone(s) && s.counters.eventsHandled === 3);
 
       expect(status.counters.continuedAsNew).toBeGreaterThanOrEqual(2);
-      const fetches = fake.callsOf('fetchActivity');
+      const [refused, ...fetches] = fake.callsOf('fetchActivity');
+      expect(refused!.runId).toBe(signalledIn);
       expect(fetches.map((c) => c.input.activityId).sort()).toEqual([30, 31, 32]);
       // The events were signalled to one run and applied by a later one: carried across continue-as-new.
       expect(fetches.every((c) => c.runId !== signalledIn)).toBe(true);
