@@ -147,10 +147,10 @@ const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined
 const lines = [
   `## Freshness under load, Temporal dev server on its ${temporalStore === 'sqlite' ? 'SQLite file' : 'in-memory store'}`,
   '',
-  `Command: \`flock /work/bench.lock npx tsx bench/freshness/run.ts --athletes ${athletes} --rate ${rate} --seconds ${seconds} --baseline-athletes ${baselineAthletes} --baseline-rate ${baselineRate} --baseline-seconds ${baselineSeconds} --ladder ${ladder.join(',')} --ladder-seconds ${ladderSeconds} --temporal-store ${temporalStore}${values.write ? ' --write' : ''}\``,
+  `Command: \`flock /tmp/bench.lock npx tsx bench/freshness/run.ts --athletes ${athletes} --rate ${rate} --seconds ${seconds} --baseline-athletes ${baselineAthletes} --baseline-rate ${baselineRate} --baseline-seconds ${baselineSeconds} --ladder ${ladder.join(',')} --ladder-seconds ${ladderSeconds} --temporal-store ${temporalStore}${values.write ? ' --write' : ''}\``,
   '',
   `Date: ${new Date().toISOString()}. Machine: ${machine()}; PostgreSQL on 127.0.0.1; load average at start ${load}. A shared`,
-  'machine: other helpers\' compiles and tests may have run at the same time (the measurement held /work/bench.lock).',
+  'machine: other helpers\' compiles and tests may have run at the same time (the measurement held /tmp/bench.lock).',
   '',
   'Setup: the API (`strava-sync api`) and one worker as separate processes, the Temporal dev server (' +
     (temporalStore === 'sqlite' ? 'its single-file SQLite store' : 'in-memory store') +
