@@ -7,4 +7,4 @@
 export const backgroundTaskQueue = (taskQueue: string): string => `${taskQueue}-background`;
 
 /** Background activities one worker runs at once unless WORKER_BACKGROUND_CONCURRENCY says otherwise. */
-export const DEFAULT_BACKGROUND_CONCURRENCY = 2;
+export const DEFAULT_BACKGROUND_CONCURRENCY = 4;

@@ -122,8 +122,8 @@ describe('config', () => {
     expect(problemsFor({ WORKER_MAX_CACHED_WORKFLOWS: '0' })).toHaveLength(1);
   });
 
-  it('WORKER_BACKGROUND_CONCURRENCY: background activity slots per worker, 2 unless set, a positive whole number', () => {
-    expect(loadConfig({}).WORKER_BACKGROUND_CONCURRENCY).toBe(2);
+  it('WORKER_BACKGROUND_CONCURRENCY: background activity slots per worker, 4 unless set, a positive whole number', () => {
+    expect(loadConfig({}).WORKER_BACKGROUND_CONCURRENCY).toBe(4);
     expect(loadConfig({ WORKER_BACKGROUND_CONCURRENCY: '8' }).WORKER_BACKGROUND_CONCURRENCY).toBe(8);
     expect(problemsFor({ WORKER_BACKGROUND_CONCURRENCY: '0' })).toEqual([expect.stringMatching(/^WORKER_BACKGROUND_CONCURRENCY: /)]);
   });
