@@ -111,7 +111,9 @@ export async function importPage(run: AthleteSyncRun): Promise<void> {
   const { before } = state.import;
   const outcome = await run.callStrava('background', () =>
     strava.importPage.executeWithOptions(
-      { summary: `import page ${state.import.pages + 1}${before !== null ? ` (before ${iso(before * 1000)})` : ''}`, ...run.backgroundCall() },
+      // The first page (the athlete's latest 200 activities) on the workflow's own queue: a new athlete sees them at
+      // once, and a fleet connecting at once (mostly one-page histories) is not held to the background slots.
+      { summary: `import page ${state.import.pages + 1}${before !== null ? ` (before ${iso(before * 1000)})` : ''}`, ...(state.import.pages > 0 ? run.backgroundCall() : {}) },
       [{ athleteId, before, perPage: opts.importPageSize, trigger: 'import_page' }],
     ),
   );

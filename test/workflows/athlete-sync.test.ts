@@ -225,9 +225,10 @@ describe('athleteSync (time-skipping, fake activities)', () => {
     });
   });
 
-  it('schedules import pages and background backfills on the background task queue, focus syncs on its own', async () => {
+  it('schedules import pages after the first and background backfills on the background task queue, focus syncs on its own', async () => {
     const fake = new FakeActivities();
-    await scenario(fake, { backfillIntervalMs: 3 * HOUR, focusStaleAfterMs: HOUR }, async (handle) => {
+    fake.history = Array.from({ length: 10 }, (_, i) => 1_700_000_000 - i * 100);
+    await scenario(fake, { backfillIntervalMs: 3 * HOUR, focusStaleAfterMs: HOUR, importPageSize: 4 }, async (handle) => {
       await waitFor(handle, importDone);
       await env.sleep(3 * HOUR + 60_000);
       await waitFor(handle, (s) => s.counters.backfills === 1 && s.state === 'idle');
@@ -241,7 +242,9 @@ describe('athleteSync (time-skipping, fake activities)', () => {
         const scheduled = e.activityTaskScheduledEventAttributes;
         return scheduled ? [`${scheduled.activityType?.name} ${scheduled.taskQueue?.name === taskQueue ? 'main' : scheduled.taskQueue?.name === backgroundTaskQueue(taskQueue) ? 'background' : scheduled.taskQueue?.name}`] : [];
       });
-      expect(queues).toContain('importPage background');
+      const pages = queues.filter((q) => q.startsWith('importPage'));
+      expect(pages.length).toBeGreaterThanOrEqual(3);
+      expect(pages).toEqual(['importPage main', ...pages.slice(1).map(() => 'importPage background')]);
       expect(queues.filter((q) => q.startsWith('syncWindow'))).toEqual(['syncWindow background', 'syncWindow main']);
       expect(fake.callsOf('syncWindow').map((c) => c.input.priority)).toEqual(['background', 'interactive']);
     });
